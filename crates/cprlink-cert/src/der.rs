@@ -1,0 +1,266 @@
+//! A minimal DER reader and writer.
+//!
+//! Owns the few places where the `openssl` crate has no safe API: reading the
+//! protection parameters of a PKCS#12 file before anything is decrypted (to bound
+//! iteration counts), and re-signing a test certificate with RSASSA-PSS. It reads
+//! definite-length DER only and never allocates more than the input it is given.
+
+/// Universal tags used by the callers.
+pub mod tag {
+    pub const INTEGER: u8 = 0x02;
+    pub const BIT_STRING: u8 = 0x03;
+    pub const OCTET_STRING: u8 = 0x04;
+    pub const NULL: u8 = 0x05;
+    pub const OID: u8 = 0x06;
+    pub const SEQUENCE: u8 = 0x30;
+    pub const SET: u8 = 0x31;
+    /// `[0]` constructed, context-specific.
+    pub const CONTEXT_0: u8 = 0xa0;
+    pub const CONTEXT_1: u8 = 0xa1;
+    pub const CONTEXT_2: u8 = 0xa2;
+}
+
+/// A malformed or unexpected DER structure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed DER: {0}")]
+pub struct DerError(pub &'static str);
+
+/// One tag-length-value element borrowed from the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tlv<'a> {
+    pub tag: u8,
+    /// The content octets.
+    pub value: &'a [u8],
+    /// The whole element, header included.
+    pub raw: &'a [u8],
+}
+
+impl<'a> Tlv<'a> {
+    /// The elements inside a constructed value.
+    pub fn children(&self) -> Reader<'a> {
+        Reader::new(self.value)
+    }
+
+    /// Reads a non-negative INTEGER that fits in a `u64`.
+    pub fn as_u64(&self) -> Result<u64, DerError> {
+        if self.tag != tag::INTEGER {
+            return Err(DerError("expected an INTEGER"));
+        }
+        let mut bytes = self.value;
+        if bytes.is_empty() {
+            return Err(DerError("empty INTEGER"));
+        }
+        if bytes[0] & 0x80 != 0 {
+            return Err(DerError("negative INTEGER"));
+        }
+        while bytes.len() > 1 && bytes[0] == 0 {
+            bytes = &bytes[1..];
+        }
+        if bytes.len() > 8 {
+            // Callers compare against a bound; anything this large is over it.
+            return Ok(u64::MAX);
+        }
+        Ok(bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+    }
+
+    /// The dotted-decimal text of an OBJECT IDENTIFIER.
+    pub fn as_oid(&self) -> Result<String, DerError> {
+        if self.tag != tag::OID {
+            return Err(DerError("expected an OBJECT IDENTIFIER"));
+        }
+        oid_to_string(self.value)
+    }
+}
+
+/// Sequential reader over concatenated DER elements.
+#[derive(Debug, Clone)]
+pub struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(input: &'a [u8]) -> Self {
+        Self { rest: input }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    /// The next element, or `None` at the end of the input.
+    pub fn next_tlv(&mut self) -> Result<Option<Tlv<'a>>, DerError> {
+        if self.rest.is_empty() {
+            return Ok(None);
+        }
+        let input = self.rest;
+        let tag = input[0];
+        if tag & 0x1f == 0x1f {
+            return Err(DerError("multi-byte tags are not supported"));
+        }
+        let (len, header) = read_length(&input[1..])?;
+        let header = header + 1;
+        let end = header
+            .checked_add(len)
+            .filter(|end| *end <= input.len())
+            .ok_or(DerError("element longer than its container"))?;
+        self.rest = &input[end..];
+        Ok(Some(Tlv {
+            tag,
+            value: &input[header..end],
+            raw: &input[..end],
+        }))
+    }
+
+    /// The next element, which must exist and carry `expected` as its tag.
+    pub fn expect(&mut self, expected: u8) -> Result<Tlv<'a>, DerError> {
+        match self.next_tlv()? {
+            Some(tlv) if tlv.tag == expected => Ok(tlv),
+            Some(_) => Err(DerError("unexpected tag")),
+            None => Err(DerError("element missing")),
+        }
+    }
+
+    /// The next element if it carries `expected` as its tag; otherwise nothing is consumed.
+    pub fn optional(&mut self, expected: u8) -> Result<Option<Tlv<'a>>, DerError> {
+        if self.rest.first() == Some(&expected) {
+            self.next_tlv()
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// Returns (length, number of length octets).
+fn read_length(input: &[u8]) -> Result<(usize, usize), DerError> {
+    let first = *input.first().ok_or(DerError("truncated length"))?;
+    if first < 0x80 {
+        return Ok((usize::from(first), 1));
+    }
+    let count = usize::from(first & 0x7f);
+    if count == 0 {
+        return Err(DerError("indefinite length is not DER"));
+    }
+    if count > 4 || input.len() < 1 + count {
+        return Err(DerError("truncated or oversized length"));
+    }
+    let len = input[1..=count]
+        .iter()
+        .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+    Ok((len, 1 + count))
+}
+
+fn oid_to_string(bytes: &[u8]) -> Result<String, DerError> {
+    let mut arcs: Vec<u64> = Vec::new();
+    let mut value: u64 = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if value > (u64::MAX >> 7) {
+            return Err(DerError("OID arc too large"));
+        }
+        value = (value << 7) | u64::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            if arcs.is_empty() {
+                let first = (value / 40).min(2);
+                arcs.push(first);
+                arcs.push(value - first * 40);
+            } else {
+                arcs.push(value);
+            }
+            value = 0;
+        } else if i == bytes.len() - 1 {
+            return Err(DerError("truncated OID"));
+        }
+    }
+    if arcs.is_empty() {
+        return Err(DerError("empty OID"));
+    }
+    Ok(arcs
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join("."))
+}
+
+/// Encodes one element.
+pub fn encode(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len() + 6);
+    out.push(tag);
+    let len = value.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+    out.extend_from_slice(value);
+    out
+}
+
+/// Encodes a dotted-decimal OID.
+pub fn encode_oid(dotted: &str) -> Vec<u8> {
+    let arcs: Vec<u64> = dotted.split('.').filter_map(|a| a.parse().ok()).collect();
+    let mut body = Vec::new();
+    let mut push_arc = |mut v: u64| {
+        let mut chunk = vec![(v & 0x7f) as u8];
+        v >>= 7;
+        while v > 0 {
+            chunk.push(0x80 | (v & 0x7f) as u8);
+            v >>= 7;
+        }
+        chunk.reverse();
+        body.extend_from_slice(&chunk);
+    };
+    if arcs.len() >= 2 {
+        push_arc(arcs[0] * 40 + arcs[1]);
+        for arc in &arcs[2..] {
+            push_arc(*arc);
+        }
+    }
+    encode(tag::OID, &body)
+}
+
+/// Encodes a small non-negative INTEGER.
+pub fn encode_u64(v: u64) -> Vec<u8> {
+    let bytes = v.to_be_bytes();
+    let skip = bytes.iter().take_while(|b| **b == 0).count().min(7);
+    let mut body = bytes[skip..].to_vec();
+    if body[0] & 0x80 != 0 {
+        body.insert(0, 0);
+    }
+    encode(tag::INTEGER, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oid_round_trip() {
+        for oid in ["1.2.840.113549.1.1.10", "2.5.4.97", "2.16.840.1.101.3.4.2.1"] {
+            let der = encode_oid(oid);
+            let tlv = Reader::new(&der).next_tlv().unwrap().unwrap();
+            assert_eq!(tlv.as_oid().unwrap(), oid);
+        }
+    }
+
+    #[test]
+    fn integers_and_lengths() {
+        for v in [0u64, 1, 127, 128, 2048, 600_000, u64::from(u32::MAX)] {
+            let der = encode_u64(v);
+            let tlv = Reader::new(&der).next_tlv().unwrap().unwrap();
+            assert_eq!(tlv.as_u64().unwrap(), v);
+        }
+        let long = encode(tag::OCTET_STRING, &[7u8; 300]);
+        let tlv = Reader::new(&long).next_tlv().unwrap().unwrap();
+        assert_eq!(tlv.value.len(), 300);
+    }
+
+    #[test]
+    fn truncated_input_is_an_error() {
+        let der = encode(tag::SEQUENCE, &[1, 2, 3, 4]);
+        assert!(Reader::new(&der[..4]).next_tlv().is_err());
+        assert!(Reader::new(&[0x30, 0x80]).next_tlv().is_err());
+        assert!(Reader::new(&[0x30, 0x89, 1, 1, 1, 1, 1, 1, 1, 1, 1]).next_tlv().is_err());
+    }
+}

@@ -1,0 +1,70 @@
+//! The one error type of `cprlink-cert`.
+//!
+//! Variants say what went wrong in the user's terms. They never carry a password
+//! or key material. The binary maps them to exit codes and adds hints.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong with certificate files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} already exists", path.display())]
+    AlreadyExists { path: PathBuf },
+    #[error("{} is empty", path.display())]
+    EmptyFile { path: PathBuf },
+    #[error("a password is needed to open {}", path.display())]
+    PasswordRequired { path: PathBuf },
+    #[error("wrong password for {}", path.display())]
+    WrongPassword { path: PathBuf },
+    #[error("the password contains a NUL character, which PKCS#12 cannot hold")]
+    PasswordHasNul,
+    #[error(
+        "{} is a Base64/PEM text file, not a binary PKCS#12 file (decode it first, e.g. `base64 -d`)",
+        path.display()
+    )]
+    Base64Pkcs12 { path: PathBuf },
+    #[error("{} is not a readable PKCS#12 file: {reason}", path.display())]
+    NotPkcs12 { path: PathBuf, reason: String },
+    #[error(
+        "{} is not a certificate, private key, PKCS#12 or PKCS#7 file: {reason}",
+        path.display()
+    )]
+    UnrecognizedFormat { path: PathBuf, reason: String },
+    #[error("{} holds no certificate", path.display())]
+    NoCertificate { path: PathBuf },
+    #[error("{} holds no private key", path.display())]
+    NoPrivateKey { path: PathBuf },
+    #[error(
+        "{} uses old RC2-40 encryption and OpenSSL's legacy provider could not be loaded",
+        path.display()
+    )]
+    LegacyEncryptionUnavailable { path: PathBuf },
+    #[error(
+        "{} asks for {count} key-derivation iterations (more than {limit}): refused, the file may be hostile",
+        path.display()
+    )]
+    AbsurdIterationCount {
+        path: PathBuf,
+        count: u64,
+        limit: u64,
+    },
+    #[error("the private key does not match the certificate")]
+    KeyDoesNotMatchCertificate,
+    #[error("test PKI: {0}")]
+    TestPki(String),
+    #[error("OpenSSL: {0}")]
+    OpenSsl(#[from] openssl::error::ErrorStack),
+}

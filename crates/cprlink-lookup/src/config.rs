@@ -1,0 +1,217 @@
+//! The `cprlink.toml` schema: `[datafordeler]`, `[certificate]`, `[lookup]`.
+//!
+//! Owns the keys, their defaults and the URL presets of each Datafordeler environment.
+//! Finding the file and applying `CPRLINK_<SECTION>_<KEY>` overrides is the binary's
+//! job; this module only says what a valid configuration is. Unknown keys are refused
+//! by name (`deny_unknown_fields`).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub datafordeler: Datafordeler,
+    pub certificate: Certificate,
+    pub lookup: Lookup,
+}
+
+/// Which Datafordeler: sets the URL defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvironmentName {
+    #[default]
+    Production,
+    Test04,
+    Sandbox,
+    Custom,
+}
+
+impl EnvironmentName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnvironmentName::Production => "production",
+            EnvironmentName::Test04 => "test04",
+            EnvironmentName::Sandbox => "sandbox",
+            EnvironmentName::Custom => "custom",
+        }
+    }
+}
+
+/// Which API answers lookups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    #[default]
+    Rest,
+    Graphql,
+}
+
+impl Api {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::Rest => "rest",
+            Api::Graphql => "graphql",
+        }
+    }
+}
+
+/// `[datafordeler]`. Empty URL strings mean "the environment's default".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Datafordeler {
+    pub environment: EnvironmentName,
+    pub api: Api,
+    pub rest_base_url: String,
+    pub rest_path: String,
+    pub graphql_url: String,
+    pub token_url: String,
+    /// IT-system client id (GraphQL).
+    pub client_id: String,
+    /// Only for shared-secret OAuth (GraphQL).
+    pub client_secret_file: String,
+    /// Extra trust anchors (PEM) for the server certificate; empty = system roots.
+    pub ca_file: String,
+}
+
+/// `[certificate]`: the client identity for mutual TLS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Certificate {
+    pub p12: String,
+    pub password_file: String,
+    pub password_env: String,
+}
+
+impl Default for Certificate {
+    fn default() -> Self {
+        Certificate {
+            p12: "dpg-handover.p12".to_owned(),
+            password_file: String::new(),
+            password_env: "CPRLINK_P12_PASSWORD".to_owned(),
+        }
+    }
+}
+
+/// `[lookup]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Lookup {
+    /// Requests in flight.
+    pub concurrency: u32,
+    /// CPR numbers per request (REST `wi` list / GraphQL `in` list).
+    pub batch_size: u32,
+    /// Datafordeler sets no server-side timeout, so we set our own.
+    pub timeout_secs: u64,
+    /// Retries for 5xx, 429, timeouts and connection errors.
+    pub retries: u32,
+    /// Requests per second; 0 = unlimited.
+    pub rate_limit_per_sec: u32,
+    /// JSON Lines audit trail; empty = off.
+    pub audit_log: String,
+}
+
+impl Default for Lookup {
+    fn default() -> Self {
+        Lookup {
+            concurrency: 8,
+            batch_size: 20,
+            timeout_secs: 30,
+            retries: 4,
+            rate_limit_per_sec: 0,
+            audit_log: String::new(),
+        }
+    }
+}
+
+/// The REST method of the DPG name lookup. Datafordeler: names official, full path
+/// inferred; configurable through `rest_path`.
+pub const DEFAULT_REST_PATH: &str = "/CPR/CprPersonSmallSimple/1/REST/PersonSmallCurrentListSimple";
+
+/// URLs after the environment's defaults are applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    pub rest_base_url: String,
+    pub rest_path: String,
+    pub graphql_url: String,
+    pub token_url: String,
+}
+
+impl Datafordeler {
+    /// The URLs to use: explicit values win, then the environment's presets.
+    /// `sandbox` and `custom` have no presets; missing URLs stay empty and the caller
+    /// reports them.
+    pub fn endpoints(&self) -> Endpoints {
+        let (rest, graphql, token) = match self.environment {
+            EnvironmentName::Production => (
+                "https://s5-certservices.datafordeler.dk",
+                "https://graphql.datafordeler.dk/CPR/custom/PublicSector/v1",
+                "https://auth-oces.datafordeler.dk/realms/distribution/protocol/openid-connect/token",
+            ),
+            // Datafordeler: Test04 holds CPR test data; host by analogy with test03/test06.
+            EnvironmentName::Test04 => (
+                "https://test04-s5-certservices.datafordeler.dk",
+                "https://test04-graphql.datafordeler.dk/CPR/custom/PublicSector/v1",
+                "https://test04-auth-oces.datafordeler.dk/realms/distribution/protocol/openid-connect/token",
+            ),
+            EnvironmentName::Sandbox | EnvironmentName::Custom => ("", "", ""),
+        };
+        let pick = |explicit: &str, preset: &str| {
+            if explicit.is_empty() {
+                preset.to_owned()
+            } else {
+                explicit.to_owned()
+            }
+        };
+        Endpoints {
+            rest_base_url: pick(&self.rest_base_url, rest).trim_end_matches('/').to_owned(),
+            rest_path: pick(&self.rest_path, DEFAULT_REST_PATH),
+            graphql_url: pick(&self.graphql_url, graphql),
+            token_url: pick(&self.token_url, token),
+        }
+    }
+}
+
+/// Resolves a path from the config file relative to the file's directory (as cargo
+/// does), so a config works from any working directory. Empty stays empty.
+pub fn resolve_path(base_dir: &Path, value: &str) -> Option<PathBuf> {
+    if value.is_empty() {
+        return None;
+    }
+    let p = Path::new(value);
+    Some(if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base_dir.join(p)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = toml::from_str::<Config>("[lookup]\nconcurency = 3\n").unwrap_err();
+        assert!(err.to_string().contains("concurency"), "{err}");
+        let err = toml::from_str::<Config>("[lokup]\n").unwrap_err();
+        assert!(err.to_string().contains("lokup"), "{err}");
+    }
+
+    #[test]
+    fn presets_and_overrides() {
+        let c: Config = toml::from_str("[datafordeler]\napi = \"graphql\"\n").unwrap();
+        assert_eq!(c.datafordeler.api, Api::Graphql);
+        let e = c.datafordeler.endpoints();
+        assert_eq!(e.rest_base_url, "https://s5-certservices.datafordeler.dk");
+        assert_eq!(e.rest_path, DEFAULT_REST_PATH);
+        let c: Config = toml::from_str(
+            "[datafordeler]\nenvironment = \"sandbox\"\nrest_base_url = \"https://127.0.0.1:5/\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.datafordeler.endpoints().rest_base_url, "https://127.0.0.1:5");
+        assert_eq!(c.lookup.batch_size, 20);
+    }
+}

@@ -1,0 +1,1 @@
+//! cprlink-onboard (filled by its issue).

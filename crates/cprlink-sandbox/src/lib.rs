@@ -1,0 +1,1 @@
+//! cprlink-sandbox (filled by its issue).

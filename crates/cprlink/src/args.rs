@@ -1,0 +1,521 @@
+//! The command line, and nothing else: clap definitions for every command of the SPEC.
+//!
+//! Commands read these structs; no logic lives here. `cargo xtask docs` renders the
+//! CLI reference and man pages from [`Cli`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Connects a Danish authority's Digital Post gateway (Timengo DPG) to CPR through
+/// Datafordeler, and does the name lookups afterwards.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cprlink",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Start with `cprlink demo` to see the whole story on the embedded sandbox.\n\
+                  Exit codes: 0 ok, 1 answer is no, 2 usage/input, 3 auth, 4 unavailable, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Config file (default: $CPRLINK_CONFIG, ./cprlink.toml, $XDG_CONFIG_HOME/cprlink/cprlink.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Print one JSON document (or JSON Lines for streams) on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Never prompt; a missing answer is an error naming the flag to pass.
+    #[arg(long, global = true, env = "CPRLINK_NO_INPUT", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_input: bool,
+
+    /// When to use colour.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// More log output on stderr (-v info, -vv debug). CPR numbers stay masked.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect, export, pack, repack and verify the OCES3 certificate.
+    #[command(subcommand)]
+    Cert(CertCommand),
+
+    /// The six-step onboarding, tracked for weeks (default: `onboard next`).
+    Onboard(OnboardArgs),
+
+    /// Look up names for CPR numbers: one, several, or a file in bulk.
+    Lookup(LookupArgs),
+
+    /// Run the lookup runtime: a small local HTTP service.
+    Serve(ServeArgs),
+
+    /// Check the go-live chain step by step and name what to fix.
+    Doctor(DoctorArgs),
+
+    /// Run a local stand-in for Datafordeler (mutual TLS, REST, OAuth, GraphQL).
+    Sandbox(SandboxArgs),
+
+    /// The whole story on the embedded sandbox, in one command.
+    Demo(DemoArgs),
+}
+
+/// Where a password comes from. There is deliberately no flag that takes the secret.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PasswordArgs {
+    /// Read the password from FILE (first line).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["password_env", "password_stdin"])]
+    pub password_file: Option<PathBuf>,
+
+    /// Read the password from the environment variable VAR.
+    #[arg(long, value_name = "VAR", conflicts_with = "password_stdin")]
+    pub password_env: Option<String>,
+
+    /// Read the password from the first line of stdin.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+// ---------------------------------------------------------------------------------
+// cert
+
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Show everything about a .p12/.pfx, .cer/.crt/.pem or .p7b file.
+    Inspect(CertInspectArgs),
+    /// Write the public certificate only ("CER format" for Datafordeler).
+    ExportCer(CertExportArgs),
+    /// Build the handover .p12 from a certificate and its key.
+    Pack(CertPackArgs),
+    /// Same .p12 contents, new protection (e.g. old RC2 export -> compat).
+    Repack(CertRepackArgs),
+    /// Run the DPG handover checklist on a .p12 and give a verdict.
+    Verify(CertVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CertInspectArgs {
+    /// The file to inspect.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// Extra trust anchors (PEM) next to the embedded OCES3 roots, for test PKIs.
+    #[arg(long, value_name = "FILE.pem")]
+    pub trust: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CerEncoding {
+    /// "DER encoded binary X.509".
+    Der,
+    /// "Base-64 encoded X.509" (what Datafordeler Administration asks for).
+    Pem,
+}
+
+#[derive(Debug, Args)]
+pub struct CertExportArgs {
+    /// The .p12/.pfx or certificate file to export from.
+    pub input: PathBuf,
+    /// Where to write the certificate.
+    #[arg(long, value_name = "FILE.cer")]
+    pub out: PathBuf,
+    /// DER (default) or PEM.
+    #[arg(long, value_enum, default_value_t = CerEncoding::Der)]
+    pub encoding: CerEncoding,
+    /// Replace OUT if it exists.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProfileArg {
+    /// PBE-SHA1-3DES, SHA-1 MAC, 2048 iterations: every reader, incl. older Windows.
+    Compat,
+    /// PBES2/AES-256-CBC, SHA-256 MAC: OpenSSL 3, Java 17, Windows 10 1709+.
+    Modern,
+}
+
+#[derive(Debug, Args)]
+pub struct CertPackArgs {
+    /// The certificate (PEM or DER).
+    #[arg(long, value_name = "FILE")]
+    pub cert: PathBuf,
+    /// The private key (PEM: PKCS#8, traditional RSA, or encrypted PKCS#8 with the password flags).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// CA certificates to include (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub chain: Vec<PathBuf>,
+    /// Add the embedded OCES3 issuing CA that signed the certificate.
+    #[arg(long)]
+    pub add_oces_chain: bool,
+    /// Where to write the .p12.
+    #[arg(long, value_name = "FILE.p12")]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value_t = ProfileArg::Compat)]
+    pub profile: ProfileArg,
+    /// Friendly name shown by Windows and Java.
+    #[arg(long, value_name = "TEXT")]
+    pub name: Option<String>,
+    /// Take the new .p12 password from FILE instead of generating one into OUT.password.
+    #[arg(long, value_name = "FILE")]
+    pub new_password_file: Option<PathBuf>,
+    /// Replace OUT (and OUT.password) if they exist.
+    #[arg(long)]
+    pub force: bool,
+    /// Password of an encrypted private key.
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CertRepackArgs {
+    /// The .p12/.pfx to repack.
+    pub input: PathBuf,
+    /// Where to write the new .p12.
+    #[arg(long, value_name = "FILE.p12")]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value_t = ProfileArg::Compat)]
+    pub profile: ProfileArg,
+    /// Take the new password from FILE instead of generating one into OUT.password.
+    #[arg(long, value_name = "FILE")]
+    pub new_password_file: Option<PathBuf>,
+    /// Replace OUT (and OUT.password) if they exist.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetEnvironment {
+    Production,
+    Test,
+}
+
+#[derive(Debug, Args)]
+pub struct CertVerifyArgs {
+    /// The .p12/.pfx to verify.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// The .cer uploaded to Datafordeler: must be the same certificate.
+    #[arg(long, value_name = "UPLOADED.cer")]
+    pub cer: Option<PathBuf>,
+    /// The authority's CVR: must match organizationIdentifier.
+    #[arg(long, value_name = "CVR")]
+    pub cvr: Option<String>,
+    /// The environment the certificate is for.
+    #[arg(long, value_enum)]
+    pub environment: Option<TargetEnvironment>,
+    /// Warn when fewer days than this are left.
+    #[arg(long, value_name = "N", default_value_t = 60)]
+    pub warn_days: u32,
+    /// Extra trust anchors (PEM, roots and intermediates) for test PKIs.
+    #[arg(long, value_name = "FILE.pem")]
+    pub trust: Vec<PathBuf>,
+    /// Also check revocation (OCSP/CRL) online.
+    #[arg(long)]
+    pub online: bool,
+}
+
+// ---------------------------------------------------------------------------------
+// onboard
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = false)]
+pub struct OnboardArgs {
+    /// The onboarding state file.
+    #[arg(long, global = true, value_name = "FILE", default_value = "onboarding.toml")]
+    pub state: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Option<OnboardCommand>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RouteArg {
+    /// Datafordeler Self-Service: the six steps of the DPG guide (REST).
+    Selfservice,
+    /// Datafordeler Administration: IT-system, OAuth certificate, GraphQL.
+    Administration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OnboardCommand {
+    /// Start a new onboarding case.
+    Init(OnboardInitArgs),
+    /// Guidance for the current step, then ask for what to record.
+    Next,
+    /// Record facts for a step without prompts.
+    Record(OnboardRecordArgs),
+    /// Checklist of the steps, recorded facts and the next action.
+    Status,
+    /// A ready text to send, filled from the state.
+    Letter(OnboardLetterArgs),
+    /// The whole case file.
+    Report(OnboardReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OnboardInitArgs {
+    /// The authority's name.
+    #[arg(long, value_name = "NAME")]
+    pub authority: String,
+    /// The authority's CVR number (8 digits).
+    #[arg(long, value_name = "CVR")]
+    pub cvr: String,
+    #[arg(long, value_enum, default_value_t = RouteArg::Selfservice)]
+    pub route: RouteArg,
+    #[arg(long, value_enum, default_value_t = TargetEnvironment::Production)]
+    pub environment: TargetEnvironment,
+    /// Contact e-mail for letters.
+    #[arg(long, value_name = "EMAIL")]
+    pub contact_email: Option<String>,
+    /// Contact person for letters.
+    #[arg(long, value_name = "NAME")]
+    pub contact_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LoginMethod {
+    Password,
+    Mitid,
+}
+
+#[derive(Debug, Args)]
+pub struct OnboardRecordArgs {
+    /// The step id (e.g. `service-user`); see `cprlink onboard status`.
+    pub step: String,
+    /// Mark the step done (when its required facts are recorded).
+    #[arg(long)]
+    pub done: bool,
+
+    // selfservice-user
+    #[arg(long, value_name = "TEXT", help_heading = "selfservice-user")]
+    pub username: Option<String>,
+    #[arg(long, value_enum, help_heading = "selfservice-user")]
+    pub login_method: Option<LoginMethod>,
+
+    // service-user
+    #[arg(long, value_name = "TEXT", help_heading = "service-user")]
+    pub service_user: Option<String>,
+    /// The certificate uploaded as CER (.cer/.pem/.p12).
+    #[arg(long, value_name = "FILE", help_heading = "service-user")]
+    pub certificate: Option<PathBuf>,
+
+    // cpr-application
+    #[arg(long, value_name = "TEXT", help_heading = "cpr-application")]
+    pub case_number: Option<String>,
+    #[arg(long, value_name = "DATE", help_heading = "cpr-application")]
+    pub applied_on: Option<String>,
+    #[arg(long, value_name = "TEXT", help_heading = "cpr-application")]
+    pub virk_receipt: Option<String>,
+
+    // cpr-approval
+    #[arg(long, value_name = "DATE", help_heading = "cpr-approval")]
+    pub approved_on: Option<String>,
+    #[arg(long, value_name = "TEXT", help_heading = "cpr-approval")]
+    pub approval_reference: Option<String>,
+
+    // production-access
+    /// The DPG service's fixed external IPv4 address.
+    #[arg(long, value_name = "IPV4", help_heading = "production-access")]
+    pub dpg_ip: Option<String>,
+    #[arg(long, value_name = "TEXT", help_heading = "production-access")]
+    pub support_ticket: Option<String>,
+    #[arg(long, value_name = "DATE", help_heading = "production-access")]
+    pub confirmed_on: Option<String>,
+
+    // dpg-handover
+    /// The .p12 handed to DPG (verified first).
+    #[arg(long, value_name = "FILE", help_heading = "dpg-handover")]
+    pub p12: Option<PathBuf>,
+    #[arg(long, value_name = "DATE", help_heading = "dpg-handover")]
+    pub handed_over_on: Option<String>,
+    #[arg(long, value_name = "TEXT", help_heading = "dpg-handover")]
+    pub received_by: Option<String>,
+
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// Extra trust anchors (PEM) for test PKIs.
+    #[arg(long, value_name = "FILE.pem")]
+    pub trust: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LetterKind {
+    /// The application to the CPR service desk.
+    CprApplication,
+    /// The request to Datafordeler support (production access, IP whitelisting).
+    DatafordelerSupport,
+    /// The handover note to DPG (no password in it).
+    DpgHandover,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Language {
+    Da,
+    En,
+}
+
+#[derive(Debug, Args)]
+pub struct OnboardLetterArgs {
+    #[arg(value_enum)]
+    pub kind: LetterKind,
+    #[arg(long, value_enum, default_value_t = Language::Da)]
+    pub lang: Language,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Markdown,
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct OnboardReportArgs {
+    #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+    pub format: ReportFormat,
+}
+
+// ---------------------------------------------------------------------------------
+// lookup, serve, doctor
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApiArg {
+    Rest,
+    Graphql,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Jsonl,
+    Csv,
+    Table,
+}
+
+#[derive(Debug, Args)]
+pub struct LookupArgs {
+    /// CPR numbers (DDMMYYSSSS or DDMMYY-SSSS).
+    #[arg(value_name = "CPR")]
+    pub cprs: Vec<String>,
+    /// Read CPR numbers from FILE (`-` for stdin): one per line, or CSV with a `cpr` column.
+    #[arg(long, short, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Write records to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Output format (default: table on a terminal, jsonl otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
+    /// Skip the input lines already answered in --output.
+    #[arg(long, requires = "output")]
+    pub resume: bool,
+    #[arg(long, value_enum)]
+    pub api: Option<ApiArg>,
+    /// Requests in flight.
+    #[arg(short = 'j', long = "concurrency", value_name = "N")]
+    pub concurrency: Option<u32>,
+    /// CPR numbers per request.
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<u32>,
+    /// Requests per second (0 = unlimited).
+    #[arg(long, value_name = "N")]
+    pub rate: Option<u32>,
+    /// Retries for transient failures.
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Per-request timeout.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Purpose recorded in the audit trail.
+    #[arg(long, value_name = "TEXT")]
+    pub purpose: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. A non-loopback address needs --token-file.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// File holding the Bearer token clients must send.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Cache answers for this many seconds (0 = no cache; CPR changes at most daily).
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    pub cache_ttl: u64,
+    #[arg(long, value_enum)]
+    pub api: Option<ApiArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// A CPR number to look up as the last check.
+    #[arg(long, value_name = "CPR")]
+    pub probe_cpr: Option<String>,
+    #[arg(long, value_enum)]
+    pub api: Option<ApiArg>,
+}
+
+// ---------------------------------------------------------------------------------
+// sandbox, demo
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address of the mutual-TLS listener (REST and token endpoint).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Where to write ca.pem, client.p12, cprlink.toml, persons.csv.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Size of the synthetic population.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub persons: u32,
+    /// Seed of the population and of injected faults.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Added latency per request.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of requests answered with a fault (0.0-1.0).
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub fault_rate: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep everything in DIR instead of a temporary directory.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}

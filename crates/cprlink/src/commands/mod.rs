@@ -1,0 +1,71 @@
+//! One module per command: thin (parse -> call the library -> render).
+
+pub mod cert;
+pub mod demo;
+pub mod doctor;
+pub mod lookup;
+pub mod onboard;
+pub mod sandbox;
+pub mod serve;
+
+use crate::args::{Cli, Command};
+use crate::config::LoadedConfig;
+use crate::exit::{CliError, Code};
+use crate::output::Ui;
+use crate::prompt::Prompter;
+
+/// What every command gets: the terminal, a prompter, and the config on demand.
+pub struct Context {
+    pub ui: Ui,
+    pub prompter: Box<dyn Prompter>,
+    config_path: Option<std::path::PathBuf>,
+    config: Option<LoadedConfig>,
+}
+
+impl Context {
+    pub fn new(ui: Ui, prompter: Box<dyn Prompter>, config_path: Option<std::path::PathBuf>) -> Self {
+        Context {
+            ui,
+            prompter,
+            config_path,
+            config: None,
+        }
+    }
+
+    /// The configuration, read on first use (commands that need none never fail on a bad one).
+    pub fn config(&mut self) -> Result<&LoadedConfig, CliError> {
+        if self.config.is_none() {
+            self.config = Some(crate::config::load(self.config_path.as_deref())?);
+        }
+        match &self.config {
+            Some(c) => Ok(c),
+            None => Err(CliError::usage("internal: config not loaded")),
+        }
+    }
+
+    /// A multi-threaded tokio runtime for the network commands.
+    pub fn runtime(&self) -> Result<tokio::runtime::Runtime, CliError> {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| CliError::unavailable(format!("cannot start the async runtime: {e}")))
+    }
+}
+
+/// Runs the chosen command.
+pub fn dispatch(cli: &Cli, ctx: &mut Context) -> Result<Code, CliError> {
+    match &cli.command {
+        Command::Cert(c) => cert::run(c, ctx),
+        Command::Onboard(a) => onboard::run(a, ctx),
+        Command::Lookup(a) => lookup::run(a, ctx),
+        Command::Serve(a) => serve::run(a, ctx),
+        Command::Doctor(a) => doctor::run(a, ctx),
+        Command::Sandbox(a) => sandbox::run(a, ctx),
+        Command::Demo(a) => demo::run(a, ctx),
+    }
+}
+
+/// The error for a command whose issue has not landed yet.
+pub(crate) fn not_built(command: &str, issue: u32) -> CliError {
+    CliError::usage(format!("`cprlink {command}` is not built yet (issue #{issue})"))
+}

@@ -1,0 +1,206 @@
+//! Finding and reading `cprlink.toml`, with `CPRLINK_<SECTION>_<KEY>` overrides.
+//!
+//! Order: `--config FILE`, else `$CPRLINK_CONFIG`, else `./cprlink.toml`, else
+//! `$XDG_CONFIG_HOME/cprlink/cprlink.toml` (`~/.config/...` when unset), else the
+//! defaults. A file named explicitly must exist. Unknown keys are refused by name, in
+//! the file and (for variables that look like keys) nowhere else: other `CPRLINK_*`
+//! variables such as `CPRLINK_P12_PASSWORD` are left alone. The schema itself lives in
+//! `cprlink_lookup::config`.
+
+use std::path::{Path, PathBuf};
+
+use cprlink_lookup::config::Config;
+
+use crate::exit::CliError;
+
+/// A configuration and where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub config: Config,
+    /// The file read, or `None` when only defaults (and the environment) apply.
+    pub source: Option<PathBuf>,
+    /// Relative paths in the file are taken from here (the file's directory).
+    pub base_dir: PathBuf,
+}
+
+impl LoadedConfig {
+    /// A path from the config, resolved against the file's directory.
+    pub fn path(&self, value: &str) -> Option<PathBuf> {
+        cprlink_lookup::config::resolve_path(&self.base_dir, value)
+    }
+
+    /// The `[certificate]` password sources as a fallback for the password flags.
+    pub fn certificate_password(&self) -> crate::secrets::ConfigPassword {
+        let c = &self.config.certificate;
+        crate::secrets::ConfigPassword {
+            file: self.path(&c.password_file),
+            env: (!c.password_env.is_empty()).then(|| c.password_env.clone()),
+        }
+    }
+
+    /// Where the config was found, for messages.
+    pub fn describe(&self) -> String {
+        match &self.source {
+            Some(p) => p.display().to_string(),
+            None => "built-in defaults (no cprlink.toml found)".to_owned(),
+        }
+    }
+}
+
+/// Finds and reads the configuration.
+pub fn load(explicit: Option<&Path>) -> Result<LoadedConfig, CliError> {
+    let env = |k: &str| std::env::var(k).ok();
+    load_with(explicit, &env, Path::new("."))
+}
+
+/// [`load`] with the environment and working directory given, for tests.
+pub fn load_with(
+    explicit: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+    cwd: &Path,
+) -> Result<LoadedConfig, CliError> {
+    let named = explicit
+        .map(Path::to_path_buf)
+        .or_else(|| env("CPRLINK_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from));
+    let source = match named {
+        Some(path) => {
+            if !path.is_file() {
+                return Err(CliError::usage(format!(
+                    "config file {} does not exist",
+                    path.display()
+                ))
+                .with_hint("check --config / CPRLINK_CONFIG"));
+            }
+            Some(path)
+        }
+        None => {
+            let local = cwd.join("cprlink.toml");
+            let xdg = env("XDG_CONFIG_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".config")))
+                .map(|d| d.join("cprlink").join("cprlink.toml"));
+            if local.is_file() {
+                Some(local)
+            } else {
+                xdg.filter(|p| p.is_file())
+            }
+        }
+    };
+    let (table, base_dir) = match &source {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                CliError::usage(format!("cannot read config {}: {e}", path.display()))
+            })?;
+            let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+                CliError::usage(format!("config {} is not valid TOML: {}", path.display(), e.message()))
+            })?;
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("."));
+            (table, dir)
+        }
+        None => (toml::Table::new(), cwd.to_path_buf()),
+    };
+    let merged = apply_env(table, env)?;
+    let where_ = source
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "the environment".to_owned());
+    let config: Config = toml::Value::Table(merged)
+        .try_into()
+        .map_err(|e: toml::de::Error| {
+            CliError::usage(format!("bad config in {where_}: {}", e.message().trim()))
+                .with_hint("see docs/config.md for the keys")
+        })?;
+    Ok(LoadedConfig {
+        config,
+        source,
+        base_dir,
+    })
+}
+
+/// Applies `CPRLINK_<SECTION>_<KEY>` for every key the schema knows, typed like the
+/// key's default value.
+fn apply_env(
+    mut table: toml::Table,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<toml::Table, CliError> {
+    let defaults = toml::Table::try_from(Config::default())
+        .map_err(|e| CliError::usage(format!("internal: config schema: {e}")))?;
+    for (section, keys) in &defaults {
+        let Some(keys) = keys.as_table() else { continue };
+        for (key, default) in keys {
+            let var = format!("CPRLINK_{}_{}", section.to_uppercase(), key.to_uppercase());
+            let Some(raw) = env(&var) else { continue };
+            let value = match default {
+                toml::Value::Integer(_) => raw.trim().parse::<i64>().map(toml::Value::Integer).map_err(|_| {
+                    CliError::usage(format!("{var}={raw:?} is not a whole number"))
+                })?,
+                toml::Value::Float(_) => raw.trim().parse::<f64>().map(toml::Value::Float).map_err(|_| {
+                    CliError::usage(format!("{var}={raw:?} is not a number"))
+                })?,
+                toml::Value::Boolean(_) => match raw.trim() {
+                    "true" | "1" | "yes" => toml::Value::Boolean(true),
+                    "false" | "0" | "no" => toml::Value::Boolean(false),
+                    _ => return Err(CliError::usage(format!("{var}={raw:?} is not true/false"))),
+                },
+                _ => toml::Value::String(raw),
+            };
+            let entry = table
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry.as_table_mut() {
+                Some(t) => {
+                    t.insert(key.clone(), value);
+                }
+                None => {
+                    return Err(CliError::usage(format!("config: `{section}` must be a table")));
+                }
+            }
+        }
+    }
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cprlink_lookup::config::Api;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn discovery_order_and_env_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        // Nothing anywhere: defaults.
+        let c = load_with(None, &no_env, dir.path()).unwrap();
+        assert!(c.source.is_none());
+        // ./cprlink.toml is found.
+        std::fs::write(dir.path().join("cprlink.toml"), "[lookup]\nconcurrency = 3\n").unwrap();
+        let c = load_with(None, &no_env, dir.path()).unwrap();
+        assert_eq!(c.config.lookup.concurrency, 3);
+        // Environment overrides the file, typed.
+        let env = |k: &str| match k {
+            "CPRLINK_LOOKUP_CONCURRENCY" => Some("5".to_owned()),
+            "CPRLINK_DATAFORDELER_API" => Some("graphql".to_owned()),
+            _ => None,
+        };
+        let c = load_with(None, &env, dir.path()).unwrap();
+        assert_eq!(c.config.lookup.concurrency, 5);
+        assert_eq!(c.config.datafordeler.api, Api::Graphql);
+        let bad = |k: &str| (k == "CPRLINK_LOOKUP_CONCURRENCY").then(|| "many".to_owned());
+        assert!(load_with(None, &bad, dir.path()).is_err());
+        // An explicit file that does not exist is an error.
+        let missing = dir.path().join("nope.toml");
+        assert!(load_with(Some(&missing), &no_env, dir.path()).is_err());
+        // Unknown keys are named.
+        std::fs::write(dir.path().join("cprlink.toml"), "[lookup]\nconcurency = 3\n").unwrap();
+        let err = load_with(None, &no_env, dir.path()).unwrap_err();
+        assert!(err.message.contains("concurency"), "{}", err.message);
+    }
+}

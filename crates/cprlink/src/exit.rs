@@ -1,0 +1,138 @@
+//! The one place where errors become exit codes and messages.
+//!
+//! Exit codes (docs/exit-codes.md): 0 success, 1 the answer is "no", 2 usage or input,
+//! 3 authentication/authorisation, 4 service unavailable, 130 interrupted. Library
+//! errors are mapped here, with hints that say what to do next. Messages never carry
+//! a secret or an unmasked CPR number: the libraries' errors are built that way.
+
+use std::fmt;
+
+/// A process exit code of the SPEC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    Success = 0,
+    /// The command ran but the answer is "no".
+    No = 1,
+    Usage = 2,
+    Auth = 3,
+    Unavailable = 4,
+    Interrupted = 130,
+}
+
+impl Code {
+    pub fn as_i32(self) -> i32 {
+        self as i32
+    }
+}
+
+/// An error for the user: a message, hints, and the exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: Code,
+    pub message: String,
+    pub hints: Vec<String>,
+}
+
+impl CliError {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        CliError {
+            code,
+            message: message.into(),
+            hints: Vec::new(),
+        }
+    }
+
+    /// Exit 2: bad flag, invalid input, unreadable file, bad config.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(Code::Usage, message)
+    }
+
+    /// Exit 3.
+    pub fn auth(message: impl Into<String>) -> Self {
+        Self::new(Code::Auth, message)
+    }
+
+    /// Exit 4.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(Code::Unavailable, message)
+    }
+
+    pub fn interrupted() -> Self {
+        Self::new(Code::Interrupted, "interrupted")
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::Interrupted {
+            return CliError::interrupted();
+        }
+        if is_broken_pipe(&e) {
+            // `cprlink ... | head`: the reader has what it wanted.
+            return CliError::new(Code::Success, "");
+        }
+        CliError::usage(e.to_string())
+    }
+}
+
+impl From<crate::prompt::PromptError> for CliError {
+    fn from(e: crate::prompt::PromptError) -> Self {
+        use crate::prompt::PromptError;
+        match e {
+            PromptError::Interrupted => CliError::interrupted(),
+            PromptError::Missing { what, flag } => {
+                CliError::usage(format!("{what} is needed, and prompting is off"))
+                    .with_hint(format!("pass {flag}"))
+            }
+            PromptError::Io(e) => CliError::usage(format!("cannot read from the terminal: {e}")),
+        }
+    }
+}
+
+// ---- cprlink-cert ---------------------------------------------------------------
+
+impl From<cprlink_cert::Error> for CliError {
+    fn from(e: cprlink_cert::Error) -> Self {
+        use cprlink_cert::Error as E;
+        let message = e.to_string();
+        match e {
+            E::WrongPassword { .. } => CliError::auth(message).with_hint(
+                "the password is case-sensitive; MitID Erhverv shows it once when the file is made",
+            ),
+            E::PasswordRequired { .. } => CliError::usage(message)
+                .with_hint("pass --password-file FILE, --password-env VAR or --password-stdin"),
+            E::Base64Pkcs12 { .. } => CliError::usage(message),
+            E::LegacyEncryptionUnavailable { .. } => CliError::usage(message).with_hint(
+                "install OpenSSL 3 with its legacy provider (Debian: libssl3), or re-export the file with AES/3DES",
+            ),
+            E::KeyDoesNotMatchCertificate => CliError::usage(message)
+                .with_hint("check that --key is the key generated with this certificate"),
+            E::AlreadyExists { .. } => {
+                CliError::usage(message).with_hint("pass --force to replace it")
+            }
+            _ => CliError::usage(message),
+        }
+    }
+}
+
+// ---- cprlink-onboard --------------------------------------------------------------
+
+// ---- cprlink-lookup ---------------------------------------------------------------
+
+// ---- cprlink-sandbox --------------------------------------------------------------
+
+/// Whether an error chain ends in a closed pipe (e.g. `cprlink ... | head`): success.
+pub fn is_broken_pipe(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::BrokenPipe
+}

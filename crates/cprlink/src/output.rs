@@ -1,0 +1,127 @@
+//! What the binary shows: stdout for data, stderr for everything else.
+//!
+//! Owns colour (`--color`, `NO_COLOR`, `CLICOLOR_FORCE`), whether we may prompt, JSON
+//! printing and the small styling helpers shared by the commands. Output must read
+//! fine without colour, so styles only ever decorate words that are there anyway.
+
+use std::io::{self, IsTerminal, Write};
+
+use console::Style;
+use serde::Serialize;
+
+use crate::args::{ColorChoice, GlobalArgs};
+
+/// The terminal as the commands see it.
+#[derive(Debug, Clone)]
+pub struct Ui {
+    /// `--json`: one JSON document (or JSON Lines) on stdout.
+    pub json: bool,
+    /// Colour on stderr.
+    pub color_stderr: bool,
+    /// Colour on stdout (tables for people).
+    pub color_stdout: bool,
+    /// We may prompt: stdin and stderr are terminals and `--no-input` is off.
+    pub interactive: bool,
+    /// stderr is a terminal: progress bars allowed.
+    pub stderr_is_terminal: bool,
+    pub stdout_is_terminal: bool,
+    pub quiet: bool,
+}
+
+impl Ui {
+    pub fn from_args(args: &GlobalArgs) -> Self {
+        let stderr_tty = io::stderr().is_terminal();
+        let stdout_tty = io::stdout().is_terminal();
+        let stdin_tty = io::stdin().is_terminal();
+        let env_no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let env_force = std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0");
+        let decide = |tty: bool| match args.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => !env_no_color && (env_force || tty),
+        };
+        Ui {
+            json: args.json,
+            color_stderr: decide(stderr_tty),
+            color_stdout: decide(stdout_tty),
+            interactive: !args.no_input && stdin_tty && stderr_tty,
+            stderr_is_terminal: stderr_tty,
+            stdout_is_terminal: stdout_tty,
+            quiet: args.quiet,
+        }
+    }
+
+    /// A Ui for tests and embedded use: no colour, no prompts.
+    pub fn plain() -> Self {
+        Ui {
+            json: false,
+            color_stderr: false,
+            color_stdout: false,
+            interactive: false,
+            stderr_is_terminal: false,
+            stdout_is_terminal: false,
+            quiet: false,
+        }
+    }
+
+    /// Writes one JSON document and a newline to stdout.
+    pub fn print_json<T: Serialize + ?Sized>(&self, value: &T) -> io::Result<()> {
+        let mut out = io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, value).map_err(io::Error::other)?;
+        writeln!(out)?;
+        out.flush()
+    }
+
+    /// Writes text to stdout (data).
+    pub fn print(&self, text: &str) -> io::Result<()> {
+        let mut out = io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        if !text.ends_with('\n') {
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    }
+
+    /// A note for the person on stderr (suppressed by --quiet).
+    pub fn note(&self, text: &str) {
+        if !self.quiet {
+            let _ = writeln!(io::stderr().lock(), "{text}");
+        }
+    }
+
+    /// A warning on stderr.
+    pub fn warn(&self, text: &str) {
+        let label = self.style_stderr(Style::new().yellow().bold(), "warning:");
+        let _ = writeln!(io::stderr().lock(), "{label} {text}");
+    }
+
+    pub fn style_stderr(&self, style: Style, text: &str) -> String {
+        style.force_styling(self.color_stderr).apply_to(text).to_string()
+    }
+
+    pub fn style_stdout(&self, style: Style, text: &str) -> String {
+        style.force_styling(self.color_stdout).apply_to(text).to_string()
+    }
+
+    /// `pass` / `warn` / `fail` / `info` as a fixed-width, optionally coloured word for stdout.
+    pub fn verdict_word(&self, status: &str) -> String {
+        let style = match status {
+            "pass" | "done" | "ok" => Style::new().green(),
+            "warn" | "waiting" | "in_progress" => Style::new().yellow(),
+            "fail" | "error" => Style::new().red().bold(),
+            _ => Style::new().dim(),
+        };
+        self.style_stdout(style, &format!("{status:<4}"))
+    }
+}
+
+/// Prints an error and its hints on stderr.
+pub fn print_error(ui: &Ui, err: &crate::exit::CliError) {
+    let mut e = io::stderr().lock();
+    let label = ui.style_stderr(Style::new().red().bold(), "error:");
+    let _ = writeln!(e, "{label} {}", err.message);
+    for hint in &err.hints {
+        let label = ui.style_stderr(Style::new().cyan(), "Hint:");
+        let _ = writeln!(e, "{label} {hint}");
+    }
+}

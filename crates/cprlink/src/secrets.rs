@@ -1,0 +1,165 @@
+//! Where passwords come from: `--password-file`, `--password-env`, `--password-stdin`,
+//! the config's `password_file` / `password_env`, or a hidden prompt. Never a flag value.
+//!
+//! Owns reading them and opening certificate files with them, asking only when a file
+//! turns out to need a password. Secrets never reach a message or a log.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use cprlink_cert::{Loaded, load};
+
+use crate::args::PasswordArgs;
+use crate::exit::CliError;
+use crate::output::Ui;
+use crate::prompt::Prompter;
+
+/// A password. Its `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Self {
+        Secret(s)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The flags that answer a password prompt, for messages.
+pub const PASSWORD_FLAGS: &str = "--password-file FILE, --password-env VAR or --password-stdin";
+
+/// The first line of `path`, without its line ending.
+pub fn read_secret_file(path: &Path) -> Result<Secret, CliError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        CliError::usage(format!("cannot read the password file {}: {e}", path.display()))
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        CliError::usage(format!("the password file {} is not UTF-8 text", path.display()))
+    })?;
+    let line = text.split('\n').next().unwrap_or("");
+    Ok(Secret(line.strip_suffix('\r').unwrap_or(line).to_owned()))
+}
+
+/// The value of the environment variable `var`.
+pub fn read_secret_env(var: &str) -> Result<Secret, CliError> {
+    match std::env::var(var) {
+        Ok(v) => Ok(Secret(v)),
+        Err(std::env::VarError::NotPresent) => Err(CliError::usage(format!(
+            "the environment variable {var} (named for the password) is not set"
+        ))),
+        Err(std::env::VarError::NotUnicode(_)) => Err(CliError::usage(format!(
+            "the environment variable {var} is not valid UTF-8"
+        ))),
+    }
+}
+
+/// The first line of stdin.
+pub fn read_secret_stdin() -> Result<Secret, CliError> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::usage(format!("cannot read the password from stdin: {e}")))?;
+    let line = line.strip_suffix('\n').unwrap_or(&line);
+    Ok(Secret(line.strip_suffix('\r').unwrap_or(line).to_owned()))
+}
+
+/// The password given by flags, if any.
+pub fn from_flags(args: &PasswordArgs) -> Result<Option<Secret>, CliError> {
+    if let Some(path) = &args.password_file {
+        return read_secret_file(path).map(Some);
+    }
+    if let Some(var) = &args.password_env {
+        return read_secret_env(var).map(Some);
+    }
+    if args.password_stdin {
+        return read_secret_stdin().map(Some);
+    }
+    Ok(None)
+}
+
+/// The config's `[certificate] password_file` / `password_env`, as a fallback.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigPassword {
+    pub file: Option<PathBuf>,
+    pub env: Option<String>,
+}
+
+impl ConfigPassword {
+    /// The password from the config, if it names a source that exists.
+    /// A named file that cannot be read is an error; an unset variable is not
+    /// (the default `password_env` is only a suggestion).
+    pub fn resolve(&self) -> Result<Option<Secret>, CliError> {
+        if let Some(file) = &self.file {
+            return read_secret_file(file).map(Some);
+        }
+        if let Some(var) = &self.env {
+            if let Ok(v) = std::env::var(var) {
+                return Ok(Some(Secret(v)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Opens a certificate-bearing file. Uses the password from the flags (or `fallback`)
+/// when given; otherwise asks for one, hidden, only if the file needs it, and asks
+/// again after a wrong one (three tries). Returns the password that opened it.
+pub fn open_certificate_file(
+    path: &Path,
+    args: &PasswordArgs,
+    fallback: Option<&ConfigPassword>,
+    ui: &Ui,
+    prompter: &mut dyn Prompter,
+) -> Result<(Loaded, Option<Secret>), CliError> {
+    let mut given = from_flags(args)?;
+    if given.is_none() {
+        if let Some(fb) = fallback {
+            given = fb.resolve()?;
+        }
+    }
+    if let Some(secret) = given {
+        let loaded = load(path, Some(secret.expose()))?;
+        return Ok((loaded, Some(secret)));
+    }
+    match load(path, None) {
+        Ok(loaded) => return Ok((loaded, None)),
+        Err(cprlink_cert::Error::PasswordRequired { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let prompt = format!("Password for {}", path.display());
+    for attempt in 1..=3 {
+        let secret = Secret(prompter.password(&prompt, PASSWORD_FLAGS)?);
+        match load(path, Some(secret.expose())) {
+            Ok(loaded) => return Ok((loaded, Some(secret))),
+            Err(cprlink_cert::Error::WrongPassword { .. }) if attempt < 3 => {
+                ui.warn("wrong password, try again");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(CliError::auth(format!("wrong password for {}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_file_first_line_without_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pw");
+        std::fs::write(&p, "s3cret\r\nignored\n").unwrap();
+        assert_eq!(read_secret_file(&p).unwrap().expose(), "s3cret");
+        assert_eq!(format!("{:?}", read_secret_file(&p).unwrap()), "Secret(***)");
+    }
+}
