@@ -1,5 +1,27 @@
 //! `cprlink-lookup`: the Datafordeler client and the lookup runtime.
 //!
+//! `cpr` (validation, masking), `names` (reading answers, the name rules), `record` (the
+//! output record), `client` with `rest`, `graphql`, `token` and `retry` (the one
+//! interface over both back-ends), `input` and `batch` (the streaming runner), `audit`,
+//! `serve` (the HTTP runtime), `doctor` (the go-live checks), `error`.
+//!
 //! The library never prints, prompts or exits: the `cprlink` binary owns the terminal.
 
+pub mod audit;
+pub mod batch;
+pub mod client;
 pub mod config;
+pub mod cpr;
+pub mod error;
+pub mod graphql;
+pub mod input;
+pub mod names;
+pub mod record;
+pub mod rest;
+pub mod retry;
+pub mod token;
+
+pub use client::{Client, ClientIdentity, Settings};
+pub use cpr::{Cpr, InvalidCpr};
+pub use error::{Error, ErrorKind};
+pub use record::{Record, Status};

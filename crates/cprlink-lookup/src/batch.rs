@@ -1,0 +1,376 @@
+//! The streaming batch runner behind `cprlink lookup --input`.
+//!
+//! Owns the pipeline: a reader thread parses rows, the dispatcher groups valid numbers
+//! into batches of `batch_size` and starts their lookups (the client bounds how many
+//! are in flight), the collector takes the answers back in input order and hands whole
+//! units of records to a writer thread. Every row is answered exactly once, in order;
+//! memory stays bounded whatever the input size. It decides when a run stops: at once
+//! on an authentication failure, on an interrupt, or when the service could not be
+//! reached at all; later transient failures become `error` rows. It never renders
+//! records (the sink does) and never logs a CPR number.
+
+use std::future::Future;
+use std::io::BufRead;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::audit::AuditLog;
+use crate::client::Client;
+use crate::cpr::Cpr;
+use crate::error::{Error, ErrorKind};
+use crate::input::{InputItem, InputReader};
+use crate::record::{Record, Status};
+
+/// Where records go. Each call gets whole records; the sink writes them so that a
+/// killed process leaves whole lines only.
+pub trait RecordSink: Send {
+    fn write(&mut self, records: &[Record]) -> std::io::Result<()>;
+    fn finish(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Told after each unit of rows is written.
+pub trait Progress: Send + Sync {
+    fn advance(&self, rows: u64, failed_rows: u64);
+}
+
+/// How a run went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub found: u64,
+    pub not_found: u64,
+    pub invalid: u64,
+    pub error: u64,
+    /// Rows skipped because `--resume` found them answered.
+    pub skipped: u64,
+}
+
+impl Summary {
+    pub fn rows(&self) -> u64 {
+        self.found + self.not_found + self.invalid + self.error
+    }
+
+    fn count(&mut self, s: Status) {
+        match s {
+            Status::Found => self.found += 1,
+            Status::NotFound => self.not_found += 1,
+            Status::Invalid => self.invalid += 1,
+            Status::Error => self.error += 1,
+        }
+    }
+}
+
+/// Why a run stopped early, with what it had written by then.
+#[derive(Debug)]
+pub struct Stopped {
+    pub error: Error,
+    pub summary: Summary,
+}
+
+/// Knobs of a run.
+pub struct BatchOptions {
+    /// Rows to skip first (already answered, `--resume`).
+    pub skip: u64,
+    pub audit: Option<Arc<AuditLog>>,
+    /// How long to wait for more input before sending a part-filled batch.
+    pub fill_wait: Duration,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        BatchOptions {
+            skip: 0,
+            audit: None,
+            fill_wait: Duration::from_millis(5),
+        }
+    }
+}
+
+/// One row of a unit: answered from the lookup, or already answered (invalid).
+enum Slot {
+    Lookup(Cpr),
+    Done(Record),
+}
+
+/// Consecutive rows whose valid numbers go out in one request.
+struct Unit {
+    slots: Vec<Slot>,
+    lookup: Option<JoinHandle<Result<Vec<Record>, Error>>>,
+}
+
+/// Runs the batch: rows from `input`, records to `sink`, until the input ends, an
+/// authentication failure, an unreachable service, or `cancel` completes.
+pub async fn run<R, C>(
+    client: &Client,
+    input: R,
+    sink: Box<dyn RecordSink>,
+    opts: BatchOptions,
+    progress: Option<Arc<dyn Progress>>,
+    cancel: C,
+) -> Result<Summary, Stopped>
+where
+    R: BufRead + Send + 'static,
+    C: Future<Output = ()>,
+{
+    let batch_size = client.settings().batch_size.max(1);
+    let in_flight = client.settings().concurrency.max(1);
+
+    // Reader thread: a blocking read of stdin must not hold up the runtime.
+    let (row_tx, row_rx) = mpsc::channel::<Result<InputItem, Error>>(4096);
+    let skip = opts.skip;
+    let reader = std::thread::Builder::new()
+        .name("cprlink-input".to_owned())
+        .spawn(move || {
+            let mut skipped = 0u64;
+            for item in InputReader::new(input) {
+                if item.is_ok() && skipped < skip {
+                    skipped += 1;
+                    continue;
+                }
+                let stop = item.is_err();
+                if row_tx.blocking_send(item).is_err() || stop {
+                    break;
+                }
+            }
+            skipped
+        });
+    let reader = match reader {
+        Ok(r) => r,
+        Err(source) => {
+            return Err(Stopped {
+                error: Error::Io {
+                    what: "cannot start the input reader".to_owned(),
+                    source,
+                },
+                summary: Summary::default(),
+            });
+        }
+    };
+
+    // Writer thread: whole units of records, in order.
+    let (rec_tx, rec_rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(4);
+    let writer = std::thread::Builder::new()
+        .name("cprlink-output".to_owned())
+        .spawn(move || {
+            let mut sink = sink;
+            for unit in rec_rx {
+                sink.write(&unit)?;
+            }
+            sink.finish()
+        });
+    let writer = match writer {
+        Ok(w) => w,
+        Err(source) => {
+            return Err(Stopped {
+                error: Error::Io {
+                    what: "cannot start the output writer".to_owned(),
+                    source,
+                },
+                summary: Summary::default(),
+            });
+        }
+    };
+
+    // Dispatcher: units go into an ordered queue; its bound limits the rows held.
+    let (unit_tx, unit_rx) = mpsc::channel::<Result<Unit, Error>>(in_flight * 2 + 2);
+    let dispatcher = tokio::spawn(dispatch(
+        client.clone(),
+        row_rx,
+        unit_tx,
+        batch_size,
+        opts.fill_wait,
+    ));
+
+    let mut summary = Summary::default();
+    let outcome = tokio::select! {
+        r = collect(client, unit_rx, &rec_tx, opts.audit.as_deref(), progress.as_deref(), &mut summary) => r,
+        () = cancel => Err(Error::Interrupted),
+    };
+    dispatcher.abort();
+    drop(rec_tx);
+    // Let the writer finish the units it was given: they are whole.
+    let written = tokio::task::spawn_blocking(move || writer.join()).await;
+    let write_result = match written {
+        Ok(Ok(r)) => r,
+        _ => Err(std::io::Error::other("the output writer failed")),
+    };
+    if outcome.is_ok() {
+        summary.skipped = tokio::task::spawn_blocking(move || reader.join().unwrap_or(0))
+            .await
+            .unwrap_or(0);
+    }
+    match (outcome, write_result) {
+        (Err(error), _) => Err(Stopped { error, summary }),
+        (Ok(()), Err(source)) => Err(Stopped {
+            error: Error::Io {
+                what: "cannot write the output".to_owned(),
+                source,
+            },
+            summary,
+        }),
+        (Ok(()), Ok(())) => Ok(summary),
+    }
+}
+
+async fn dispatch(
+    client: Client,
+    mut rows: mpsc::Receiver<Result<InputItem, Error>>,
+    units: mpsc::Sender<Result<Unit, Error>>,
+    batch_size: usize,
+    fill_wait: Duration,
+) {
+    // Invalid rows ride along with the next lookup; bound a unit's length anyway.
+    let max_rows = (batch_size * 4).max(64);
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut cprs: Vec<Cpr> = Vec::new();
+    let mut ended = false;
+    while !ended {
+        let next = if slots.is_empty() {
+            rows.recv().await
+        } else {
+            match rows.try_recv() {
+                Ok(item) => Some(item),
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    match tokio::time::timeout(fill_wait, rows.recv()).await {
+                        Ok(item) => item,
+                        // Input is slow: send what we have rather than wait.
+                        Err(_) => {
+                            if send_unit(&client, &units, &mut slots, &mut cprs)
+                                .await
+                                .is_err()
+                            {
+                                return;
+                            }
+                            continue;
+                        }
+                    }
+                }
+            }
+        };
+        match next {
+            None => ended = true,
+            Some(Err(e)) => {
+                let _ = send_unit(&client, &units, &mut slots, &mut cprs).await;
+                let _ = units.send(Err(e)).await;
+                return;
+            }
+            Some(Ok(item)) => match item.cpr {
+                Ok(c) => {
+                    slots.push(Slot::Lookup(c));
+                    cprs.push(c);
+                }
+                Err(reason) => slots.push(Slot::Done(Record::invalid(&item.raw, &reason))),
+            },
+        }
+        if (cprs.len() >= batch_size || slots.len() >= max_rows || (ended && !slots.is_empty()))
+            && send_unit(&client, &units, &mut slots, &mut cprs)
+                .await
+                .is_err()
+        {
+            return;
+        }
+    }
+}
+
+async fn send_unit(
+    client: &Client,
+    units: &mpsc::Sender<Result<Unit, Error>>,
+    slots: &mut Vec<Slot>,
+    cprs: &mut Vec<Cpr>,
+) -> Result<(), ()> {
+    if slots.is_empty() {
+        return Ok(());
+    }
+    let lookup = if cprs.is_empty() {
+        None
+    } else {
+        let c = client.clone();
+        let batch = std::mem::take(cprs);
+        Some(tokio::spawn(async move { c.lookup_records(&batch).await }))
+    };
+    let unit = Unit {
+        slots: std::mem::take(slots),
+        lookup,
+    };
+    units.send(Ok(unit)).await.map_err(|_| ())
+}
+
+async fn collect(
+    client: &Client,
+    mut units: mpsc::Receiver<Result<Unit, Error>>,
+    out: &std::sync::mpsc::SyncSender<Vec<Record>>,
+    audit: Option<&AuditLog>,
+    progress: Option<&dyn Progress>,
+    summary: &mut Summary,
+) -> Result<(), Error> {
+    let api = client.settings().api.as_str();
+    while let Some(unit) = units.recv().await {
+        let unit = unit?;
+        let answered: Option<Result<Vec<Record>, Error>> = match unit.lookup {
+            None => None,
+            Some(handle) => Some(match handle.await {
+                Ok(r) => r,
+                Err(_) => Err(Error::Protocol {
+                    host: "cprlink".to_owned(),
+                    reason: "a lookup task failed".to_owned(),
+                }),
+            }),
+        };
+        let mut looked_up = match answered {
+            None => None,
+            Some(Ok(records)) => Some(Ok(records.into_iter())),
+            Some(Err(e)) => match e.kind() {
+                ErrorKind::Unavailable | ErrorKind::Answer => {
+                    if e.kind() == ErrorKind::Unavailable
+                        && !client.stats().any_success.load(Ordering::Relaxed)
+                    {
+                        // Nothing got through yet: the service cannot be reached at all.
+                        return Err(e);
+                    }
+                    Some(Err(e.to_string()))
+                }
+                _ => return Err(e),
+            },
+        };
+        let mut records = Vec::with_capacity(unit.slots.len());
+        let mut failed = 0u64;
+        for slot in unit.slots {
+            let rec = match slot {
+                Slot::Done(r) => r,
+                Slot::Lookup(cpr) => {
+                    let rec = match &mut looked_up {
+                        Some(Ok(it)) => it
+                            .next()
+                            .unwrap_or_else(|| Record::error(&cpr, "no answer for this row")),
+                        Some(Err(msg)) => Record::error(&cpr, msg.clone()),
+                        None => Record::error(&cpr, "no answer for this row"),
+                    };
+                    if let Some(a) = audit {
+                        a.record(&cpr, rec.status, api)?;
+                    }
+                    rec
+                }
+            };
+            summary.count(rec.status);
+            if rec.status.is_failure() {
+                failed += 1;
+            }
+            records.push(rec);
+        }
+        let n = records.len() as u64;
+        if out.send(records).is_err() {
+            // The writer stopped (e.g. a closed pipe); its error is reported by `run`.
+            return Ok(());
+        }
+        if let Some(p) = progress {
+            p.advance(n, failed);
+        }
+    }
+    Ok(())
+}

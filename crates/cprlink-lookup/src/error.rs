@@ -1,0 +1,398 @@
+//! The one error type of `cprlink-lookup`, in the user's terms.
+//!
+//! Variants say what went wrong and carry what the binary needs for a hint (the TLS
+//! alert, the `DAF-AUTH-*` code, our certificate's thumbprint). They never carry a
+//! secret, a CPR number, a URL with a CPR number in it, or a full server response: at
+//! most a short excerpt passed through [`excerpt`].
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A TLS alert the server sent while refusing our client certificate (RFC 8446 6.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsAlert {
+    /// 40: no common ground, often a missing client certificate on older servers.
+    HandshakeFailure,
+    /// 42.
+    BadCertificate,
+    /// 43.
+    UnsupportedCertificate,
+    /// 44.
+    CertificateRevoked,
+    /// 45.
+    CertificateExpired,
+    /// 46.
+    CertificateUnknown,
+    /// 48: the server does not know the CA that issued our certificate.
+    UnknownCa,
+    /// 49.
+    AccessDenied,
+    /// 116: the server wanted a client certificate and got none.
+    CertificateRequired,
+    Other(u16),
+}
+
+impl TlsAlert {
+    pub fn from_number(n: u16) -> TlsAlert {
+        match n {
+            40 => TlsAlert::HandshakeFailure,
+            42 => TlsAlert::BadCertificate,
+            43 => TlsAlert::UnsupportedCertificate,
+            44 => TlsAlert::CertificateRevoked,
+            45 => TlsAlert::CertificateExpired,
+            46 => TlsAlert::CertificateUnknown,
+            48 => TlsAlert::UnknownCa,
+            49 => TlsAlert::AccessDenied,
+            116 => TlsAlert::CertificateRequired,
+            n => TlsAlert::Other(n),
+        }
+    }
+
+    pub fn number(&self) -> u16 {
+        match self {
+            TlsAlert::HandshakeFailure => 40,
+            TlsAlert::BadCertificate => 42,
+            TlsAlert::UnsupportedCertificate => 43,
+            TlsAlert::CertificateRevoked => 44,
+            TlsAlert::CertificateExpired => 45,
+            TlsAlert::CertificateUnknown => 46,
+            TlsAlert::UnknownCa => 48,
+            TlsAlert::AccessDenied => 49,
+            TlsAlert::CertificateRequired => 116,
+            TlsAlert::Other(n) => *n,
+        }
+    }
+
+    /// What the alert means for the operator's certificate.
+    pub fn meaning(&self) -> &'static str {
+        match self {
+            TlsAlert::UnknownCa => {
+                "unknown CA: the server does not trust our certificate's issuer (the intermediate CA is missing from the .p12, or it is a test certificate used against production or the other way round)"
+            }
+            TlsAlert::CertificateExpired => {
+                "certificate expired: our client certificate is out of date"
+            }
+            TlsAlert::BadCertificate => {
+                "bad certificate: the server rejected our client certificate"
+            }
+            TlsAlert::CertificateRequired => {
+                "certificate required: the server got no client certificate from us"
+            }
+            TlsAlert::CertificateRevoked => {
+                "certificate revoked: our client certificate was revoked"
+            }
+            TlsAlert::UnsupportedCertificate => {
+                "unsupported certificate: the server cannot use our certificate's type or key usage"
+            }
+            TlsAlert::CertificateUnknown => {
+                "certificate unknown: the server could not accept our certificate"
+            }
+            TlsAlert::HandshakeFailure => {
+                "handshake failure: the server ended the handshake (often a missing or unacceptable client certificate)"
+            }
+            TlsAlert::AccessDenied => "access denied: the server refused our certificate",
+            TlsAlert::Other(_) => "the server ended the handshake",
+        }
+    }
+}
+
+impl fmt::Display for TlsAlert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TLS alert {}, {}", self.number(), self.meaning())
+    }
+}
+
+/// A failure that a retry might cure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transient {
+    Timeout,
+    Connect(String),
+    /// 5xx or 429.
+    Status(u16),
+    /// The connection broke while the answer was being read.
+    Body(String),
+}
+
+impl Transient {
+    /// The label used by metrics: `timeout`, `connect`, `http_5xx`, `http_429`, `body`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Transient::Timeout => "timeout",
+            Transient::Connect(_) => "connect",
+            Transient::Status(429) => "http_429",
+            Transient::Status(_) => "http_5xx",
+            Transient::Body(_) => "body",
+        }
+    }
+}
+
+impl fmt::Display for Transient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Transient::Timeout => f.write_str("timed out"),
+            Transient::Connect(why) => write!(f, "cannot connect ({why})"),
+            Transient::Status(429) => f.write_str("HTTP 429 Too Many Requests"),
+            Transient::Status(code) => write!(f, "HTTP {code}"),
+            Transient::Body(why) => {
+                write!(f, "the connection broke while reading the answer ({why})")
+            }
+        }
+    }
+}
+
+/// Everything that can go wrong between a CPR number and a name.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A key is missing or unusable.
+    #[error("config: {key}: {problem}")]
+    Config { key: &'static str, problem: String },
+
+    #[error("cannot use ca_file {}: {reason}", path.display())]
+    CaFile { path: PathBuf, reason: String },
+
+    #[error("cannot read client_secret_file {}: {reason}", path.display())]
+    ClientSecret { path: PathBuf, reason: String },
+
+    /// The .p12 opened but cannot serve as a TLS client identity.
+    #[error("the client certificate cannot be used: {reason}")]
+    Identity { reason: String },
+
+    /// The server refused our client certificate during the TLS handshake.
+    #[error("{host} refused our client certificate in the TLS handshake ({alert})")]
+    TlsRefused {
+        host: String,
+        alert: TlsAlert,
+        thumbprint: Option<String>,
+    },
+
+    /// We do not trust the server's certificate.
+    #[error("the server certificate of {host} is not trusted ({detail})")]
+    ServerNotTrusted { host: String, detail: String },
+
+    /// 401 `DAF-AUTH-0005` ("no authentication method found"): IP not allowlisted or
+    /// certificate not registered.
+    #[error(
+        "{host} refused the call: HTTP 401 {code} (no authentication method found): this machine's IP address is not allowlisted, or the certificate is not registered"
+    )]
+    NotAllowlisted {
+        host: String,
+        code: String,
+        thumbprint: Option<String>,
+    },
+
+    /// Any other 401.
+    #[error("{host} refused the call: HTTP 401{}{}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default(), excerpt_suffix(excerpt))]
+    Unauthorized {
+        host: String,
+        code: Option<String>,
+        excerpt: String,
+    },
+
+    /// 403: the certificate is known but has no access to the CPR service.
+    #[error(
+        "{host} refused the call: HTTP 403 (the certificate has no access to the CPR service){}",
+        excerpt_suffix(excerpt)
+    )]
+    Forbidden { host: String, excerpt: String },
+
+    /// The OAuth token endpoint said no.
+    #[error(
+        "the token endpoint {host} refused to issue a token: HTTP {status}{}",
+        excerpt_suffix(excerpt)
+    )]
+    TokenRefused {
+        host: String,
+        status: u16,
+        excerpt: String,
+    },
+
+    /// Transient failures that outlived the retries.
+    #[error("{host} is unavailable: {last} (after {attempts} attempt{})", if *attempts == 1 { "" } else { "s" })]
+    Unavailable {
+        host: String,
+        attempts: u32,
+        last: Transient,
+    },
+
+    /// A 4xx that is neither 401, 403 nor 404: our request is wrong.
+    #[error(
+        "{host} rejected the request: HTTP {status}{}",
+        excerpt_suffix(excerpt)
+    )]
+    Rejected {
+        host: String,
+        status: u16,
+        excerpt: String,
+    },
+
+    /// An answer we cannot read.
+    #[error("unexpected answer from {host}: {reason}")]
+    Protocol { host: String, reason: String },
+
+    #[error("cannot write the audit trail {}: {source}", path.display())]
+    Audit {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Reading the input or writing the output of a batch.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The input file is not one CPR per line nor a CSV we can read.
+    #[error("{0}")]
+    Input(String),
+
+    #[error("interrupted")]
+    Interrupted,
+
+    #[error("cannot start the HTTP client: {0}")]
+    HttpClient(String),
+
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn excerpt_suffix(excerpt: &str) -> String {
+    if excerpt.is_empty() {
+        String::new()
+    } else {
+        format!(": {excerpt}")
+    }
+}
+
+/// What kind of failure, for exit codes and for the batch runner's decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Bad config, input or local files: exit 2.
+    Usage,
+    /// TLS refusal, 401, 403, token refused: stop at once, exit 3.
+    Auth,
+    /// Network, timeout, 5xx/429 after retries: exit 4 (or `error` rows).
+    Unavailable,
+    /// The server answered something we cannot use: `error` rows.
+    Answer,
+    Interrupted,
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Config { .. }
+            | Error::CaFile { .. }
+            | Error::ClientSecret { .. }
+            | Error::Identity { .. }
+            | Error::Audit { .. }
+            | Error::Io { .. }
+            | Error::Input(_)
+            | Error::HttpClient(_)
+            | Error::Listen { .. } => ErrorKind::Usage,
+            Error::TlsRefused { .. }
+            | Error::ServerNotTrusted { .. }
+            | Error::NotAllowlisted { .. }
+            | Error::Unauthorized { .. }
+            | Error::Forbidden { .. }
+            | Error::TokenRefused { .. } => ErrorKind::Auth,
+            Error::Unavailable { .. } => ErrorKind::Unavailable,
+            Error::Rejected { .. } | Error::Protocol { .. } => ErrorKind::Answer,
+            Error::Interrupted => ErrorKind::Interrupted,
+        }
+    }
+
+    /// The onboarding step (self-service route) to revisit, when there is one.
+    pub fn onboarding_step(&self) -> Option<(u8, &'static str)> {
+        match self {
+            Error::NotAllowlisted { .. } => Some((5, "production-access")),
+            Error::Forbidden { .. } => Some((4, "cpr-approval")),
+            Error::TlsRefused { .. } | Error::Unauthorized { .. } => Some((2, "service-user")),
+            _ => None,
+        }
+    }
+}
+
+/// A short, safe piece of a server's answer for a message: CPR-looking digit runs
+/// masked, control characters dropped, at most 160 characters.
+pub fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let masked = mask_digit_runs(flat.trim());
+    let mut out: String = masked.chars().take(160).collect();
+    if masked.chars().count() > 160 {
+        out.push('…');
+    }
+    out
+}
+
+/// Replaces every run of exactly ten digits (or six, `-`, four) with its masked form.
+pub fn mask_digit_runs(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() && (i == 0 || !chars[i - 1].is_ascii_digit()) {
+            let mut j = i;
+            while j < chars.len() && chars[j].is_ascii_digit() {
+                j += 1;
+            }
+            let run = j - i;
+            let dashed = run == 6
+                && chars.get(j) == Some(&'-')
+                && j + 5 <= chars.len()
+                && chars[j + 1..j + 5].iter().all(char::is_ascii_digit)
+                && chars.get(j + 5).is_none_or(|c| !c.is_ascii_digit());
+            if run == 10 || dashed {
+                out.extend(&chars[i..i + 6]);
+                out.push_str("-xxxx");
+                i = if dashed { j + 5 } else { j };
+                continue;
+            }
+            out.extend(&chars[i..j]);
+            i = j;
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_mask_cpr_numbers_and_stay_short() {
+        assert_eq!(
+            mask_digit_runs("no person 0101011234 here"),
+            "no person 010101-xxxx here"
+        );
+        assert_eq!(mask_digit_runs("x 010101-1234."), "x 010101-xxxx.");
+        assert_eq!(
+            mask_digit_runs("code 401 and 12345678901"),
+            "code 401 and 12345678901"
+        );
+        let long = format!("{{\"detail\": \"{}\"}}", "a".repeat(500));
+        assert!(excerpt(long.as_bytes()).chars().count() <= 161);
+        assert_eq!(excerpt(b"line1\nline2"), "line1 line2");
+    }
+
+    #[test]
+    fn alerts_explain_themselves() {
+        assert_eq!(TlsAlert::from_number(48), TlsAlert::UnknownCa);
+        assert!(TlsAlert::UnknownCa.to_string().contains("intermediate"));
+        assert_eq!(TlsAlert::from_number(116).number(), 116);
+    }
+}

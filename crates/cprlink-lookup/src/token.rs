@@ -1,0 +1,154 @@
+//! OAuth access tokens for GraphQL: `client_credentials` over mutual TLS with the OCES3
+//! certificate ("OAuth Certifikat"), or with a shared secret (`client_secret_file`).
+//!
+//! Owns the cache: one token per process, renewed shortly before it expires and on
+//! demand after a 401 `invalid_token`; one renewal at a time. Tokens and secrets never
+//! reach a log or a message. Datafordeler: `{"access_token", "expires_in", "token_type"}`
+//! (datafordeler.md 2.1).
+
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use crate::client::{Client, host_of, refusal};
+use crate::error::{Error, excerpt};
+
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    state: tokio::sync::Mutex<Option<Token>>,
+}
+
+#[derive(Clone)]
+struct Token {
+    access: String,
+    renew_at: Instant,
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+/// When to renew a token that lives `expires_in` seconds: 30 s early, or a fifth of its
+/// life early for short-lived tokens.
+pub(crate) fn renew_after(expires_in: u64) -> Duration {
+    let margin = (expires_in / 5).min(30);
+    Duration::from_secs(expires_in.saturating_sub(margin))
+}
+
+/// A valid token; `force` renews even a cached one (after 401 `invalid_token`).
+/// `stale` is the token the caller saw rejected: when another task renewed it already,
+/// that newer token is used instead of asking again.
+pub(crate) async fn get_checked(
+    client: &Client,
+    force: bool,
+    stale: Option<&str>,
+) -> Result<String, Error> {
+    let mut guard = client.token_cache().state.lock().await;
+    if let Some(t) = guard.as_ref() {
+        let renewed_meanwhile = stale.is_some_and(|s| s != t.access);
+        if (!force || renewed_meanwhile) && Instant::now() < t.renew_at {
+            return Ok(t.access.clone());
+        }
+    }
+    let token = fetch(client).await?;
+    let access = token.access.clone();
+    *guard = Some(token);
+    Ok(access)
+}
+
+pub(crate) async fn get(client: &Client, force: bool) -> Result<String, Error> {
+    get_checked(client, force, None).await
+}
+
+async fn fetch(client: &Client) -> Result<Token, Error> {
+    let s = client.settings();
+    let url = s.endpoints.token_url.clone();
+    let host = host_of(&url);
+    let mut form: Vec<(&'static str, String)> = vec![
+        ("grant_type", "client_credentials".to_owned()),
+        ("client_id", s.client_id.clone()),
+    ];
+    if let Some(secret) = &s.client_secret {
+        form.push(("client_secret", secret.clone()));
+    }
+    let http = client.http().clone();
+    let make = move || http.post(&url).form(&form);
+    let started = Instant::now();
+    let answer = client.send(&host, &make).await?;
+    if !(200..=299).contains(&answer.status) {
+        if answer.status == 401
+            && crate::client::daf_code(&String::from_utf8_lossy(&answer.body)).is_some()
+        {
+            return Err(refusal(&host, &answer, client.thumbprint()));
+        }
+        return Err(Error::TokenRefused {
+            host,
+            status: answer.status,
+            excerpt: oauth_error(&answer.body),
+        });
+    }
+    let parsed: TokenAnswer =
+        serde_json::from_slice(&answer.body).map_err(|_| Error::Protocol {
+            host: host.clone(),
+            reason: "the token answer has no access_token".to_owned(),
+        })?;
+    if parsed.access_token.is_empty() {
+        return Err(Error::Protocol {
+            host,
+            reason: "the token answer has an empty access_token".to_owned(),
+        });
+    }
+    // Datafordeler tokens live 300 s when `expires_in` is missing.
+    let life = parsed.expires_in.unwrap_or(300);
+    Ok(Token {
+        access: parsed.access_token,
+        renew_at: started + renew_after(life),
+    })
+}
+
+/// `error` and `error_description` of an OAuth error answer (RFC 6749 5.2), else an
+/// excerpt.
+fn oauth_error(body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct OAuthError {
+        error: String,
+        #[serde(default)]
+        error_description: Option<String>,
+    }
+    match serde_json::from_slice::<OAuthError>(body) {
+        Ok(e) => excerpt(
+            match e.error_description {
+                Some(d) => format!("{} ({d})", e.error),
+                None => e.error,
+            }
+            .as_bytes(),
+        ),
+        Err(_) => excerpt(body),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renewal_margin() {
+        assert_eq!(renew_after(300), Duration::from_secs(270));
+        assert_eq!(renew_after(60), Duration::from_secs(48));
+        assert_eq!(renew_after(0), Duration::ZERO);
+    }
+
+    #[test]
+    fn oauth_errors_are_short() {
+        assert_eq!(
+            oauth_error(
+                br#"{"error":"invalid_client","error_description":"Invalid client credentials"}"#
+            ),
+            "invalid_client (Invalid client credentials)"
+        );
+        assert_eq!(oauth_error(b"<html>nope</html>"), "<html>nope</html>");
+    }
+}
