@@ -255,6 +255,12 @@ pub enum Error {
     #[error("cannot start the HTTP client: {0}")]
     HttpClient(String),
 
+    /// `serve` on a non-loopback address without a Bearer token.
+    #[error(
+        "refusing to serve CPR data on {addr} without a Bearer token: the address is reachable from other machines"
+    )]
+    TokenRequired { addr: std::net::SocketAddr },
+
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -296,6 +302,7 @@ impl Error {
             | Error::Io { .. }
             | Error::Input(_)
             | Error::HttpClient(_)
+            | Error::TokenRequired { .. }
             | Error::Listen { .. } => ErrorKind::Usage,
             Error::TlsRefused { .. }
             | Error::ServerNotTrusted { .. }
@@ -318,6 +325,34 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// What the operator should do about an error, naming the onboarding step to revisit
+/// (self-service route of the DPG guide) where there is one.
+pub fn remedy(e: &Error) -> Option<String> {
+    let thumb = |t: &Option<String>| {
+        t.as_deref()
+            .map(|t| format!(" (SHA-1 thumbprint {t})"))
+            .unwrap_or_default()
+    };
+    Some(match e {
+        Error::TlsRefused { alert, thumbprint, .. } => match alert {
+            TlsAlert::UnknownCa => "step 6 (dpg-handover): the .p12 must carry the OCES3 intermediate CA (`cprlink cert pack --add-oces-chain` or `cprlink cert verify`); a test certificate only works against test04, a production one only against production".to_owned(),
+            TlsAlert::CertificateExpired => format!("the certificate{} has expired: renew it in MitID Erhverv, then redo step 2 (service-user: upload the new CER) and step 6 (dpg-handover)", thumb(thumbprint)),
+            TlsAlert::CertificateRevoked => "the certificate was revoked: get a new one, then redo step 2 (service-user) and step 6 (dpg-handover)".to_owned(),
+            _ => format!("step 2 (service-user): check that the certificate in the .p12{} is the one uploaded as CER, and run `cprlink cert verify` on the .p12", thumb(thumbprint)),
+        },
+        Error::ServerNotTrusted { .. } => "the server's certificate is not trusted: for a test server or the sandbox, point `ca_file` in cprlink.toml at its CA (PEM); never turn verification off".to_owned(),
+        Error::NotAllowlisted { thumbprint, .. } => format!("step 5 (production-access): Datafordeler support must whitelist this machine's fixed external IPv4 address and grant Production access; also check step 2 (service-user): the uploaded CER must be this certificate{}", thumb(thumbprint)),
+        Error::Unauthorized { .. } => "step 2 (service-user): the certificate must be registered on the service user; and step 5 (production-access) for the IP whitelisting".to_owned(),
+        Error::Forbidden { .. } => "steps 3-4 (cpr-application, cpr-approval): the CPR approval for CprPersonSmallSimple (PersonSmallCurrentListSimple) is missing or not yet applied to this service user".to_owned(),
+        Error::TokenRefused { .. } => "the IT-system in Datafordeler Administration: check `client_id`, the uploaded OAuth certificate (or the shared secret in `client_secret_file`) and that `token_url` is the right environment".to_owned(),
+        Error::Unavailable { .. } => "Datafordeler could not be reached or kept failing: check the network, firewall and proxy, then try again later (lower `--concurrency` or set `--rate` if it answered 429)".to_owned(),
+        Error::Config { .. } => "see docs/operator.md for the config keys".to_owned(),
+        Error::CaFile { .. } => "`ca_file` must name a PEM file with the CA certificate(s) of the server".to_owned(),
+        Error::TokenRequired { .. } => "pass --token-file FILE (a file holding the Bearer token clients must send), or listen on 127.0.0.1".to_owned(),
+        _ => return None,
+    })
 }
 
 /// A short, safe piece of a server's answer for a message: CPR-looking digit runs

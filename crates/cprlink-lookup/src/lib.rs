@@ -12,6 +12,7 @@ pub mod batch;
 pub mod client;
 pub mod config;
 pub mod cpr;
+pub mod doctor;
 pub mod error;
 pub mod graphql;
 pub mod input;
@@ -19,6 +20,7 @@ pub mod names;
 pub mod record;
 pub mod rest;
 pub mod retry;
+pub mod serve;
 pub mod token;
 
 pub use client::{Client, ClientIdentity, Settings};

@@ -1,0 +1,618 @@
+//! The go-live checks behind `cprlink doctor`, in order: config, certificate, DNS, TCP,
+//! TLS with the client certificate, the HTTP status of an authenticated call, the
+//! GraphQL token, and one lookup of a probe number.
+//!
+//! Owns the checks and what each failure means (the onboarding step to revisit). It
+//! stops at the first failure that makes the rest meaningless and marks those as
+//! skipped. It never prints; the probe number appears only masked.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::client::{
+    Client, ClientIdentity, Settings, host_of, refusal, server_not_trusted_in, tls_alert_in,
+};
+use crate::config::{Api, Config};
+use crate::cpr::Cpr;
+use crate::error::{Error, remedy};
+use crate::record::Status;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Pass,
+    Warn,
+    Fail,
+    Skip,
+}
+
+impl CheckStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Pass => "pass",
+            CheckStatus::Warn => "warn",
+            CheckStatus::Fail => "fail",
+            CheckStatus::Skip => "skip",
+        }
+    }
+}
+
+/// One line of the doctor's report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub id: &'static str,
+    pub status: CheckStatus,
+    pub detail: String,
+    /// What to do, naming the onboarding step to revisit; for failures and warnings.
+    pub fix: Option<String>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub api: &'static str,
+    pub ok: bool,
+    pub checks: Vec<Check>,
+}
+
+/// What the doctor is given.
+pub struct DoctorInput {
+    pub config: Config,
+    /// Relative paths in the config are taken from here.
+    pub base_dir: PathBuf,
+    /// Where the config came from, for the report.
+    pub config_source: String,
+    /// The .p12 password, resolved by the caller from the config's sources.
+    pub password: Option<String>,
+    pub probe: Option<Cpr>,
+}
+
+/// The checks' ids, in order.
+pub const CHECK_IDS: [&str; 8] = [
+    "config",
+    "certificate",
+    "dns",
+    "tcp",
+    "tls",
+    "http",
+    "token",
+    "lookup",
+];
+
+struct Run {
+    checks: Vec<Check>,
+}
+
+impl Run {
+    fn push(
+        &mut self,
+        id: &'static str,
+        status: CheckStatus,
+        detail: impl Into<String>,
+        fix: Option<String>,
+    ) {
+        self.checks.push(Check {
+            id,
+            status,
+            detail: detail.into(),
+            fix,
+        });
+    }
+
+    fn fail_from(&mut self, id: &'static str, e: &Error) {
+        self.push(id, CheckStatus::Fail, e.to_string(), remedy(e));
+    }
+
+    /// Marks every check after the failed one as skipped, saying why.
+    fn stop(mut self, api: Api) -> Report {
+        let failed = self.checks.last().map(|c| c.id).unwrap_or("config");
+        for id in CHECK_IDS.iter().skip(self.checks.len()) {
+            self.push(
+                id,
+                CheckStatus::Skip,
+                format!("not run: `{failed}` failed, so this check would say nothing"),
+                None,
+            );
+        }
+        self.finish(api)
+    }
+
+    fn finish(self, api: Api) -> Report {
+        let ok = self.checks.iter().all(|c| c.status != CheckStatus::Fail);
+        Report {
+            api: api.as_str(),
+            ok,
+            checks: self.checks,
+        }
+    }
+}
+
+/// The host, port and whether the client certificate is presented, for the network
+/// checks: REST's server, or for GraphQL the token endpoint (mutual TLS in the
+/// certificate variant).
+fn network_target(settings: &Settings) -> Result<(String, u16, String), Error> {
+    let url = match settings.api {
+        Api::Rest => &settings.endpoints.rest_base_url,
+        Api::Graphql => &settings.endpoints.token_url,
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|e| Error::Config {
+        key: "datafordeler",
+        problem: e.to_string(),
+    })?;
+    let host = parsed
+        .host_str()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = parsed.port_or_known_default().unwrap_or(443);
+    Ok((host, port, url.clone()))
+}
+
+/// Runs the checks.
+pub async fn run(input: DoctorInput) -> Report {
+    let api = input.config.datafordeler.api;
+    let mut run = Run { checks: Vec::new() };
+
+    // 1. config
+    let settings = match Settings::from_config(&input.config, &input.base_dir)
+        .and_then(|s| s.validate().map(|()| s))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            run.fail_from("config", &e);
+            return run.stop(api);
+        }
+    };
+    let Some(p12) = crate::config::resolve_path(&input.base_dir, &input.config.certificate.p12)
+    else {
+        run.push(
+            "config",
+            CheckStatus::Fail,
+            "[certificate] p12 is not set",
+            Some("set `p12` in cprlink.toml".to_owned()),
+        );
+        return run.stop(api);
+    };
+    let target_url = match api {
+        Api::Rest => format!(
+            "{}{}",
+            settings.endpoints.rest_base_url, settings.endpoints.rest_path
+        ),
+        Api::Graphql => settings.endpoints.graphql_url.clone(),
+    };
+    run.push(
+        "config",
+        CheckStatus::Pass,
+        format!(
+            "{}; api {}; {}",
+            input.config_source,
+            api.as_str(),
+            host_of(&target_url)
+        ),
+        None,
+    );
+
+    // 2. certificate
+    let identity = match certificate(&p12, input.password.as_deref()) {
+        Ok((identity, status, detail, fix)) => {
+            run.push("certificate", status, detail, fix);
+            if status == CheckStatus::Fail {
+                return run.stop(api);
+            }
+            identity
+        }
+        Err((detail, fix)) => {
+            run.push("certificate", CheckStatus::Fail, detail, Some(fix));
+            return run.stop(api);
+        }
+    };
+
+    // 3. DNS
+    let (host, port, url) = match network_target(&settings) {
+        Ok(t) => t,
+        Err(e) => {
+            run.fail_from("dns", &e);
+            return run.stop(api);
+        }
+    };
+    let addrs: Vec<SocketAddr> = match tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::lookup_host((host.as_str(), port)),
+    )
+    .await
+    {
+        Ok(Ok(a)) => a.collect(),
+        Ok(Err(e)) => {
+            run.push(
+                "dns",
+                CheckStatus::Fail,
+                format!("{host} does not resolve: {e}"),
+                Some("check the host name in cprlink.toml and this machine's DNS".to_owned()),
+            );
+            return run.stop(api);
+        }
+        Err(_) => {
+            run.push(
+                "dns",
+                CheckStatus::Fail,
+                format!("resolving {host} timed out"),
+                Some("check this machine's DNS".to_owned()),
+            );
+            return run.stop(api);
+        }
+    };
+    let Some(addr) = addrs.first().copied() else {
+        run.push(
+            "dns",
+            CheckStatus::Fail,
+            format!("{host} has no address"),
+            None,
+        );
+        return run.stop(api);
+    };
+    let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+    run.push(
+        "dns",
+        CheckStatus::Pass,
+        format!("{host} -> {}", list.join(", ")),
+        None,
+    );
+
+    // 4. TCP
+    match tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::TcpStream::connect(addr),
+    )
+    .await
+    {
+        Ok(Ok(_)) => run.push(
+            "tcp",
+            CheckStatus::Pass,
+            format!("connected to {addr}"),
+            None,
+        ),
+        Ok(Err(e)) => {
+            run.push("tcp", CheckStatus::Fail, format!("cannot connect to {addr}: {e}"), Some("check the firewall and any proxy between this machine and Datafordeler (outbound port 443)".to_owned()));
+            return run.stop(api);
+        }
+        Err(_) => {
+            run.push(
+                "tcp",
+                CheckStatus::Fail,
+                format!("connecting to {addr} timed out"),
+                Some("check the firewall (outbound port 443)".to_owned()),
+            );
+            return run.stop(api);
+        }
+    }
+
+    // 5. TLS with the client certificate
+    let tls = {
+        let identity = identity.clone();
+        let ca = settings.ca_pem.clone();
+        let host = host.clone();
+        tokio::task::spawn_blocking(move || tls_probe(addr, &host, &identity, ca.as_deref())).await
+    };
+    match tls {
+        Ok(Ok(detail)) => run.push("tls", CheckStatus::Pass, detail, None),
+        Ok(Err(e)) => {
+            run.fail_from("tls", &e);
+            return run.stop(api);
+        }
+        Err(_) => {
+            run.push("tls", CheckStatus::Fail, "the TLS check crashed", None);
+            return run.stop(api);
+        }
+    }
+
+    let client = match Client::new(settings.clone(), &identity) {
+        Ok(c) => c,
+        Err(e) => {
+            run.fail_from("http", &e);
+            return run.stop(api);
+        }
+    };
+
+    // 6. HTTP status of an authenticated call; 7. token
+    match api {
+        Api::Rest => {
+            // The method without a CPR number: the status alone says whether the
+            // certificate and the IP are accepted (401/403) or not.
+            let probe_url = format!("{url}{}?format=json", settings.endpoints.rest_path);
+            let host = host_of(&url);
+            let http = client.http().clone();
+            let make = move || http.get(&probe_url);
+            match client.send(&host, &make).await {
+                Ok(a) if matches!(a.status, 401 | 403) => {
+                    run.fail_from("http", &refusal(&host, &a, client.thumbprint()));
+                    return run.stop(api);
+                }
+                Ok(a) => run.push(
+                    "http",
+                    CheckStatus::Pass,
+                    format!(
+                        "HTTP {} from {host}: the certificate and this IP address are accepted",
+                        a.status
+                    ),
+                    None,
+                ),
+                Err(e) => {
+                    run.fail_from("http", &e);
+                    return run.stop(api);
+                }
+            }
+            run.push(
+                "token",
+                CheckStatus::Skip,
+                "REST uses the certificate itself; no token needed",
+                None,
+            );
+        }
+        Api::Graphql => {
+            match crate::token::get(&client, true).await {
+                Ok(_) => run.push(
+                    "http",
+                    CheckStatus::Pass,
+                    format!(
+                        "{} issued a token to client_id {}",
+                        host_of(&url),
+                        settings.client_id
+                    ),
+                    None,
+                ),
+                Err(e) => {
+                    run.fail_from("http", &e);
+                    return run.stop(api);
+                }
+            }
+            // An empty `in` list: the GraphQL endpoint must accept the token.
+            match client
+                .lookup_batch(&[])
+                .await
+                .and(graphql_accepts_token(&client).await)
+            {
+                Ok(status) => run.push(
+                    "token",
+                    CheckStatus::Pass,
+                    format!(
+                        "{} accepts the token (HTTP {status})",
+                        host_of(&settings.endpoints.graphql_url)
+                    ),
+                    None,
+                ),
+                Err(e) => {
+                    run.fail_from("token", &e);
+                    return run.stop(api);
+                }
+            }
+        }
+    }
+
+    // 8. one lookup
+    match input.probe {
+        None => run.push("lookup", CheckStatus::Skip, "pass --probe-cpr CPR to look up one number", None),
+        Some(cpr) => match client.lookup_records(&[cpr]).await {
+            Ok(records) => match records.first().map(|r| r.status) {
+                Some(Status::Found) => run.push("lookup", CheckStatus::Pass, format!("{} found, with a name", cpr.masked()), None),
+                _ => run.push(
+                    "lookup",
+                    CheckStatus::Warn,
+                    format!("{} is not known to this environment", cpr.masked()),
+                    Some("the chain works; use a CPR number that exists here (test04 holds CPR test persons only)".to_owned()),
+                ),
+            },
+            Err(e) => {
+                run.fail_from("lookup", &e);
+                return run.stop(api);
+            }
+        },
+    }
+    run.finish(api)
+}
+
+async fn graphql_accepts_token(client: &Client) -> Result<u16, Error> {
+    let url = client.settings().endpoints.graphql_url.clone();
+    let host = host_of(&url);
+    let token = crate::token::get(client, false).await?;
+    let body = serde_json::to_vec(&crate::graphql::body(&[])).unwrap_or_default();
+    let http = client.http().clone();
+    let make = move || {
+        http.post(&url)
+            .bearer_auth(&token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.clone())
+    };
+    let answer = client.send(&host, &make).await?;
+    if matches!(answer.status, 401 | 403) {
+        return Err(refusal(&host, &answer, client.thumbprint()));
+    }
+    Ok(answer.status)
+}
+
+type CertOutcome = (ClientIdentity, CheckStatus, String, Option<String>);
+
+fn certificate(p12: &Path, password: Option<&str>) -> Result<CertOutcome, (String, String)> {
+    let verify = format!(
+        "run `cprlink cert verify {}` for the full checklist",
+        p12.display()
+    );
+    let loaded = cprlink_cert::load(p12, password).map_err(|e| {
+        let fix = match e {
+            cprlink_cert::Error::PasswordRequired { .. } => {
+                "set [certificate] password_file or password_env in cprlink.toml".to_owned()
+            }
+            cprlink_cert::Error::WrongPassword { .. } => {
+                "check the password in password_file / password_env".to_owned()
+            }
+            _ => verify.clone(),
+        };
+        (e.to_string(), fix)
+    })?;
+    let identity =
+        ClientIdentity::from_loaded(&loaded).map_err(|e| (e.to_string(), verify.clone()))?;
+    let now = chrono::Utc::now();
+    let days = (identity.not_after - now).num_days();
+    let intermediates = loaded.certificates.len().saturating_sub(1);
+    let detail = format!(
+        "{}; SHA-1 {}; expires {} ({} days); {} CA certificate(s) in the file",
+        identity.subject,
+        identity.thumbprint,
+        identity.not_after.format("%Y-%m-%d"),
+        days,
+        intermediates
+    );
+    let not_before = loaded
+        .leaf()
+        .and_then(|c| cprlink_cert::facts::asn1_to_utc(c.not_before()).ok())
+        .unwrap_or(now);
+    let (status, fix) = if identity.not_after <= now {
+        (CheckStatus::Fail, Some("the certificate has expired: renew it, then redo step 2 (service-user) and step 6 (dpg-handover)".to_owned()))
+    } else if not_before > now {
+        (
+            CheckStatus::Fail,
+            Some("the certificate is not valid yet: check this machine's clock".to_owned()),
+        )
+    } else if days < 30 {
+        (CheckStatus::Warn, Some("renew soon: a new certificate means a new thumbprint to register (step 2) and a new handover (step 6)".to_owned()))
+    } else if intermediates == 0 {
+        (CheckStatus::Warn, Some("the .p12 has no intermediate CA; servers that do not know it refuse with alert 48 (`cprlink cert pack --add-oces-chain`)".to_owned()))
+    } else {
+        (CheckStatus::Pass, None)
+    };
+    Ok((identity, status, detail, fix))
+}
+
+/// A TLS handshake with the client certificate, then one small request so that a
+/// refusal sent after the handshake (TLS 1.3 sends it with the first read) is seen.
+fn tls_probe(
+    addr: SocketAddr,
+    host: &str,
+    identity: &ClientIdentity,
+    ca_pem: Option<&[u8]>,
+) -> Result<String, Error> {
+    use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+    use std::io::{Read, Write};
+    let fail = |reason: String| Error::Identity { reason };
+    let mut b = SslConnector::builder(SslMethod::tls_client()).map_err(|e| fail(e.to_string()))?;
+    let chain = openssl::x509::X509::stack_from_pem(identity.chain_pem())
+        .map_err(|e| fail(e.to_string()))?;
+    let key = openssl::pkey::PKey::private_key_from_pem(identity.key_pem())
+        .map_err(|e| fail(e.to_string()))?;
+    let mut certs = chain.into_iter();
+    let leaf = certs
+        .next()
+        .ok_or_else(|| fail("no certificate".to_owned()))?;
+    b.set_certificate(&leaf).map_err(|e| fail(e.to_string()))?;
+    for c in certs {
+        b.add_extra_chain_cert(c).map_err(|e| fail(e.to_string()))?;
+    }
+    b.set_private_key(&key).map_err(|e| fail(e.to_string()))?;
+    if let Some(pem) = ca_pem {
+        for c in openssl::x509::X509::stack_from_pem(pem).map_err(|e| fail(e.to_string()))? {
+            b.cert_store_mut()
+                .add_cert(c)
+                .map_err(|e| fail(e.to_string()))?;
+        }
+    }
+    b.set_verify(SslVerifyMode::PEER);
+    let connector = b.build();
+    let tcp =
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(10)).map_err(|e| {
+            Error::Unavailable {
+                host: addr.to_string(),
+                attempts: 1,
+                last: crate::error::Transient::Connect(e.to_string()),
+            }
+        })?;
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = tcp.set_write_timeout(Some(Duration::from_secs(10)));
+    let hostport = format!("{host}:{}", addr.port());
+    let classify = |text: String| -> Error {
+        if let Some(detail) = server_not_trusted_in(&text) {
+            return Error::ServerNotTrusted {
+                host: hostport.clone(),
+                detail,
+            };
+        }
+        if let Some(alert) = tls_alert_in(&text) {
+            return Error::TlsRefused {
+                host: hostport.clone(),
+                alert,
+                thumbprint: Some(identity.thumbprint.clone()),
+            };
+        }
+        Error::Unavailable {
+            host: hostport.clone(),
+            attempts: 1,
+            last: crate::error::Transient::Connect(crate::error::mask_digit_runs(&text)),
+        }
+    };
+    let mut stream = connector
+        .connect(host, tcp)
+        .map_err(|e| classify(handshake_text(&e)))?;
+    let version = stream.ssl().version_str().to_owned();
+    let cipher = stream
+        .ssl()
+        .current_cipher()
+        .map(|c| c.name().to_owned())
+        .unwrap_or_default();
+    let server = stream
+        .ssl()
+        .peer_certificate()
+        .map(|c| cprlink_cert::testpki::name_text(c.subject_name()))
+        .unwrap_or_default();
+    let request = format!("HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| classify(ssl_io_text(&e)))?;
+    let mut first = [0u8; 12];
+    match stream.read(&mut first) {
+        Ok(_) => {}
+        Err(e) => {
+            let text = ssl_io_text(&e);
+            if tls_alert_in(&text).is_some() {
+                return Err(classify(text));
+            }
+        }
+    }
+    Ok(format!(
+        "{version} {cipher}; server {server}; our certificate was accepted"
+    ))
+}
+
+fn handshake_text<S>(e: &openssl::ssl::HandshakeError<S>) -> String {
+    match e {
+        openssl::ssl::HandshakeError::Failure(m) | openssl::ssl::HandshakeError::WouldBlock(m) => {
+            let err = m.error();
+            let mut s = err.to_string();
+            if let Some(stack) = err.ssl_error() {
+                s.push_str(": ");
+                s.push_str(&stack.to_string());
+            }
+            let v = m.ssl().verify_result();
+            if v != openssl::x509::X509VerifyResult::OK {
+                s.push_str(&format!(
+                    ": certificate verify failed ({})",
+                    v.error_string()
+                ));
+            }
+            s
+        }
+        openssl::ssl::HandshakeError::SetupFailure(stack) => stack.to_string(),
+    }
+}
+
+fn ssl_io_text(e: &std::io::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = std::error::Error::source(e);
+    while let Some(inner) = cur {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    s
+}
