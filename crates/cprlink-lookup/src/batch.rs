@@ -10,7 +10,6 @@
 //! records (the sink does) and never logs a CPR number.
 
 use std::future::Future;
-use std::io::BufRead;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -22,7 +21,7 @@ use crate::audit::AuditLog;
 use crate::client::Client;
 use crate::cpr::Cpr;
 use crate::error::{Error, ErrorKind};
-use crate::input::{InputItem, InputReader};
+use crate::input::InputItem;
 use crate::record::{Record, Status};
 
 /// Where records go. Each call gets whole records; the sink writes them so that a
@@ -79,6 +78,9 @@ pub struct BatchOptions {
     pub audit: Option<Arc<AuditLog>>,
     /// How long to wait for more input before sending a part-filled batch.
     pub fill_wait: Duration,
+    /// With `skip`: the `cpr` field of the last record already written; the skipped
+    /// row must match it, else the output belongs to another input.
+    pub resume_check: Option<String>,
 }
 
 impl Default for BatchOptions {
@@ -87,6 +89,7 @@ impl Default for BatchOptions {
             skip: 0,
             audit: None,
             fill_wait: Duration::from_millis(5),
+            resume_check: None,
         }
     }
 }
@@ -105,16 +108,16 @@ struct Unit {
 
 /// Runs the batch: rows from `input`, records to `sink`, until the input ends, an
 /// authentication failure, an unreachable service, or `cancel` completes.
-pub async fn run<R, C>(
+pub async fn run<I, C>(
     client: &Client,
-    input: R,
+    input: I,
     sink: Box<dyn RecordSink>,
     opts: BatchOptions,
     progress: Option<Arc<dyn Progress>>,
     cancel: C,
 ) -> Result<Summary, Stopped>
 where
-    R: BufRead + Send + 'static,
+    I: Iterator<Item = Result<InputItem, Error>> + Send + 'static,
     C: Future<Output = ()>,
 {
     let batch_size = client.settings().batch_size.max(1);
@@ -123,22 +126,30 @@ where
     // Reader thread: a blocking read of stdin must not hold up the runtime.
     let (row_tx, row_rx) = mpsc::channel::<Result<InputItem, Error>>(4096);
     let skip = opts.skip;
-    let reader = std::thread::Builder::new()
-        .name("cprlink-input".to_owned())
-        .spawn(move || {
-            let mut skipped = 0u64;
-            for item in InputReader::new(input) {
-                if item.is_ok() && skipped < skip {
-                    skipped += 1;
-                    continue;
-                }
-                let stop = item.is_err();
-                if row_tx.blocking_send(item).is_err() || stop {
-                    break;
-                }
+    let resume_check = opts.resume_check.clone();
+    let reader = std::thread::Builder::new().name("cprlink-input".to_owned()).spawn(move || {
+        let mut skipped = 0u64;
+        for item in input {
+            if let (Ok(row), true) = (&item, skipped < skip) {
+                skipped += 1;
+                if skipped == skip
+                    && let Some(expected) = &resume_check
+                        && &row.answer_key() != expected {
+                            let msg = format!(
+                                "--resume: row {skip} of the input is not the last row answered in the output; is it the same input file?"
+                            );
+                            let _ = row_tx.blocking_send(Err(Error::Input(msg)));
+                            break;
+                        }
+                continue;
             }
-            skipped
-        });
+            let stop = item.is_err();
+            if row_tx.blocking_send(item).is_err() || stop {
+                break;
+            }
+        }
+        skipped
+    });
     let reader = match reader {
         Ok(r) => r,
         Err(source) => {

@@ -24,6 +24,14 @@ impl InputItem {
             cpr: Cpr::parse(raw),
         }
     }
+
+    /// The `cpr` field its record will carry: the ten digits, or the input as given.
+    pub fn answer_key(&self) -> String {
+        match &self.cpr {
+            Ok(c) => c.as_str().to_owned(),
+            Err(_) => self.raw.clone(),
+        }
+    }
 }
 
 /// The CSV header: delimiter and the index of the `cpr` column.

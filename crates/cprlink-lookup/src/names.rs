@@ -144,8 +144,8 @@ pub fn display_name(
     Some(parts.join(" "))
 }
 
-/// Name and address protection in force: a `navne_og_adresse` record with no end or an
-/// end in the future. An end we cannot read counts as in force (the privacy side).
+/// Name and address protection in force: a `navne_og_adresse` record that has started
+/// and has no end or an end in the future. An end we cannot read counts as in force (the privacy side).
 fn protected(person: &Value, now: DateTime<Utc>) -> bool {
     list(person, "Beskyttelser", "Beskyttelse")
         .into_iter()
@@ -153,6 +153,10 @@ fn protected(person: &Value, now: DateTime<Utc>) -> bool {
             let kind = text(b, "beskyttelsestype")
                 .is_some_and(|t| t.eq_ignore_ascii_case("navne_og_adresse"));
             if !kind || is_void(b) {
+                return false;
+            }
+            // One that starts later is not in force yet.
+            if matches!(timestamp(b, "virkningFra"), Some(Ok(start)) if start > now) {
                 return false;
             }
             match timestamp(b, "virkningTil") {
@@ -339,6 +343,9 @@ mod tests {
         assert!(!with(json!({"beskyttelsestype": "lokal_vejviser"})));
         assert!(with(
             json!({"beskyttelsestype": "navne_og_adresse", "virkningTil": "garbage"})
+        ));
+        assert!(!with(
+            json!({"beskyttelsestype": "navne_og_adresse", "virkningfra": "2999-01-01T00:00:00.000000+01:00"})
         ));
         // REST casing and wrapping.
         let rest = json!({"Beskyttelser": [{"Beskyttelse": {"beskyttelsestype": "navne_og_adresse", "virkningTil": "2020-01-01T00:00:00.000000+01:00"}}]});

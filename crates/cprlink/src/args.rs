@@ -431,7 +431,7 @@ pub struct LookupArgs {
     #[arg(value_name = "CPR")]
     pub cprs: Vec<String>,
     /// Read CPR numbers from FILE (`-` for stdin): one per line, or CSV with a `cpr` column.
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long, short, value_name = "FILE", conflicts_with = "cprs")]
     pub input: Option<PathBuf>,
     /// Write records to FILE instead of stdout.
     #[arg(long, short, value_name = "FILE")]
@@ -442,6 +442,9 @@ pub struct LookupArgs {
     /// Skip the input lines already answered in --output.
     #[arg(long, requires = "output")]
     pub resume: bool,
+    /// Replace an existing --output file.
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
     #[arg(long, value_enum)]
     pub api: Option<ApiArg>,
     /// Requests in flight.

@@ -130,6 +130,29 @@ impl From<cprlink_cert::Error> for CliError {
 
 // ---- cprlink-lookup ---------------------------------------------------------------
 
+impl From<cprlink_lookup::Error> for CliError {
+    fn from(e: cprlink_lookup::Error) -> Self {
+        use cprlink_lookup::ErrorKind as K;
+        if let cprlink_lookup::Error::Io { source, .. } = &e
+            && is_broken_pipe(source)
+        {
+            return CliError::new(Code::Success, "");
+        }
+        let message = e.to_string();
+        let err = match e.kind() {
+            K::Usage => CliError::usage(message),
+            K::Auth => CliError::auth(message),
+            // An answer we cannot use, outside a batch (where it becomes an `error` row).
+            K::Unavailable | K::Answer => CliError::unavailable(message),
+            K::Interrupted => CliError::interrupted(),
+        };
+        match cprlink_lookup::error::remedy(&e) {
+            Some(hint) => err.with_hint(hint),
+            None => err,
+        }
+    }
+}
+
 // ---- cprlink-sandbox --------------------------------------------------------------
 
 /// Whether an error chain ends in a closed pipe (e.g. `cprlink ... | head`): success.

@@ -13,6 +13,7 @@ mod config;
 mod exit;
 mod output;
 pub mod prompt;
+mod records;
 mod secrets;
 
 use clap::{CommandFactory, Parser};

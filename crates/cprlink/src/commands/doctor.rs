@@ -1,9 +1,144 @@
-//! `cprlink doctor`.
+//! `cprlink doctor`: the go-live checks, rendered.
+//!
+//! Thin: resolves the config (a config that cannot be read is the first failed check,
+//! not a crash), the .p12 password and the probe number, runs the library's checks and
+//! prints one line per check with what to fix. Exit 1 when a check fails.
 
-use crate::args::DoctorArgs;
+use cprlink_lookup::Cpr;
+use cprlink_lookup::config::Api;
+use cprlink_lookup::doctor::{self, CHECK_IDS, Check, CheckStatus, DoctorInput, Report};
+
+use crate::args::{ApiArg, DoctorArgs};
 use crate::commands::Context;
+use crate::commands::lookup::p12_password;
 use crate::exit::{CliError, Code};
 
-pub fn run(_args: &DoctorArgs, _ctx: &mut Context) -> Result<Code, CliError> {
-    Err(super::not_built("doctor", 4))
+pub fn run(args: &DoctorArgs, ctx: &mut Context) -> Result<Code, CliError> {
+    let probe = match &args.probe_cpr {
+        Some(raw) => Some(Cpr::parse(raw).map_err(|e| {
+            CliError::usage(format!(
+                "--probe-cpr {} is not a CPR number ({e})",
+                cprlink_lookup::cpr::mask_input(raw)
+            ))
+        })?),
+        None => None,
+    };
+    let report = match ctx.config() {
+        Err(e) => config_failure(&e),
+        Ok(cfg) => {
+            let cfg = cfg.clone();
+            let mut config = cfg.config.clone();
+            if let Some(api) = args.api {
+                config.datafordeler.api = match api {
+                    ApiArg::Rest => Api::Rest,
+                    ApiArg::Graphql => Api::Graphql,
+                };
+            }
+            // A password that cannot be had is reported by the certificate check.
+            let password = match cfg.path(&config.certificate.p12) {
+                Some(p12) if p12.is_file() => p12_password(ctx, &cfg, &p12).ok().flatten(),
+                _ => None,
+            };
+            let input = DoctorInput {
+                config,
+                base_dir: cfg.base_dir.clone(),
+                config_source: cfg.describe(),
+                password,
+                probe,
+            };
+            ctx.runtime()?.block_on(doctor::run(input))
+        }
+    };
+    if ctx.ui.json {
+        ctx.ui.print_json(&report)?;
+    } else {
+        ctx.ui.print(&render(ctx, &report))?;
+    }
+    Ok(if report.ok { Code::Success } else { Code::No })
+}
+
+fn config_failure(e: &CliError) -> Report {
+    let mut checks = vec![Check {
+        id: "config",
+        status: CheckStatus::Fail,
+        detail: e.message.clone(),
+        fix: e
+            .hints
+            .first()
+            .cloned()
+            .or_else(|| Some("see docs/operator.md for the config keys".to_owned())),
+    }];
+    for id in CHECK_IDS.iter().skip(1) {
+        checks.push(Check {
+            id,
+            status: CheckStatus::Skip,
+            detail: "not run: `config` failed, so this check would say nothing".to_owned(),
+            fix: None,
+        });
+    }
+    Report {
+        api: "unknown",
+        ok: false,
+        checks,
+    }
+}
+
+/// Word-wraps `text` to `width` columns, continuation lines indented by `indent`.
+fn wrap(text: &str, width: usize, indent: usize) -> String {
+    let mut out = String::new();
+    let mut col = indent;
+    for (i, word) in text.split_whitespace().enumerate() {
+        let len = word.chars().count();
+        if i > 0 && col + 1 + len > width {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            col = indent;
+        } else if i > 0 {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += len;
+    }
+    out
+}
+
+fn render(ctx: &Context, report: &Report) -> String {
+    let mut out = String::new();
+    let indent = 4 + 2 + 11 + 2;
+    for c in &report.checks {
+        out.push_str(&format!(
+            "{}  {:<11}  {}\n",
+            ctx.ui.verdict_word(c.status.as_str()),
+            c.id,
+            wrap(&c.detail, 100, indent)
+        ));
+        if let Some(fix) = &c.fix {
+            out.push_str(&" ".repeat(indent));
+            out.push_str(&wrap(&format!("fix: {fix}"), 100, indent));
+            out.push('\n');
+        }
+    }
+    let failed = report.checks.iter().find(|c| c.status == CheckStatus::Fail);
+    match failed {
+        None => out.push_str(&format!("\nall checks passed (api {})\n", report.api)),
+        Some(c) => out.push_str(&format!(
+            "\n`{}` failed; the checks after it were not run because they depend on it\n",
+            c.id
+        )),
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wrapping_keeps_lines_within_width() {
+        let text = "word ".repeat(60);
+        for line in wrap(&text, 100, 19).lines() {
+            assert!(line.chars().count() <= 100);
+        }
+    }
 }

@@ -1,9 +1,87 @@
-//! `cprlink serve`.
+//! `cprlink serve`: the lookup runtime as a small local HTTP service.
+//!
+//! Thin: checks the token rule before anything else (a non-loopback address needs
+//! `--token-file`), opens the certificate once, binds, and serves until Ctrl-C or
+//! SIGTERM, finishing the requests in progress. Stopping on a signal is the normal end
+//! of a service: exit 0.
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cprlink_lookup::serve::{self, ServeOptions};
 
 use crate::args::ServeArgs;
 use crate::commands::Context;
+use crate::commands::lookup::{Overrides, client, interrupted};
 use crate::exit::{CliError, Code};
 
-pub fn run(_args: &ServeArgs, _ctx: &mut Context) -> Result<Code, CliError> {
-    Err(super::not_built("serve", 4))
+pub fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
+    let token = match &args.token_file {
+        Some(path) => {
+            let secret = crate::secrets::read_secret_file(path)?;
+            let token = secret.expose().trim().to_owned();
+            if token.len() < 16 {
+                return Err(CliError::usage(format!(
+                    "the token in {} is {} characters; use at least 16",
+                    path.display(),
+                    token.len()
+                ))
+                .with_hint("e.g. `openssl rand -hex 32 > token && chmod 600 token`"));
+            }
+            if std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+                ctx.ui.warn(&format!(
+                    "{} is readable by other users; `chmod 600` it",
+                    path.display()
+                ));
+            }
+            Some(token)
+        }
+        None => None,
+    };
+    if !args.listen.ip().is_loopback() && token.is_none() {
+        return Err(cprlink_lookup::Error::TokenRequired { addr: args.listen }.into());
+    }
+    let client = client(
+        ctx,
+        Overrides {
+            api: args.api,
+            ..Overrides::default()
+        },
+    )?;
+    let audit_path = {
+        let cfg = ctx.config()?;
+        cfg.path(&cfg.config.lookup.audit_log)
+    };
+    let audit = match audit_path {
+        Some(p) => Some(Arc::new(cprlink_lookup::audit::AuditLog::open(
+            &p,
+            Some("serve".to_owned()),
+        )?)),
+        None => None,
+    };
+    let mut opts = ServeOptions::new(args.listen);
+    opts.token = token;
+    opts.cache_ttl = Duration::from_secs(args.cache_ttl);
+    opts.audit = audit;
+    let rt = ctx.runtime()?;
+    let api = client.settings().api.as_str();
+    let ui = ctx.ui.clone();
+    rt.block_on(async move {
+        let bound = serve::bind(client, opts).await?;
+        ui.note(&format!(
+            "cprlink serve: listening on http://{} (api {api}, cache {} s{}); Ctrl-C to stop",
+            bound.local_addr(),
+            args.cache_ttl,
+            if args.token_file.is_some() {
+                ", Bearer token required"
+            } else {
+                ""
+            }
+        ));
+        bound.run(interrupted()).await?;
+        ui.note("cprlink serve: stopped");
+        Ok::<_, CliError>(())
+    })?;
+    Ok(Code::Success)
 }
