@@ -1,0 +1,81 @@
+//! Refusals: unregistered certificates, denied IPs, no CPR access, untrusted servers,
+//! certificates from another CA. Each maps to the error that names what to fix.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use cprlink_cert::testpki::{LeafSpec, TestPki};
+use cprlink_lookup::config::Api;
+use cprlink_lookup::error::{TlsAlert, remedy};
+use cprlink_lookup::{Client, ClientIdentity, Cpr, Error, ErrorKind};
+
+use crate::support::{APIS, expected, identity, settings, start};
+
+fn identity_from(pki: &TestPki, cn: &str) -> ClientIdentity {
+    let issued = pki.issue(&LeafSpec::oces3_system(cn, "Testkommune", "29189846")).unwrap();
+    let mut loaded = cprlink_cert::load::load_bytes(
+        std::path::Path::new("x.pem"),
+        [issued.cert.to_pem().unwrap(), issued.key.private_key_to_pem_pkcs8().unwrap()].concat(),
+        None,
+    )
+    .unwrap();
+    loaded.certificates.extend(pki.ca_bundle_pem().ok().and_then(|p| openssl::x509::X509::stack_from_pem(&p).ok()).unwrap_or_default());
+    ClientIdentity::from_loaded(&loaded).unwrap()
+}
+
+#[test]
+fn refusals_name_the_onboarding_step() {
+    let run = start(20, |_| {});
+    let want = expected(&run.sb);
+    let cpr = Cpr::parse(&want[0].0).unwrap();
+    let lookup = |id: &ClientIdentity, api: Api| -> Result<_, Error> {
+        let c = Client::new(settings(&run.sb, api), id)?;
+        run.rt.block_on(c.lookup_records(&[cpr]))
+    };
+    // A certificate from the sandbox's CA that was never registered: 401 DAF-AUTH-0005.
+    let unregistered = identity_from(run.sb.pki(), "Ikke registreret");
+    for api in APIS {
+        let err = lookup(&unregistered, api).unwrap_err();
+        assert!(matches!(err, Error::NotAllowlisted { .. }), "{api:?}: {err}");
+        assert_eq!(err.kind(), ErrorKind::Auth);
+        let fix = remedy(&err).unwrap();
+        assert!(fix.contains("step 5") && fix.contains(&unregistered.thumbprint), "{fix}");
+    }
+    // Registered without CPR access: 403, the CPR approval.
+    run.sb.register_certificate(&unregistered.thumbprint, false);
+    let err = lookup(&unregistered, Api::Rest).unwrap_err();
+    assert!(matches!(err, Error::Forbidden { .. }), "{err}");
+    assert!(remedy(&err).unwrap().contains("cpr-approval"));
+    // The sandbox's own certificate from a denied IP: 401 DAF-AUTH-0005 again.
+    run.sb.deny_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let err = lookup(&identity(&run.sb), Api::Rest).unwrap_err();
+    assert!(matches!(err, Error::NotAllowlisted { .. }), "{err}");
+    run.sb.allow_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    assert!(lookup(&identity(&run.sb), Api::Rest).is_ok());
+}
+
+#[test]
+fn a_certificate_from_another_ca_is_refused_in_the_handshake() {
+    let run = start(5, |_| {});
+    let stranger = TestPki::generate("stranger").unwrap();
+    let id = identity_from(&stranger, "Fremmed");
+    let want = expected(&run.sb);
+    let c = Client::new(settings(&run.sb, Api::Rest), &id).unwrap();
+    let err = run.rt.block_on(c.lookup_records(&[Cpr::parse(&want[0].0).unwrap()])).unwrap_err();
+    match &err {
+        Error::TlsRefused { alert, .. } => assert_eq!(*alert, TlsAlert::UnknownCa, "{err}"),
+        other => panic!("expected a TLS refusal, got {other}"),
+    }
+    assert_eq!(err.kind(), ErrorKind::Auth);
+}
+
+#[test]
+fn a_server_we_do_not_trust_points_to_ca_file() {
+    let run = start(5, |_| {});
+    let mut s = settings(&run.sb, Api::Rest);
+    s.ca_pem = None;
+    let c = Client::new(s, &identity(&run.sb)).unwrap();
+    let want = expected(&run.sb);
+    let err = run.rt.block_on(c.lookup_records(&[Cpr::parse(&want[0].0).unwrap()])).unwrap_err();
+    assert!(matches!(err, Error::ServerNotTrusted { .. }), "{err}");
+    assert!(remedy(&err).unwrap().contains("ca_file"));
+}

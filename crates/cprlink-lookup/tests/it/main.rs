@@ -1,0 +1,11 @@
+//! `cprlink-lookup` against the sandbox over real mutual TLS: one test binary, one
+//! shared sandbox for the read-only tests, own sandboxes where a test changes faults or
+//! access.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
+
+mod access;
+mod batch;
+mod faults;
+mod lookups;
+mod support;
