@@ -3,4 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;
+mod doctor;
+mod lookup;
+mod serve;
 mod support;
