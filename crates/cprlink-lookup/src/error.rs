@@ -205,6 +205,8 @@ pub enum Error {
         host: String,
         status: u16,
         excerpt: String,
+        /// Our certificate's thumbprint, in the certificate variant.
+        thumbprint: Option<String>,
     },
 
     /// Transient failures that outlived the retries.
@@ -321,7 +323,9 @@ impl Error {
         match self {
             Error::NotAllowlisted { .. } => Some((5, "production-access")),
             Error::Forbidden { .. } => Some((4, "cpr-approval")),
-            Error::TlsRefused { .. } | Error::Unauthorized { .. } => Some((2, "service-user")),
+            Error::TlsRefused { .. } | Error::Unauthorized { .. } | Error::TokenRefused { .. } => {
+                Some((2, "service-user"))
+            }
             _ => None,
         }
     }
@@ -346,7 +350,8 @@ pub fn remedy(e: &Error) -> Option<String> {
         Error::NotAllowlisted { thumbprint, .. } => format!("step 5 (production-access): Datafordeler support must whitelist this machine's fixed external IPv4 address and grant Production access; also check step 2 (service-user): the uploaded CER must be this certificate{}", thumb(thumbprint)),
         Error::Unauthorized { .. } => "step 2 (service-user): the certificate must be registered on the service user; and step 5 (production-access) for the IP whitelisting".to_owned(),
         Error::Forbidden { .. } => "steps 3-4 (cpr-application, cpr-approval): the CPR approval for CprPersonSmallSimple (PersonSmallCurrentListSimple) is missing or not yet applied to this service user".to_owned(),
-        Error::TokenRefused { .. } => "the IT-system in Datafordeler Administration: check `client_id`, the uploaded OAuth certificate (or the shared secret in `client_secret_file`) and that `token_url` is the right environment".to_owned(),
+        Error::TokenRefused { thumbprint: Some(t), .. } => format!("the IT-system in Datafordeler Administration must have this certificate (SHA-1 thumbprint {t}) uploaded as its OAuth certificate, and `client_id` must be the IT-system's (self-service route: step 2, service-user); check that `token_url` is the right environment"),
+        Error::TokenRefused { thumbprint: None, .. } => "the IT-system in Datafordeler Administration: check `client_id` and the shared secret in `client_secret_file` (it may have expired), and that `token_url` is the right environment".to_owned(),
         Error::Unavailable { .. } => "Datafordeler could not be reached or kept failing: check the network, firewall and proxy, then try again later (lower `--concurrency` or set `--rate` if it answered 429)".to_owned(),
         Error::Config { .. } => "see docs/operator.md for the config keys".to_owned(),
         Error::CaFile { .. } => "`ca_file` must name a PEM file with the CA certificate(s) of the server".to_owned(),

@@ -95,7 +95,9 @@ fn answers_caches_and_counts() {
     let (code, metrics) = curl(&[&format!("{}/metrics", s.base)]);
     assert_eq!(code, 200);
     assert!(metrics.contains("cprlink_http_requests_total{route=\"/v1/persons/{cpr}/name\",status=\"200\"} 2"), "{metrics}");
-    assert!(metrics.contains("cprlink_cache_hits_total 2"), "{metrics}");
+    // Hits: the second GET, and the POST's two numbers asked before (found, not found).
+    assert!(metrics.contains("cprlink_cache_hits_total 3\n"), "{metrics}");
+    assert!(metrics.contains("cprlink_cache_misses_total 3\n"), "{metrics}");
     assert!(metrics.contains("cprlink_http_request_duration_seconds_bucket{le=\"+Inf\"}"), "{metrics}");
     assert!(metrics.contains("cprlink_upstream_errors_total{kind=\"timeout\"} 0"), "{metrics}");
     assert_eq!(curl(&[&format!("{}/healthz", s.base)]).0, 200);
