@@ -87,7 +87,7 @@ impl ClientIdentity {
             chain_pem,
             key_pem,
             thumbprint,
-            subject: cprlink_cert::testpki::name_text(leaf.subject_name()),
+            subject: short_subject(leaf),
             not_after,
         })
     }
@@ -108,6 +108,22 @@ impl ClientIdentity {
     /// The private key as PKCS#8 PEM, for the doctor's own handshake.
     pub fn key_pem(&self) -> &[u8] {
         &self.key_pem
+    }
+}
+
+/// `CN=..., O=...`: enough to recognise a certificate in a message.
+fn short_subject(cert: &X509) -> String {
+    use cprlink_cert::facts::entry;
+    use openssl::nid::Nid;
+    let name = cert.subject_name();
+    let parts: Vec<String> = [("CN", Nid::COMMONNAME), ("O", Nid::ORGANIZATIONNAME)]
+        .iter()
+        .filter_map(|(k, nid)| entry(name, *nid).map(|v| format!("{k}={v}")))
+        .collect();
+    if parts.is_empty() {
+        cprlink_cert::testpki::name_text(name)
+    } else {
+        parts.join(", ")
     }
 }
 
@@ -390,7 +406,9 @@ impl Client {
         if let Some(pem) = &settings.ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
                 .map_err(|e| Error::HttpClient(format!("ca_file: {}", e.without_url())))?;
-            builder = builder.tls_certs_merge(certs);
+            // A configured CA is the trust anchor for Datafordeler's server: the system's
+            // roots are not consulted (and not loaded: OpenSSL 3 takes ~0.1 s per load).
+            builder = builder.tls_certs_only(certs);
         }
         let http = builder
             .build()

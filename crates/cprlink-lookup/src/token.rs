@@ -88,7 +88,10 @@ async fn fetch(client: &Client) -> Result<Token, Error> {
             host,
             status: answer.status,
             excerpt: oauth_error(&answer.body),
-            thumbprint: s.client_secret.is_none().then(|| client.thumbprint().to_owned()),
+            thumbprint: s
+                .client_secret
+                .is_none()
+                .then(|| client.thumbprint().to_owned()),
         });
     }
     let parsed: TokenAnswer =
