@@ -508,9 +508,27 @@ pub struct SandboxArgs {
     /// Added latency per request.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
-    /// Share of requests answered with a fault (0.0-1.0).
+    /// Share of requests answered with a fault (0.0-1.0): 503 Service Unavailable.
     #[arg(long, value_name = "F", default_value_t = 0.0)]
     pub fault_rate: f64,
+    /// Share of requests answered 429 Too Many Requests (with Retry-After).
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub fault_429_rate: f64,
+    /// The Retry-After of a 429, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 1)]
+    pub retry_after: u64,
+    /// Share of requests whose connection is dropped halfway through the body.
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub fault_reset_rate: f64,
+    /// Share of requests whose body trickles out over --slow-body-ms.
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub fault_slow_rate: f64,
+    /// How long a slow body takes.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub slow_body_ms: u64,
+    /// Lifetime of OAuth tokens (expires_in), in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub token_lifetime: u64,
 }
 
 #[derive(Debug, Args)]

@@ -132,6 +132,30 @@ impl From<cprlink_cert::Error> for CliError {
 
 // ---- cprlink-sandbox --------------------------------------------------------------
 
+impl From<cprlink_sandbox::Error> for CliError {
+    fn from(e: cprlink_sandbox::Error) -> Self {
+        use cprlink_sandbox::Error as E;
+        let message = e.to_string();
+        match e {
+            E::AddressInUse { .. } => CliError::usage(message).with_hint(
+                "another program (or sandbox) uses that port: pick another with --listen 127.0.0.1:PORT, or port 0 for any free one",
+            ),
+            E::Listen { .. } => CliError::usage(message)
+                .with_hint("--listen takes IP:PORT of an address on this machine, e.g. 127.0.0.1:0"),
+            E::Dir { .. } | E::Write { .. } => CliError::usage(message)
+                .with_hint("pass --dir with a directory you can write to"),
+            E::PopulationSize { .. } => {
+                CliError::usage(message).with_hint("--persons takes 1 to 1000000")
+            }
+            E::FaultRate { .. } => CliError::usage(message).with_hint(
+                "fault rates are shares between 0 and 1 (e.g. --fault-rate 0.1) and together at most 1",
+            ),
+            E::Pki(e) => CliError::from(e),
+            _ => CliError::usage(message),
+        }
+    }
+}
+
 /// Whether an error chain ends in a closed pipe (e.g. `cprlink ... | head`): success.
 pub fn is_broken_pipe(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::BrokenPipe
