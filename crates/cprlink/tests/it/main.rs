@@ -7,5 +7,6 @@
     clippy::print_stderr
 )]
 
+mod cert;
 mod cli;
 mod support;
