@@ -13,6 +13,7 @@ pub mod facts;
 pub mod files;
 pub mod load;
 pub mod p12;
+pub mod pbe;
 pub mod protection;
 pub mod revocation;
 pub mod testpki;

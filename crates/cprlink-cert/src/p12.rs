@@ -90,27 +90,35 @@ pub fn parse(path: &Path, der: &[u8], password: &str) -> Result<P12Contents, Err
     if password.contains('\0') {
         return Err(Error::PasswordHasNul);
     }
-    let protection = protection::scan(der).map_err(|e| Error::NotPkcs12 {
+    let not_pkcs12 = |e: protection::ScanError| Error::NotPkcs12 {
         path: path.to_path_buf(),
         reason: format!("its PKCS#12 structure cannot be read ({e})"),
-    })?;
-    let count = protection.max_iterations();
-    if count > protection::MAX_ITERATIONS {
-        return Err(Error::AbsurdIterationCount {
-            path: path.to_path_buf(),
-            count,
-            limit: protection::MAX_ITERATIONS,
-        });
-    }
+    };
+    let bounded = |p: &Protection| {
+        let count = p.max_iterations();
+        if count > protection::MAX_ITERATIONS {
+            return Err(Error::AbsurdIterationCount {
+                path: path.to_path_buf(),
+                count,
+                limit: protection::MAX_ITERATIONS,
+            });
+        }
+        if p.needs_legacy_provider() && legacy_provider().is_none() {
+            return Err(Error::LegacyEncryptionUnavailable {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(())
+    };
+    let mut protection = protection::scan(der).map_err(not_pkcs12)?;
+    bounded(&protection)?;
     let p12 = Pkcs12::from_der(der).map_err(|e| Error::NotPkcs12 {
         path: path.to_path_buf(),
         reason: openssl_reason(&e),
     })?;
-    if protection.needs_legacy_provider() && legacy_provider().is_none() {
-        return Err(Error::LegacyEncryptionUnavailable {
-            path: path.to_path_buf(),
-        });
-    }
+    // Key bags inside the encrypted containers carry their own counts: bound them too.
+    protection::scan_inside(der, password, &mut protection).map_err(not_pkcs12)?;
+    bounded(&protection)?;
     let parsed = p12
         .parse2(password)
         .map_err(|e| classify_parse_error(path, &e))?;

@@ -6,7 +6,9 @@
 //! authenticated, so a tiny crafted file could keep a reader busy for hours; `p12`
 //! refuses absurd counts from this scan before OpenSSL derives a single key. The scan
 //! reads BER as well as DER (Windows and Java may write indefinite lengths), in linear
-//! time and bounded depth. It never decrypts, never needs the password, and passes no
+//! time and bounded depth. [`scan`] needs no password; [`scan_inside`] then opens the
+//! encrypted containers (whose own counts are already bounded) with the password, so
+//! that key bags hidden there are bounded too before OpenSSL obeys them. It passes no
 //! verdict: `verify` decides what is good enough.
 
 use serde::Serialize;
@@ -125,6 +127,10 @@ pub struct Protection {
     pub encrypted_containers: Vec<Encryption>,
     /// Certificate bags stored without encryption.
     pub plain_cert_bags: usize,
+    /// Key bags found inside the encrypted containers ([`scan_inside`]).
+    pub hidden_key_bags: Vec<Encryption>,
+    /// Certificate bags found inside the encrypted containers ([`scan_inside`]).
+    pub hidden_cert_bags: usize,
     /// `None`: the file has no MAC (its integrity is not protected).
     pub mac: Option<Mac>,
     /// The file uses BER indefinite lengths (Windows/Java style), not strict DER.
@@ -132,9 +138,18 @@ pub struct Protection {
 }
 
 impl Protection {
-    /// The key-bag encryption (the first key bag's).
+    /// The key-bag encryption (the first key bag's, visible or hidden).
     pub fn key(&self) -> Option<&Encryption> {
-        self.key_bags.first()
+        self.key_bags
+            .first()
+            .or_else(|| self.hidden_key_bags.first())
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Encryption> {
+        self.key_bags
+            .iter()
+            .chain(&self.encrypted_containers)
+            .chain(&self.hidden_key_bags)
     }
 
     /// The certificate-bag encryption: the first encrypted container's, or "none" when
@@ -148,9 +163,7 @@ impl Protection {
 
     /// The largest iteration count anywhere in the file.
     pub fn max_iterations(&self) -> u64 {
-        self.key_bags
-            .iter()
-            .chain(&self.encrypted_containers)
+        self.all()
             .filter_map(|e| e.iterations)
             .chain(self.mac.as_ref().map(|m| m.iterations))
             .max()
@@ -159,22 +172,14 @@ impl Protection {
 
     /// Whether OpenSSL 3 needs its legacy provider to open the file (RC2, RC4, DES).
     pub fn needs_legacy_provider(&self) -> bool {
-        self.key_bags
-            .iter()
-            .chain(&self.encrypted_containers)
-            .any(|e| e.cipher.is_legacy())
+        self.all().any(|e| e.cipher.is_legacy())
     }
 
     /// The profile the file matches: `modern` (AES-256 everywhere, SHA-256 MAC),
     /// `compat` (3DES everywhere, SHA-1 MAC), `legacy_rc2` (an old RC2 export),
     /// `unencrypted`, or `mixed`.
     pub fn profile(&self) -> &'static str {
-        let ciphers: Vec<Cipher> = self
-            .key_bags
-            .iter()
-            .chain(&self.encrypted_containers)
-            .map(|e| e.cipher)
-            .collect();
+        let ciphers: Vec<Cipher> = self.all().map(|e| e.cipher).collect();
         let mac = self.mac.as_ref().map(|m| m.digest.as_str());
         if ciphers
             .iter()
@@ -194,12 +199,7 @@ impl Protection {
 
     /// Who can read a file protected like this (certificates.md §3).
     pub fn readable_by(&self) -> &'static str {
-        let ciphers: Vec<Cipher> = self
-            .key_bags
-            .iter()
-            .chain(&self.encrypted_containers)
-            .map(|e| e.cipher)
-            .collect();
+        let ciphers: Vec<Cipher> = self.all().map(|e| e.cipher).collect();
         if self.needs_legacy_provider() {
             "older Windows, Java, OpenSSL 1.1; OpenSSL 3 only with its legacy provider"
         } else if ciphers
@@ -329,6 +329,46 @@ pub fn scan(der: &[u8]) -> Result<Protection, ScanError> {
         out.mac = Some(mac_of(mac_data)?);
     }
     Ok(out)
+}
+
+/// Looks inside the encrypted containers of `der` with `password` and records the key
+/// and certificate bags found there in `found` (from [`scan`]). Call it only after
+/// checking `found`'s iteration counts: opening a container derives its key. A
+/// container that does not open (wrong password, unknown scheme) is skipped; OpenSSL
+/// will then refuse the file itself.
+pub fn scan_inside(der: &[u8], password: &str, found: &mut Protection) -> Result<(), ScanError> {
+    let (pfx, _) = der::parse_ber(der)?;
+    let octets = explicit_octets(pfx.child(1, tag::SEQUENCE)?)?;
+    let (safes, _) = der::parse_ber(&octets)?;
+    for info in &safes.children {
+        if info.child(0, tag::OID)?.as_oid()? != OID_ENCRYPTED_DATA {
+            continue;
+        }
+        let encrypted = info.child(1, tag::CONTEXT_0)?.child(0, tag::SEQUENCE)?;
+        let content_info = encrypted.child(1, tag::SEQUENCE)?;
+        let algorithm = content_info.child(1, tag::SEQUENCE)?;
+        // encryptedContent [0] IMPLICIT OCTET STRING: primitive 0x80 or constructed 0xa0.
+        let Some(content) = content_info
+            .children
+            .get(2)
+            .filter(|c| c.ident == 0x80 || c.ident == tag::CONTEXT_0)
+        else {
+            continue;
+        };
+        let Some(plain) = crate::pbe::decrypt_container(algorithm, &content.octets(), password)
+        else {
+            continue;
+        };
+        let Ok((contents, _)) = der::parse_ber(&plain) else {
+            continue;
+        };
+        let mut inner = Protection::default();
+        if scan_bags(&contents, &mut inner, 0).is_ok() {
+            found.hidden_key_bags.extend(inner.key_bags);
+            found.hidden_cert_bags += inner.plain_cert_bags;
+        }
+    }
+    Ok(())
 }
 
 /// The OCTET STRING inside a ContentInfo's `[0] EXPLICIT` content.

@@ -81,7 +81,9 @@ fn openssl_legacy_export_is_rc2_and_needs_the_legacy_provider() {
     // This machine's OpenSSL 3 has the legacy provider: the file opens.
     let got = p12::parse(std::path::Path::new("rc2.p12"), &der, PASSWORD).unwrap();
     assert!(got.key.unwrap().public_eq(&fx().key));
-    assert_eq!(got.protection, p);
+    // With the password the pre-scan also saw inside the RC2 container: two certificates.
+    assert_eq!(got.protection.hidden_cert_bags, 2);
+    assert_eq!(got.protection.encrypted_containers, p.encrypted_containers);
 }
 
 #[test]
@@ -306,5 +308,132 @@ fn truncated_and_corrupted_files_never_panic() {
     assert!(matches!(
         load(&path, Some(PASSWORD)),
         Err(Error::NotPkcs12 { .. })
+    ));
+}
+
+/// A file with a valid MAC whose only key bag hides, inside a 3DES-encrypted container,
+/// a PBKDF2 count of 2^31 - 1 (OpenSSL rejects 2^31 itself, as an int overflow):
+/// nothing in its visible structure is out of bounds.
+const HIDDEN: u64 = 0x7fff_ffff;
+
+fn hidden_hostile_key_bag(password: &str) -> Vec<u8> {
+    use cprlink_cert::openssl::hash::MessageDigest;
+    use cprlink_cert::openssl::{pkey::PKey, sign::Signer, symm};
+    use cprlink_cert::pbe::{bmp_password, pkcs12_kdf};
+    let seq = |parts: &[Vec<u8>]| der::encode(tag::SEQUENCE, &parts.concat());
+    let pbkdf2 = seq(&[
+        der::encode_oid("1.2.840.113549.1.5.12"),
+        seq(&[
+            der::encode(tag::OCTET_STRING, &[1; 8]),
+            der::encode_u64(HIDDEN),
+        ]),
+    ]);
+    let aes = seq(&[
+        der::encode_oid("2.16.840.1.101.3.4.1.42"),
+        der::encode(tag::OCTET_STRING, &[0; 16]),
+    ]);
+    let alg = seq(&[
+        der::encode_oid("1.2.840.113549.1.5.13"),
+        seq(&[pbkdf2, aes]),
+    ]);
+    let epki = seq(&[alg, der::encode(tag::OCTET_STRING, &[0; 32])]);
+    let bag = seq(&[
+        der::encode_oid("1.2.840.113549.1.12.10.1.2"),
+        der::encode(tag::CONTEXT_0, &epki),
+    ]);
+    let safe_contents = seq(&[bag]);
+
+    let bmp = bmp_password(password);
+    let salt = [9u8; 8];
+    let sha1 = MessageDigest::sha1();
+    let key = pkcs12_kdf(sha1, &bmp, &salt, 1, 2048, 24).unwrap();
+    let iv = pkcs12_kdf(sha1, &bmp, &salt, 2, 2048, 8).unwrap();
+    let encrypted = symm::encrypt(
+        symm::Cipher::des_ede3_cbc(),
+        &key,
+        Some(&iv),
+        &safe_contents,
+    )
+    .unwrap();
+    let pbe = seq(&[
+        der::encode_oid("1.2.840.113549.1.12.1.3"),
+        seq(&[der::encode(tag::OCTET_STRING, &salt), der::encode_u64(2048)]),
+    ]);
+    let encrypted_data = seq(&[
+        der::encode_u64(0),
+        seq(&[
+            der::encode_oid("1.2.840.113549.1.7.1"),
+            pbe,
+            der::encode(0x80, &encrypted),
+        ]),
+    ]);
+    let auth_safe = seq(&[seq(&[
+        der::encode_oid("1.2.840.113549.1.7.6"),
+        der::encode(tag::CONTEXT_0, &encrypted_data),
+    ])]);
+
+    let mac_salt = [7u8; 8];
+    let mac_key = pkcs12_kdf(sha1, &bmp, &mac_salt, 3, 2048, 20).unwrap();
+    let hmac = PKey::hmac(&mac_key).unwrap();
+    let mut signer = Signer::new(sha1, &hmac).unwrap();
+    signer.update(&auth_safe).unwrap();
+    let mac = signer.sign_to_vec().unwrap();
+    seq(&[
+        der::encode_u64(3),
+        seq(&[
+            der::encode_oid("1.2.840.113549.1.7.1"),
+            der::encode(tag::CONTEXT_0, &der::encode(tag::OCTET_STRING, &auth_safe)),
+        ]),
+        seq(&[
+            seq(&[
+                seq(&[
+                    der::encode_oid("1.3.14.3.2.26"),
+                    der::encode(tag::NULL, &[]),
+                ]),
+                der::encode(tag::OCTET_STRING, &mac),
+            ]),
+            der::encode(tag::OCTET_STRING, &mac_salt),
+            der::encode_u64(2048),
+        ]),
+    ])
+}
+
+#[test]
+fn a_key_bag_hidden_in_an_encrypted_container_is_bounded_too() {
+    let dir = tmp();
+    let path = dir.path().join("hidden.p12");
+    std::fs::write(&path, hidden_hostile_key_bag("pw")).unwrap();
+    // The visible structure is harmless...
+    let visible = protection::scan(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(visible.max_iterations(), 2048);
+    // ...and the file is genuine: OpenSSL verifies its MAC and would then derive the
+    // key bag's key with 2^31 - 1 iterations (it is still busy after 3 seconds).
+    let p = path.to_str().unwrap();
+    openssl(&[
+        "pkcs12", "-in", p, "-passin", "pass:pw", "-nokeys", "-noout",
+    ]);
+    let busy = std::process::Command::new("timeout")
+        .args([
+            "3", "openssl", "pkcs12", "-in", p, "-passin", "pass:pw", "-nocerts", "-noenc",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(busy.status.code(), Some(124), "openssl finished: {busy:?}");
+    // cprlink looks inside first and refuses at once.
+    let started = Instant::now();
+    let err = load(&path, Some("pw")).unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(err, Error::AbsurdIterationCount { count, .. } if count == HIDDEN),
+        "{err}"
+    );
+    // With the wrong password the container stays shut and OpenSSL says so.
+    assert!(matches!(
+        load(&path, Some("nope")),
+        Err(Error::WrongPassword { .. })
     ));
 }
