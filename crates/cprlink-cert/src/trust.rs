@@ -47,7 +47,7 @@ impl AnchorKind {
         match self {
             AnchorKind::Oces3Production => "the embedded OCES3 production root",
             AnchorKind::Oces3Test => "the embedded OCES3 test root",
-            AnchorKind::Extra => "an extra trust anchor (--trust)",
+            AnchorKind::Extra => "an extra trust anchor from --trust",
         }
     }
 }

@@ -464,7 +464,7 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Report {
     c.info(
         "fingerprints",
         format!(
-            "SHA-1 {}  SHA-256 {}",
+            "SHA-1 {}, SHA-256 {}",
             facts.sha1_thumbprint, facts.sha256_fingerprint
         ),
     );

@@ -731,10 +731,10 @@ fn write_p12(p: Packed<'_>, ctx: &mut Context) -> Result<Code, CliError> {
     }
     if generated {
         ui.note(&format!(
-            "The new password is in {} (mode 0600). Give it to DPG separately from the .p12, \
-             never in the same e-mail.",
+            "The new password is in {} (mode 0600).",
             pw_path.display()
         ));
+        ui.note("Give it to DPG separately from the .p12, never in the same e-mail.");
     }
     ui.note(&format!(
         "Next: cprlink cert verify {} --password-file {}",
