@@ -27,7 +27,7 @@ use crate::args::{
 use crate::commands::Context;
 use crate::exit::{CliError, Code};
 use crate::output::Ui;
-use crate::secrets::{self, PASSWORD_FLAGS, Secret};
+use crate::secrets::{self, OpenError, Secret};
 
 /// Human output never goes wider than this.
 const WIDTH: usize = 100;
@@ -45,64 +45,18 @@ pub fn run(args: &CertCommand, ctx: &mut Context) -> Result<Code, CliError> {
 // ---------------------------------------------------------------------------------
 // Opening files
 
-/// Why a file could not be opened: the library's own error (kept, so that `verify`
-/// can report it as a check) or an error of the password sources.
-enum OpenError {
-    Cert(cprlink_cert::Error),
-    Cli(CliError),
-}
-
-impl From<OpenError> for CliError {
-    fn from(e: OpenError) -> Self {
-        match e {
-            OpenError::Cert(e) => e.into(),
-            OpenError::Cli(e) => e,
-        }
-    }
-}
-
 /// Opens a certificate-bearing file: the password flags first, then the config's
 /// `[certificate]` password when FILE is the configured .p12, then (on a terminal
 /// only, and only when the file needs one) a hidden prompt with three tries.
-fn open(path: &Path, pw: &PasswordArgs, ctx: &mut Context) -> Result<Loaded, OpenError> {
-    let mut given = secrets::from_flags(pw).map_err(OpenError::Cli)?;
-    if given.is_none()
-        && let Some(fallback) = config_password_for(path, ctx)
-    {
-        given = fallback.resolve().map_err(OpenError::Cli)?;
-    }
-    if let Some(secret) = given {
-        return cprlink_cert::load(path, Some(secret.expose())).map_err(OpenError::Cert);
-    }
-    match cprlink_cert::load(path, None) {
-        Ok(loaded) => return Ok(loaded),
-        Err(cprlink_cert::Error::PasswordRequired { .. }) => {}
-        Err(e) => return Err(OpenError::Cert(e)),
-    }
-    let prompt = format!("Password for {}", path.display());
-    let mut last = None;
-    for attempt in 1..=3 {
-        let secret = Secret::new(
-            ctx.prompter
-                .password(&prompt, PASSWORD_FLAGS)
-                .map_err(|e| OpenError::Cli(e.into()))?,
-        );
-        match cprlink_cert::load(path, Some(secret.expose())) {
-            Ok(loaded) => return Ok(loaded),
-            Err(e @ cprlink_cert::Error::WrongPassword { .. }) => {
-                if attempt < 3 {
-                    ctx.ui.warn("wrong password, try again");
-                }
-                last = Some(e);
-            }
-            Err(e) => return Err(OpenError::Cert(e)),
-        }
-    }
-    Err(OpenError::Cert(last.unwrap_or(
-        cprlink_cert::Error::WrongPassword {
-            path: path.to_path_buf(),
-        },
-    )))
+fn try_open(path: &Path, pw: &PasswordArgs, ctx: &mut Context) -> Result<Loaded, OpenError> {
+    let fallback = config_password_for(path, ctx);
+    secrets::try_open_certificate_file(path, pw, fallback.as_ref(), &ctx.ui, ctx.prompter.as_mut())
+        .map(|(loaded, _)| loaded)
+}
+
+/// [`try_open`] for commands that only need a message and an exit code.
+fn open(path: &Path, pw: &PasswordArgs, ctx: &mut Context) -> Result<Loaded, CliError> {
+    try_open(path, pw, ctx).map_err(CliError::from)
 }
 
 /// The config's password sources, when `path` is the configured `[certificate] p12`.
@@ -924,9 +878,9 @@ fn verify_cmd(a: &CertVerifyArgs, ctx: &mut Context) -> Result<Code, CliError> {
         opts.uploaded_cer = Some(require_leaf(&loaded)?);
     }
 
-    let loaded = match open(&a.file, &a.password, ctx) {
+    let loaded = match try_open(&a.file, &a.password, ctx) {
         Ok(l) => l,
-        Err(OpenError::Cert(e)) => {
+        Err(OpenError::File(e)) => {
             if let Some(report) = Report::for_open_error(&e) {
                 render_report(&report, &ctx.ui)?;
             }
@@ -945,7 +899,7 @@ fn verify_cmd(a: &CertVerifyArgs, ctx: &mut Context) -> Result<Code, CliError> {
             }
             return Err(err);
         }
-        Err(OpenError::Cli(e)) => return Err(e),
+        Err(OpenError::Password(e)) => return Err(e),
     };
     let report = verify::verify(&loaded, &opts);
     render_report(&report, &ctx.ui)?;
