@@ -1535,3 +1535,40 @@ fn inspect_and_verify_with_rsassa_pss_chains_from_ca_bundle() {
     assert_eq!(j["chain"]["anchor"], "extra");
     assert_eq!(j["chain"]["path"].as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn on_a_terminal_the_password_is_asked_hidden_and_asked_again_when_wrong() {
+    use expectrl::Expect;
+    let dir = tmp();
+    let file = p12_file(dir.path(), "good.p12", &fx().good, &issuing());
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("cprlink"));
+    cmd.args(["cert", "inspect", path_str(&file)])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env_remove("CPRLINK_NO_INPUT")
+        .env_remove("CPRLINK_CONFIG")
+        .env_remove("CPRLINK_P12_PASSWORD")
+        .env("XDG_CONFIG_HOME", "/nonexistent-cprlink-test");
+    let mut term = expectrl::Session::spawn(cmd).unwrap();
+    term.set_expect_timeout(Some(Duration::from_secs(30)));
+    let mut seen = Vec::new();
+    seen.extend(term.expect("Password for").unwrap().before().to_vec());
+    term.send_line("not-the-password").unwrap();
+    seen.extend(
+        term.expect("wrong password, try again")
+            .unwrap()
+            .before()
+            .to_vec(),
+    );
+    seen.extend(term.expect("Password for").unwrap().before().to_vec());
+    term.send_line(PASSWORD).unwrap();
+    let found = term.expect("SHA-1 thumbprint").unwrap();
+    seen.extend(found.before().to_vec());
+    let text = String::from_utf8_lossy(&seen);
+    assert!(!text.contains(PASSWORD), "the password was echoed: {text}");
+    assert!(
+        !text.contains("not-the-password"),
+        "the password was echoed: {text}"
+    );
+    assert!(text.contains("Testkommune"), "{text}");
+}
