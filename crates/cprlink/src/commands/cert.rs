@@ -408,6 +408,7 @@ fn export_cer(a: &CertExportArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let loaded = open(&a.input, &a.password, ctx)?;
     let leaf = require_leaf(&loaded)?;
     let facts = CertFacts::of(&leaf, Utc::now())?;
+    warn_about(&facts, &ctx.ui);
     // Only the certificate is serialised: the key never reaches the output.
     let bytes = match a.encoding {
         CerEncoding::Der => leaf.to_der(),
@@ -462,6 +463,32 @@ fn export_cer(a: &CertExportArgs, ctx: &mut Context) -> Result<Code, CliError> {
         "After uploading it to Datafordeler, check that the portal shows the same thumbprint.",
     );
     Ok(Code::Success)
+}
+
+/// Warnings worth a line on stderr before a certificate is exported or packed; the
+/// full judgement is `cert verify`'s.
+fn warn_about(f: &CertFacts, ui: &Ui) {
+    let now = Utc::now();
+    if f.not_after < now {
+        ui.warn(&format!(
+            "this certificate expired on {}",
+            f.not_after.format("%Y-%m-%d")
+        ));
+    } else if f.not_before > now {
+        ui.warn(&format!(
+            "this certificate is not valid until {}",
+            f.not_before.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
+    if f.kind == cprlink_cert::Kind::Employee {
+        ui.warn(
+            "this is an employee certificate; a system connection needs a system/organisation \
+             certificate",
+        );
+    }
+    if f.generation == cprlink_cert::Generation::Oces2 {
+        ui.warn("this is an OCES2 certificate, retired on 31 October 2023");
+    }
 }
 
 fn cert_line(f: &CertFacts) -> String {
@@ -777,6 +804,7 @@ fn pack(a: &CertPackArgs, ctx: &mut Context) -> Result<Code, CliError> {
         false
     };
     let facts = CertFacts::of(&leaf, now)?;
+    warn_about(&facts, &ctx.ui);
     let name = a
         .name
         .clone()
@@ -825,6 +853,7 @@ fn repack(a: &CertRepackArgs, ctx: &mut Context) -> Result<Code, CliError> {
         false
     };
     let facts = CertFacts::of(&leaf, Utc::now())?;
+    warn_about(&facts, &ctx.ui);
     let name = a
         .name
         .clone()

@@ -1572,3 +1572,40 @@ fn on_a_terminal_the_password_is_asked_hidden_and_asked_again_when_wrong() {
     );
     assert!(text.contains("Testkommune"), "{text}");
 }
+
+#[test]
+fn export_and_pack_warn_about_an_expired_employee_certificate() {
+    let dir = tmp();
+    let now = Utc::now();
+    let cert = leaf(
+        &LeafSpec::oces3_employee("Jens Hansen", "Testkommune", CVR)
+            .valid(now - Days::days(400), now - Days::days(1)),
+    );
+    let (pem, key) = pem_pair(dir.path(), &cert);
+    let out = cprlink()
+        .args(["cert", "export-cer", path_str(&pem), "--out"])
+        .arg(dir.path().join("x.cer"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("expired on") && err.contains("employee certificate"),
+        "{err}"
+    );
+    let out = cprlink()
+        .args([
+            "cert",
+            "pack",
+            "--cert",
+            path_str(&pem),
+            "--key",
+            path_str(&key),
+            "--out",
+        ])
+        .arg(dir.path().join("x.p12"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expired on"));
+}
