@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use openssl::pkcs7::Pkcs7;
 use openssl::pkcs12::Pkcs12;
 use openssl::pkey::{PKey, Private};
-use openssl::x509::X509;
+use openssl::x509::{X509, X509Ref};
 
 use crate::error::Error;
 use crate::p12::{self, P12Contents};
@@ -79,6 +79,31 @@ impl Loaded {
             .iter()
             .find(|c| !crate::facts::CertFacts::of(c, chrono::Utc::now()).is_ok_and(|f| f.is_ca))
             .or_else(|| self.certificates.first())
+    }
+}
+
+impl Loaded {
+    /// The certificate the private key belongs to: the .p12's own, else the one whose
+    /// public key matches the key, else [`Loaded::leaf`].
+    pub fn key_certificate(&self) -> Option<&X509> {
+        if let Some(cert) = self.p12.as_ref().and_then(|p| p.cert.as_ref()) {
+            return Some(cert);
+        }
+        let by_key = self.key.as_ref().and_then(|k| {
+            self.certificates
+                .iter()
+                .find(|c| c.public_key().is_ok_and(|pk| pk.public_eq(k)))
+        });
+        by_key.or_else(|| self.leaf())
+    }
+
+    /// Every certificate of the file except `cert`.
+    pub fn others(&self, cert: &X509Ref) -> Vec<X509> {
+        self.certificates
+            .iter()
+            .filter(|c| !crate::facts::same_certificate(c, cert))
+            .cloned()
+            .collect()
     }
 }
 

@@ -194,10 +194,10 @@ pub fn build_chain(
     }
     let has_partial_anchor = extra_trust.iter().any(|c| !is_self_signed(c));
 
-    let mut outcome = verify_once(leaf, &untrusted, extra_trust, at, false)?;
+    let mut outcome = verify_once(leaf, &untrusted, extra_trust, at, false, false)?;
     if !outcome.ok && has_partial_anchor {
         // An intermediate given with --trust is an anchor in its own right.
-        outcome = verify_once(leaf, &untrusted, extra_trust, at, true)?;
+        outcome = verify_once(leaf, &untrusted, extra_trust, at, true, false)?;
     }
     let leaf_dates = matches!(
         outcome.code,
@@ -205,7 +205,7 @@ pub fn build_chain(
     );
     if !outcome.ok && outcome.depth == 0 && leaf_dates {
         // The leaf's dates are the `validity` check's business: judge the path alone.
-        let retry = verify_once_flags(leaf, &untrusted, extra_trust, at, has_partial_anchor, true)?;
+        let retry = verify_once(leaf, &untrusted, extra_trust, at, has_partial_anchor, true)?;
         if retry.ok {
             outcome = retry;
         }
@@ -260,16 +260,6 @@ struct Outcome {
 }
 
 fn verify_once(
-    leaf: &X509Ref,
-    untrusted: &Stack<X509>,
-    extra_trust: &[X509],
-    at: DateTime<Utc>,
-    partial: bool,
-) -> Result<Outcome, Error> {
-    verify_once_flags(leaf, untrusted, extra_trust, at, partial, false)
-}
-
-fn verify_once_flags(
     leaf: &X509Ref,
     untrusted: &Stack<X509>,
     extra_trust: &[X509],

@@ -346,7 +346,11 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Report {
 
     // private_key, certificate, key_match
     let key: Option<&PKey<Private>> = loaded.key.as_ref();
-    let (leaf, leaf_note) = find_leaf(loaded, key);
+    let leaf = loaded.key_certificate().cloned();
+    let leaf_note = match loaded.p12.as_ref() {
+        Some(p) if p.cert.is_none() && leaf.is_some() => " (found by its public key)",
+        _ => "",
+    };
     match key {
         Some(k) => c.pass("private_key", format!("present ({})", key_text(k))),
         None => c.fail(
@@ -402,12 +406,7 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Report {
     check_usages(&mut c, &facts);
 
     // chain, intermediate
-    let others: Vec<X509> = loaded
-        .certificates
-        .iter()
-        .filter(|x| !same_cert(x, &leaf))
-        .cloned()
-        .collect();
+    let others = loaded.others(&leaf);
     let chain = trust::build_chain(&leaf, &others, &opts.extra_trust, opts.now);
     let chain = match chain {
         Ok(ch) => {
@@ -535,31 +534,6 @@ impl Checks {
         report.leaf = leaf;
         report.chain = chain;
         report
-    }
-}
-
-/// The certificate the key belongs to: the .p12's own, else one whose public key
-/// matches the key, else the file's leaf. The note says how it was found.
-fn find_leaf(loaded: &Loaded, key: Option<&PKey<Private>>) -> (Option<X509>, &'static str) {
-    if let Some(cert) = loaded.p12.as_ref().and_then(|p| p.cert.clone()) {
-        return (Some(cert), "");
-    }
-    let by_key = key.and_then(|k| {
-        loaded
-            .certificates
-            .iter()
-            .find(|c| c.public_key().is_ok_and(|pk| pk.public_eq(k)))
-    });
-    if let Some(found) = by_key {
-        return (Some(found.clone()), " (matched by its public key)");
-    }
-    (loaded.leaf().cloned(), "")
-}
-
-fn same_cert(a: &X509Ref, b: &X509Ref) -> bool {
-    match (a.to_der(), b.to_der()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
     }
 }
 
@@ -747,8 +721,7 @@ fn check_intermediate(
         }
         return;
     }
-    if let Some(ch) = chain.filter(|ch| ch.verified && ch.path.len() <= 2) {
-        let _ = ch;
+    if chain.is_some_and(|ch| ch.verified && ch.path.len() <= 2) {
         c.pass(
             "intermediate",
             format!("not needed: issued directly by the root {issuer_cn}"),

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
-use cprlink_cert::facts::CertFacts;
+use cprlink_cert::facts::{CertFacts, same_certificate};
 use cprlink_cert::files::{self, Overwrite};
 use cprlink_cert::openssl::pkey::{PKey, Private};
 use cprlink_cert::openssl::x509::{X509, X509Ref};
@@ -71,27 +71,10 @@ fn config_password_for(path: &Path, ctx: &mut Context) -> Option<secrets::Config
     same.then(|| config.certificate_password())
 }
 
-/// The certificate a file is about: the .p12's own, else the one matching the key,
-/// else the file's leaf.
-fn leaf_of(loaded: &Loaded) -> Option<X509> {
-    if let Some(cert) = loaded.p12.as_ref().and_then(|p| p.cert.clone()) {
-        return Some(cert);
-    }
-    if let Some(key) = &loaded.key
-        && let Some(c) = loaded
-            .certificates
-            .iter()
-            .find(|c| c.public_key().is_ok_and(|pk| pk.public_eq(key)))
-    {
-        return Some(c.clone());
-    }
-    loaded.leaf().cloned()
-}
-
 /// The certificate of `loaded`, or the error that tells a key-only file apart.
 fn require_leaf(loaded: &Loaded) -> Result<X509, CliError> {
-    if let Some(leaf) = leaf_of(loaded) {
-        return Ok(leaf);
+    if let Some(leaf) = loaded.key_certificate() {
+        return Ok(leaf.clone());
     }
     let path = loaded.path.clone();
     Err(if loaded.key.is_some() {
@@ -99,10 +82,6 @@ fn require_leaf(loaded: &Loaded) -> Result<X509, CliError> {
     } else {
         cprlink_cert::Error::NoCertificate { path }.into()
     })
-}
-
-fn same_der(a: &X509Ref, b: &X509Ref) -> bool {
-    matches!((a.to_der(), b.to_der()), (Ok(x), Ok(y)) if x == y)
 }
 
 fn read_trust(paths: &[PathBuf]) -> Result<Vec<X509>, CliError> {
@@ -139,12 +118,7 @@ fn inspect(a: &CertInspectArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let leaf = require_leaf(&loaded)?;
     let now = Utc::now();
     let facts = CertFacts::of(&leaf, now)?;
-    let others: Vec<X509> = loaded
-        .certificates
-        .iter()
-        .filter(|c| !same_der(c, &leaf))
-        .cloned()
-        .collect();
+    let others = loaded.others(&leaf);
     let chain = trust::build_chain(&leaf, &others, &extra, now)?;
     let environment = verify::effective_environment(&facts, Some(&chain));
     let generation = verify::effective_generation(&facts, Some(&chain));
@@ -589,7 +563,7 @@ fn order_chain(leaf: &X509Ref, mut certs: Vec<X509>) -> Vec<X509> {
 }
 
 fn push_unique(chain: &mut Vec<X509>, leaf: &X509Ref, cert: X509) {
-    if !same_der(&cert, leaf) && !chain.iter().any(|c| same_der(c, &cert)) {
+    if !same_certificate(&cert, leaf) && !chain.iter().any(|c| same_certificate(c, &cert)) {
         chain.push(cert);
     }
 }
@@ -963,18 +937,7 @@ fn render_report(report: &Report, ui: &Ui) -> Result<(), CliError> {
             ui.verdict_word(check.status.as_str()),
             check.id
         );
-        let mut first = true;
-        for (at, line) in wrap_indented(&check.detail, indent) {
-            if first && at == indent {
-                out.push(format!("{head}{line}"));
-            } else {
-                if first {
-                    out.push(head.trim_end().to_owned());
-                }
-                out.push(format!("{:at$}{line}", ""));
-            }
-            first = false;
-        }
+        out.extend(layout(&head, indent, &check.detail));
     }
     let failed: Vec<&str> = report.failures().map(|c| c.id).collect();
     let warned: Vec<&str> = report
@@ -992,7 +955,7 @@ fn render_report(report: &Report, ui: &Ui) -> Result<(), CliError> {
         Verdict::Fail => format!("verdict: fail (failed: {})", failed.join(", ")),
     };
     out.push(String::new());
-    out.extend(wrap(&summary, WIDTH));
+    out.extend(layout("", 0, &summary));
     ui.print(&out.join("\n"))?;
     Ok(())
 }
@@ -1003,21 +966,26 @@ fn render_report(report: &Report, ui: &Ui) -> Result<(), CliError> {
 /// Label column width of key-value output.
 const LABEL_W: usize = 20;
 
-/// Appends `label  value`, wrapping the value within [`WIDTH`]; a value word too long
-/// for the column (a SHA-256 fingerprint) goes on its own line, indented by two.
+/// Appends `label  value`, the value wrapped within [`WIDTH`] (see [`layout`]).
 fn kv(out: &mut Vec<String>, label: &str, value: &str) {
-    let avail = WIDTH - LABEL_W;
-    if value.split(' ').any(|w| w.chars().count() > avail) {
-        out.push(label.to_owned());
-        for line in wrap(value, WIDTH - 2) {
-            out.push(format!("  {line}"));
+    out.extend(layout(&format!("{label:<LABEL_W$}"), LABEL_W, value));
+}
+
+/// `head` followed by `text` wrapped into the column that starts at `indent` (the head's
+/// width on screen, which colour codes do not change); continuation lines are indented.
+fn layout(head: &str, indent: usize, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, (at, line)) in wrap_indented(text, indent).into_iter().enumerate() {
+        if i == 0 && at == indent {
+            out.push(format!("{head}{line}").trim_end().to_owned());
+            continue;
         }
-        return;
+        if i == 0 {
+            out.push(head.trim_end().to_owned());
+        }
+        out.push(format!("{:at$}{line}", ""));
     }
-    for (i, line) in wrap(value, avail).into_iter().enumerate() {
-        let l = if i == 0 { label } else { "" };
-        out.push(format!("{l:<LABEL_W$}{line}").trim_end().to_owned());
-    }
+    out
 }
 
 /// Wraps `text` for a column starting at `indent`; returns (indent, line) pairs. A word
@@ -1053,58 +1021,26 @@ fn wrap_indented(text: &str, indent: usize) -> Vec<(usize, String)> {
     out
 }
 
-/// Greedy word wrap at spaces; words longer than `width` are split hard.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(10);
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split(' ').filter(|w| !w.is_empty()) {
-        let mut word = word.to_owned();
-        while word.chars().count() > width {
-            if !line.is_empty() {
-                lines.push(std::mem::take(&mut line));
-            }
-            let head: String = word.chars().take(width).collect();
-            word = word.chars().skip(width).collect();
-            lines.push(head);
-        }
-        let needed = if line.is_empty() {
-            word.chars().count()
-        } else {
-            line.chars().count() + 1 + word.chars().count()
-        };
-        if needed > width && !line.is_empty() {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(&word);
-    }
-    if !line.is_empty() || lines.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn wrap_keeps_width() {
-        let text = "a ".repeat(120);
-        for line in wrap(&text, 30) {
-            assert!(line.chars().count() <= 30);
+    fn layout_keeps_width() {
+        let text = "word ".repeat(120);
+        for line in layout("label", 20, &text) {
+            assert!(line.chars().count() <= WIDTH, "{line}");
         }
         let long = "X".repeat(95);
         let mut out = Vec::new();
         kv(&mut out, "SHA-256 fingerprint", &long);
         assert_eq!(
             out,
-            vec!["SHA-256 fingerprint".to_owned(), format!("  {long}")]
+            vec!["SHA-256 fingerprint".to_owned(), format!("     {long}")]
         );
-        assert!(out.iter().all(|l| l.chars().count() <= WIDTH));
+        let mut out = Vec::new();
+        kv(&mut out, "Key", "RSA 3072 bits");
+        assert_eq!(out, vec![format!("{:<20}RSA 3072 bits", "Key")]);
     }
 
     #[test]
