@@ -135,13 +135,10 @@ fn inspect(a: &CertInspectArgs, ctx: &mut Context) -> Result<Code, CliError> {
         let mut doc =
             serde_json::to_value(&facts).map_err(|e| CliError::usage(format!("internal: {e}")))?;
         if let Value::Object(map) = &mut doc {
+            map.insert("file".into(), json!(loaded.path.display().to_string()));
+            map.insert("format".into(), json!(loaded.format));
             map.insert("environment".into(), json!(environment));
             map.insert("generation".into(), json!(generation));
-            let mut head = serde_json::Map::new();
-            head.insert("file".into(), json!(loaded.path.display().to_string()));
-            head.insert("format".into(), json!(loaded.format));
-            head.extend(std::mem::take(map));
-            *map = head;
             map.insert("chain".into(), chain_json(&chain));
             map.insert("has_private_key".into(), json!(loaded.key.is_some()));
             map.insert("key_matches".into(), json!(key_matches));
@@ -323,20 +320,21 @@ fn chain_json(chain: &ChainStatus) -> Value {
 }
 
 fn protection_json(p: &Protection) -> Value {
-    json!({
-        "profile": p.profile(),
-        "summary": p.summary(),
-        "readable_by": p.readable_by(),
-        "needs_legacy_provider": p.needs_legacy_provider(),
-        "key": p.key(),
-        "certificates": p.certificates(),
-        "mac": p.mac,
-        "max_iterations": p.max_iterations(),
-        "ber_indefinite": p.ber_indefinite,
-        "key_bags": p.key_bags,
-        "encrypted_containers": p.encrypted_containers,
-        "plain_cert_bags": p.plain_cert_bags,
-    })
+    // The raw scan (bags, containers, MAC) plus what people ask about it.
+    let mut v = serde_json::to_value(p).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut v {
+        map.insert("profile".into(), json!(p.profile()));
+        map.insert("summary".into(), json!(p.summary()));
+        map.insert("readable_by".into(), json!(p.readable_by()));
+        map.insert(
+            "needs_legacy_provider".into(),
+            json!(p.needs_legacy_provider()),
+        );
+        map.insert("key".into(), json!(p.key()));
+        map.insert("certificates".into(), json!(p.certificates()));
+        map.insert("max_iterations".into(), json!(p.max_iterations()));
+    }
+    v
 }
 
 fn short_cert_json(f: &CertFacts) -> Value {
