@@ -1536,13 +1536,34 @@ fn inspect_and_verify_with_rsassa_pss_chains_from_ca_bundle() {
     assert_eq!(j["chain"]["path"].as_array().unwrap().len(), 3);
 }
 
+/// Types a line at a hidden prompt. The prompt switches echo off with TCSAFLUSH, which
+/// discards anything typed before: wait until echo is off (that is also the proof that
+/// the input is hidden), then type.
+fn type_secret(term: &mut expectrl::session::OsSession, text: &str) {
+    use expectrl::Expect;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while term.get_process().get_echo().unwrap() {
+        assert!(
+            Instant::now() < deadline,
+            "the prompt never switched echo off"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    term.send_line(text).unwrap();
+}
+
 #[test]
 fn on_a_terminal_the_password_is_asked_hidden_and_asked_again_when_wrong() {
     use expectrl::Expect;
     let dir = tmp();
     let file = p12_file(dir.path(), "good.p12", &fx().good, &issuing());
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("cprlink"));
-    cmd.args(["cert", "inspect", path_str(&file)])
+    // expectrl starts children with echo off; a real terminal has it on, and the hidden
+    // prompt is recognised by switching it off. `stty echo` restores the real case.
+    let bin = assert_cmd::cargo::cargo_bin("cprlink");
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "stty echo && exec \"$0\" \"$@\""])
+        .arg(&bin)
+        .args(["cert", "inspect", path_str(&file)])
         .current_dir(dir.path())
         .env("NO_COLOR", "1")
         .env_remove("CPRLINK_NO_INPUT")
@@ -1553,7 +1574,7 @@ fn on_a_terminal_the_password_is_asked_hidden_and_asked_again_when_wrong() {
     term.set_expect_timeout(Some(Duration::from_secs(30)));
     let mut seen = Vec::new();
     seen.extend(term.expect("Password for").unwrap().before().to_vec());
-    term.send_line("not-the-password").unwrap();
+    type_secret(&mut term, "not-the-password");
     seen.extend(
         term.expect("wrong password, try again")
             .unwrap()
@@ -1561,7 +1582,7 @@ fn on_a_terminal_the_password_is_asked_hidden_and_asked_again_when_wrong() {
             .to_vec(),
     );
     seen.extend(term.expect("Password for").unwrap().before().to_vec());
-    term.send_line(PASSWORD).unwrap();
+    type_secret(&mut term, PASSWORD);
     let found = term.expect("SHA-1 thumbprint").unwrap();
     seen.extend(found.before().to_vec());
     let text = String::from_utf8_lossy(&seen);
