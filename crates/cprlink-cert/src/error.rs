@@ -67,8 +67,10 @@ pub enum Error {
     )]
     LegacyEncryptionUnavailable { path: PathBuf },
     #[error(
-        "{} asks for {count} key-derivation iterations (more than {limit}): refused, the file may be hostile",
-        path.display()
+        "{} asks for {} key-derivation iterations (more than {}): refused, the file may be hostile",
+        path.display(),
+        crate::protection::group(*count),
+        crate::protection::group(*limit)
     )]
     AbsurdIterationCount {
         path: PathBuf,
