@@ -114,13 +114,28 @@ impl From<cprlink_cert::Error> for CliError {
                 .with_hint("pass --password-file FILE, --password-env VAR or --password-stdin"),
             E::Base64Pkcs12 { .. } => CliError::usage(message),
             E::LegacyEncryptionUnavailable { .. } => CliError::usage(message).with_hint(
-                "install OpenSSL 3 with its legacy provider (Debian: libssl3), or re-export the file with AES/3DES",
+                "install OpenSSL 3's legacy provider, or re-export the file with AES or 3DES",
             ),
             E::KeyDoesNotMatchCertificate => CliError::usage(message)
-                .with_hint("check that --key is the key generated with this certificate"),
+                .with_hint("use the private key that was made together with this certificate"),
             E::AlreadyExists { .. } => {
                 CliError::usage(message).with_hint("pass --force to replace it")
             }
+            E::AbsurdIterationCount { .. } => CliError::usage(message).with_hint(
+                "do not use this file; ask for a fresh export from MitID Erhverv",
+            ),
+            E::KeyWithoutCertificate { .. } => CliError::usage(message).with_hint(
+                "give the certificate (.cer/.crt/.pem) or the .p12; `cprlink cert pack` joins cert and key",
+            ),
+            E::NoPrivateKey { .. } => CliError::usage(message)
+                .with_hint("DPG needs the certificate together with its private key (.p12)"),
+            E::NotPkcs12 { .. } | E::EmptyFile { .. } | E::TooLarge { .. } => {
+                CliError::usage(message)
+                    .with_hint("check that this is the file you meant (a .p12/.pfx is binary)")
+            }
+            E::IssuingCaNotEmbedded { .. } => CliError::usage(message).with_hint(
+                "pass the issuing CA's certificate with --chain FILE (ca1.gov.dk publishes them)",
+            ),
             _ => CliError::usage(message),
         }
     }
