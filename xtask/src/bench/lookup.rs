@@ -58,7 +58,10 @@ impl Sandbox {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start the sandbox: {e}"))?;
-        let sb = Sandbox { child, dir: dir.to_path_buf() };
+        let sb = Sandbox {
+            child,
+            dir: dir.to_path_buf(),
+        };
         let deadline = Instant::now() + Duration::from_secs(300);
         while !dir.join("sandbox.json").is_file() {
             if Instant::now() > deadline {
@@ -86,7 +89,9 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -123,7 +128,11 @@ struct Measured {
 fn measure(cmd: &mut Command, work: &Path) -> Result<Measured, String> {
     let report = work.join("time.out");
     let mut timed = Command::new("/usr/bin/time");
-    timed.args(["-f", "%U %S %M", "-o"]).arg(&report).arg(cmd.get_program()).args(cmd.get_args());
+    timed
+        .args(["-f", "%U %S %M", "-o"])
+        .arg(&report)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
     for (k, v) in cmd.get_envs() {
         match v {
             Some(v) => timed.env(k, v),
@@ -132,18 +141,28 @@ fn measure(cmd: &mut Command, work: &Path) -> Result<Measured, String> {
     }
     print_command(cmd);
     let started = Instant::now();
-    let status = timed.stdout(Stdio::null()).status().map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    let status = timed
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
     let wall = started.elapsed().as_secs_f64();
     let text = fs::read_to_string(&report).map_err(|e| e.to_string())?;
     let last = text.lines().last().unwrap_or("");
-    let f: Vec<f64> = last.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let f: Vec<f64> = last
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
     if !status.success() && status.code() != Some(1) {
         return Err(format!("{:?} failed ({status}): {text}", cmd.get_program()));
     }
     if f.len() < 3 {
         return Err(format!("cannot read GNU time's report: {text}"));
     }
-    Ok(Measured { wall, cpu: f[0] + f[1], max_rss_kib: f[2] as u64 })
+    Ok(Measured {
+        wall,
+        cpu: f[0] + f[1],
+        max_rss_kib: f[2] as u64,
+    })
 }
 
 /// A minimal CSV line reader (RFC 4180 quoting), enough for persons.csv and our outputs.
@@ -172,7 +191,12 @@ fn names_from_csv(path: &Path) -> Result<HashMap<String, String>, String> {
     let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut lines = text.lines();
     let header = csv_fields(lines.next().unwrap_or(""));
-    let col = |n: &str| header.iter().position(|h| h == n).ok_or_else(|| format!("{}: no {n} column", path.display()));
+    let col = |n: &str| {
+        header
+            .iter()
+            .position(|h| h == n)
+            .ok_or_else(|| format!("{}: no {n} column", path.display()))
+    };
     let (c, n) = (col("cpr")?, col("name")?);
     Ok(lines
         .map(csv_fields)
@@ -182,7 +206,12 @@ fn names_from_csv(path: &Path) -> Result<HashMap<String, String>, String> {
 }
 
 /// Every CPR number asked must have the expected name in `got`.
-fn check(who: &str, asked: &[String], got: &HashMap<String, String>, want: &HashMap<String, String>) -> Result<(), String> {
+fn check(
+    who: &str,
+    asked: &[String],
+    got: &HashMap<String, String>,
+    want: &HashMap<String, String>,
+) -> Result<(), String> {
     let mut bad = 0usize;
     for c in asked {
         if got.get(c) != want.get(c) {
@@ -190,9 +219,15 @@ fn check(who: &str, asked: &[String], got: &HashMap<String, String>, want: &Hash
         }
     }
     if bad > 0 {
-        return Err(format!("{who}: {bad} of {} names differ from persons.csv", asked.len()));
+        return Err(format!(
+            "{who}: {bad} of {} names differ from persons.csv",
+            asked.len()
+        ));
     }
-    eprintln!("  checked: {who} returned the expected name for all {} CPR numbers", asked.len());
+    eprintln!(
+        "  checked: {who} returned the expected name for all {} CPR numbers",
+        asked.len()
+    );
     Ok(())
 }
 
@@ -205,17 +240,37 @@ fn write_lines(path: &Path, items: impl Iterator<Item = String>) -> Result<(), S
 }
 
 fn have(cmd: &str, args: &[&str]) -> bool {
-    Command::new(cmd).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new(cmd)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 fn apt_install(pkg: &str) -> Result<(), String> {
     eprintln!("bench: `{pkg}` is missing; installing the Debian package `{pkg}` with apt-get");
-    let sudo = if Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0")) { vec![] } else { vec!["sudo"] };
+    let sudo = if Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"))
+    {
+        vec![]
+    } else {
+        vec!["sudo"]
+    };
     let run = |args: &[&str]| -> Result<(), String> {
         let mut all: Vec<&str> = sudo.clone();
         all.extend_from_slice(args);
-        let status = Command::new(all[0]).args(&all[1..]).status().map_err(|e| e.to_string())?;
-        if status.success() { Ok(()) } else { Err(format!("`{}` failed", all.join(" "))) }
+        let status = Command::new(all[0])
+            .args(&all[1..])
+            .status()
+            .map_err(|e| e.to_string())?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("`{}` failed", all.join(" ")))
+        }
     };
     run(&["apt-get", "update", "-qq"])?;
     run(&["apt-get", "install", "-y", "-qq", pkg])
@@ -226,7 +281,12 @@ fn ensure_tools() -> Result<(), String> {
     if !Path::new("/usr/bin/time").exists() {
         apt_install("time")?;
     }
-    for (tool, pkg) in [("wrk", "wrk"), ("curl", "curl"), ("openssl", "openssl"), ("python3", "python3")] {
+    for (tool, pkg) in [
+        ("wrk", "wrk"),
+        ("curl", "curl"),
+        ("openssl", "openssl"),
+        ("python3", "python3"),
+    ] {
         if !have("sh", &["-c", &format!("command -v {tool}")]) {
             apt_install(pkg)?;
         }
@@ -234,7 +294,17 @@ fn ensure_tools() -> Result<(), String> {
     if !have("python3", &["-c", "import requests"]) {
         eprintln!("bench: Python's `requests` is missing; installing it with pip");
         let ok = have("python3", &["-m", "pip", "install", "--quiet", "requests"])
-            || have("python3", &["-m", "pip", "install", "--quiet", "--break-system-packages", "requests"]);
+            || have(
+                "python3",
+                &[
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--break-system-packages",
+                    "requests",
+                ],
+            );
         if !ok {
             apt_install("python3-requests")?;
         }
@@ -257,7 +327,11 @@ pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
     let mut rows: Vec<Row> = Vec::new();
 
     // ---- one sandbox, no added latency: B1, B3, B4, B5 ----------------------------------
-    let sb = Sandbox::start(bin, &work.join("sandbox"), &["--persons", &N_B1.to_string()])?;
+    let sb = Sandbox::start(
+        bin,
+        &work.join("sandbox"),
+        &["--persons", &N_B1.to_string()],
+    )?;
     let want = names_from_csv(&sb.dir.join("persons.csv"))?;
     let mut cprs: Vec<String> = want.keys().cloned().collect();
     cprs.sort();
@@ -268,10 +342,21 @@ pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
     let (cert_pem, key_pem) = (work.join("client.pem"), work.join("client.key"));
     let p12 = sb.dir.join("client.p12");
     let pass = format!("file:{}", sb.dir.join("client.p12.password").display());
-    for (out, extra) in [(&cert_pem, vec!["-nokeys", "-clcerts"]), (&key_pem, vec!["-nocerts", "-nodes"])] {
+    for (out, extra) in [
+        (&cert_pem, vec!["-nokeys", "-clcerts"]),
+        (&key_pem, vec!["-nocerts", "-nodes"]),
+    ] {
         let mut c = Command::new("openssl");
-        c.args(["pkcs12", "-in"]).arg(&p12).args(["-passin", &pass]).args(&extra).arg("-out").arg(out);
-        let st = c.stderr(Stdio::null()).status().map_err(|e| e.to_string())?;
+        c.args(["pkcs12", "-in"])
+            .arg(&p12)
+            .args(["-passin", &pass])
+            .args(&extra)
+            .arg("-out")
+            .arg(out);
+        let st = c
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| e.to_string())?;
         if !st.success() {
             return Err("openssl could not read the sandbox's client.p12".to_owned());
         }
@@ -287,13 +372,20 @@ pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
         Command::new(bin)
             .arg("--config")
             .arg(sb.config())
-            .args(["lookup", "--api", "rest", "--format", "csv", "--force", "--input"])
+            .args([
+                "lookup", "--api", "rest", "--format", "csv", "--force", "--input",
+            ])
             .arg(&input)
             .arg("--output")
             .arg(&out_cprlink),
         &work,
     )?;
-    check("cprlink lookup", &cprs, &names_from_csv(&out_cprlink)?, &want)?;
+    check(
+        "cprlink lookup",
+        &cprs,
+        &names_from_csv(&out_cprlink)?,
+        &want,
+    )?;
 
     let out_py = work.join("b1-python.csv");
     let m_py = measure(
@@ -312,9 +404,19 @@ pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
             .arg(&out_py),
         &work,
     )?;
-    check("python requests.Session", &cprs, &names_from_csv(&out_py)?, &want)?;
+    check(
+        "python requests.Session",
+        &cprs,
+        &names_from_csv(&out_py)?,
+        &want,
+    )?;
 
-    let sample: Vec<String> = cprs.iter().step_by(N_B1 / N_CURL).take(N_CURL).cloned().collect();
+    let sample: Vec<String> = cprs
+        .iter()
+        .step_by(N_B1 / N_CURL)
+        .take(N_CURL)
+        .cloned()
+        .collect();
     let curl_dir = work.join("curl");
     fs::create_dir_all(&curl_dir).map_err(|e| e.to_string())?;
     let script = format!(
@@ -325,16 +427,30 @@ pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
         ca.display(),
         curl_dir.display()
     );
-    eprintln!("$ sh -c 'for c in <{N_CURL} CPR numbers>; do curl -s --fail --cert client.pem --key client.key --cacert ca.pem -o curl/$c.json \"{base}{REST_PATH}?pnr.personnummer.eq=$c&format=json\"; done'");
+    eprintln!(
+        "$ sh -c 'for c in <{N_CURL} CPR numbers>; do curl -s --fail --cert client.pem --key client.key --cacert ca.pem -o curl/$c.json \"{base}{REST_PATH}?pnr.personnummer.eq=$c&format=json\"; done'"
+    );
     let started = Instant::now();
-    let st = Command::new("sh").args(["-c", &script]).status().map_err(|e| e.to_string())?;
+    let st = Command::new("sh")
+        .args(["-c", &script])
+        .status()
+        .map_err(|e| e.to_string())?;
     let curl_wall = started.elapsed().as_secs_f64();
     if !st.success() {
         return Err("the curl loop failed".to_owned());
     }
     let out_curl = work.join("b1-curl.csv");
-    let files: Vec<PathBuf> = sample.iter().map(|c| curl_dir.join(format!("{c}.json"))).collect();
-    let st = Command::new("python3").arg(&peer).args(["parse", "--output"]).arg(&out_curl).args(&files).status().map_err(|e| e.to_string())?;
+    let files: Vec<PathBuf> = sample
+        .iter()
+        .map(|c| curl_dir.join(format!("{c}.json")))
+        .collect();
+    let st = Command::new("python3")
+        .arg(&peer)
+        .args(["parse", "--output"])
+        .arg(&out_curl)
+        .args(&files)
+        .status()
+        .map_err(|e| e.to_string())?;
     if !st.success() {
         return Err("cannot read the curl loop's answers".to_owned());
     }
@@ -344,16 +460,64 @@ pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
     let r_cprlink = rate(N_B1, m_cprlink.wall);
     let r_py = rate(N_B1, m_py.wall);
     let r_curl = rate(N_CURL, curl_wall);
-    rows.push(Row { id: "B1", what: "cprlink lookup --input (REST)".into(), value: format!("{r_cprlink:.0} lookups/s"), target: String::new(), pass: None });
-    rows.push(Row { id: "B1", what: format!("curl loop (sample of {N_CURL}, 1 process+handshake each)"), value: format!("{r_curl:.1} lookups/s"), target: String::new(), pass: None });
-    rows.push(Row { id: "B1", what: "Python requests.Session, sequential".into(), value: format!("{r_py:.0} lookups/s"), target: String::new(), pass: None });
-    rows.push(Row { id: "B1", what: "cprlink / curl loop".into(), value: format!("{:.0}x", r_cprlink / r_curl), target: ">= 50x".into(), pass: Some(r_cprlink / r_curl >= 50.0) });
-    rows.push(Row { id: "B1", what: "cprlink / Python".into(), value: format!("{:.1}x", r_cprlink / r_py), target: ">= 10x".into(), pass: Some(r_cprlink / r_py >= 10.0) });
+    rows.push(Row {
+        id: "B1",
+        what: "cprlink lookup --input (REST)".into(),
+        value: format!("{r_cprlink:.0} lookups/s"),
+        target: String::new(),
+        pass: None,
+    });
+    rows.push(Row {
+        id: "B1",
+        what: format!("curl loop (sample of {N_CURL}, 1 process+handshake each)"),
+        value: format!("{r_curl:.1} lookups/s"),
+        target: String::new(),
+        pass: None,
+    });
+    rows.push(Row {
+        id: "B1",
+        what: "Python requests.Session, sequential".into(),
+        value: format!("{r_py:.0} lookups/s"),
+        target: String::new(),
+        pass: None,
+    });
+    rows.push(Row {
+        id: "B1",
+        what: "cprlink / curl loop".into(),
+        value: format!("{:.0}x", r_cprlink / r_curl),
+        target: ">= 50x".into(),
+        pass: Some(r_cprlink / r_curl >= 50.0),
+    });
+    rows.push(Row {
+        id: "B1",
+        what: "cprlink / Python".into(),
+        value: format!("{:.1}x", r_cprlink / r_py),
+        target: ">= 10x".into(),
+        pass: Some(r_cprlink / r_py >= 10.0),
+    });
     let per10k = |m: &Measured| m.cpu;
-    rows.push(Row { id: "B5", what: "CPU per 10,000 lookups: cprlink".into(), value: format!("{:.2} s", per10k(&m_cprlink)), target: String::new(), pass: None });
-    rows.push(Row { id: "B5", what: "CPU per 10,000 lookups: Python".into(), value: format!("{:.2} s", per10k(&m_py)), target: String::new(), pass: None });
+    rows.push(Row {
+        id: "B5",
+        what: "CPU per 10,000 lookups: cprlink".into(),
+        value: format!("{:.2} s", per10k(&m_cprlink)),
+        target: String::new(),
+        pass: None,
+    });
+    rows.push(Row {
+        id: "B5",
+        what: "CPU per 10,000 lookups: Python".into(),
+        value: format!("{:.2} s", per10k(&m_py)),
+        target: String::new(),
+        pass: None,
+    });
     let cpu_ratio = m_cprlink.cpu / m_py.cpu;
-    rows.push(Row { id: "B5", what: "cprlink CPU / Python CPU".into(), value: format!("{:.3} (1/{:.0})", cpu_ratio, 1.0 / cpu_ratio), target: "<= 0.2".into(), pass: Some(cpu_ratio <= 0.2) });
+    rows.push(Row {
+        id: "B5",
+        what: "cprlink CPU / Python CPU".into(),
+        value: format!("{:.3} (1/{:.0})", cpu_ratio, 1.0 / cpu_ratio),
+        target: "<= 0.2".into(),
+        pass: Some(cpu_ratio <= 0.2),
+    });
 
     // ---- B3: memory, streaming 10^5 and 10^6 lines ----------------------------------------
     eprintln!("\nB3: peak memory for a streamed bulk run");
@@ -363,30 +527,56 @@ pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
         write_lines(&big, (0..n).map(|i| cprs[i % cprs.len()].clone()))?;
         let out = work.join(format!("b3-{n}.jsonl"));
         let m = measure(
-            Command::new(bin).arg("--config").arg(sb.config()).args(["lookup", "--force", "--input"]).arg(&big).arg("--output").arg(&out),
+            Command::new(bin)
+                .arg("--config")
+                .arg(sb.config())
+                .args(["lookup", "--force", "--input"])
+                .arg(&big)
+                .arg("--output")
+                .arg(&out),
             &work,
         )?;
-        let lines = fs::read(&out).map(|b| b.iter().filter(|&&c| c == b'\n').count()).unwrap_or(0);
+        let lines = fs::read(&out)
+            .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+            .unwrap_or(0);
         if lines != n {
             return Err(format!("B3: {lines} records for {n} input lines"));
         }
-        eprintln!("  checked: {n} records for {n} lines ({:.0} lookups/s)", n as f64 / m.wall);
+        eprintln!(
+            "  checked: {n} records for {n} lines ({:.0} lookups/s)",
+            n as f64 / m.wall
+        );
         let _ = fs::remove_file(&big);
         let _ = fs::remove_file(&out);
         rss.push((n, m.max_rss_kib));
     }
     for (n, kib) in &rss {
         let mib = *kib as f64 / 1024.0;
-        rows.push(Row { id: "B3", what: format!("max RSS, {n} input lines"), value: format!("{mib:.1} MiB"), target: "<= 64 MiB".into(), pass: Some(mib <= 64.0) });
+        rows.push(Row {
+            id: "B3",
+            what: format!("max RSS, {n} input lines"),
+            value: format!("{mib:.1} MiB"),
+            target: "<= 64 MiB".into(),
+            pass: Some(mib <= 64.0),
+        });
     }
 
     // ---- B4: cprlink serve, warm cache, wrk -----------------------------------------------
     eprintln!("\nB4: GET /v1/persons/{{cpr}}/name on cprlink serve, warm cache");
     let port = free_port()?;
     let mut serve_cmd = Command::new(bin);
-    serve_cmd.arg("--config").arg(sb.config()).args(["-q", "serve", "--listen", &format!("127.0.0.1:{port}")]);
+    serve_cmd.arg("--config").arg(sb.config()).args([
+        "-q",
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ]);
     print_command(&serve_cmd);
-    let mut serve = serve_cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().map_err(|e| e.to_string())?;
+    let mut serve = serve_cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
     let serve_base = format!("http://127.0.0.1:{port}");
     let warm: Vec<String> = cprs.iter().take(1000).cloned().collect();
     let result = (|| -> Result<f64, String> {
@@ -397,11 +587,24 @@ pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let body = format!("{{\"cprs\": [{}]}}", warm.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(","));
+        let body = format!(
+            "{{\"cprs\": [{}]}}",
+            warm.iter()
+                .map(|c| format!("\"{c}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
         let body_file = work.join("warm.json");
         fs::write(&body_file, body).map_err(|e| e.to_string())?;
         let o = Command::new("curl")
-            .args(["-sf", "-X", "POST", "-H", "Content-Type: application/json", "--data-binary"])
+            .args([
+                "-sf",
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+            ])
             .arg(format!("@{}", body_file.display()))
             .arg(format!("{serve_base}/v1/names"))
             .output()
@@ -410,11 +613,16 @@ pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
             return Err("warming the cache failed".to_owned());
         }
         // One answer checked by hand.
-        let o = Command::new("curl").args(["-sf", &format!("{serve_base}/v1/persons/{}/name", warm[0])]).output().map_err(|e| e.to_string())?;
+        let o = Command::new("curl")
+            .args(["-sf", &format!("{serve_base}/v1/persons/{}/name", warm[0])])
+            .output()
+            .map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&o.stdout);
         let name = want.get(&warm[0]).cloned().unwrap_or_default();
         if !text.contains(&format!("\"name\":{}", json_string(&name))) {
-            return Err(format!("cprlink serve answered something else for a warm CPR: {text}"));
+            return Err(format!(
+                "cprlink serve answered something else for a warm CPR: {text}"
+            ));
         }
         eprintln!("  checked: cprlink serve answers the expected name from its cache");
         let paths = work.join("paths.txt");
@@ -429,7 +637,17 @@ pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
         )
         .map_err(|e| e.to_string())?;
         let mut wrk = Command::new("wrk");
-        wrk.args(["-t", "2", "-c", &WRK_CONNECTIONS.to_string(), "-d", &format!("{WRK_SECS}s"), "-s"]).arg(&lua).arg(&serve_base);
+        wrk.args([
+            "-t",
+            "2",
+            "-c",
+            &WRK_CONNECTIONS.to_string(),
+            "-d",
+            &format!("{WRK_SECS}s"),
+            "-s",
+        ])
+        .arg(&lua)
+        .arg(&serve_base);
         print_command(&wrk);
         let o = wrk.output().map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -442,15 +660,32 @@ pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
             .and_then(|v| v.trim().parse::<f64>().ok())
             .ok_or_else(|| "cannot read wrk's Requests/sec".to_owned())
     })();
-    let _ = Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status();
     let _ = serve.wait();
     let rps = result?;
-    rows.push(Row { id: "B4", what: format!("cprlink serve, warm cache (wrk -t2 -c{WRK_CONNECTIONS}, {WRK_SECS} s)"), value: format!("{rps:.0} req/s"), target: ">= 20000 req/s".into(), pass: Some(rps >= 20_000.0) });
+    rows.push(Row {
+        id: "B4",
+        what: format!("cprlink serve, warm cache (wrk -t2 -c{WRK_CONNECTIONS}, {WRK_SECS} s)"),
+        value: format!("{rps:.0} req/s"),
+        target: ">= 20000 req/s".into(),
+        pass: Some(rps >= 20_000.0),
+    });
     drop(sb);
 
     // ---- B2: with 50 ms of latency per answer ----------------------------------------------
     eprintln!("\nB2: {N_B2} lookups with --latency-ms {LATENCY_MS}");
-    let sb = Sandbox::start(bin, &work.join("sandbox-latency"), &["--persons", &N_B1.to_string(), "--latency-ms", &LATENCY_MS.to_string()])?;
+    let sb = Sandbox::start(
+        bin,
+        &work.join("sandbox-latency"),
+        &[
+            "--persons",
+            &N_B1.to_string(),
+            "--latency-ms",
+            &LATENCY_MS.to_string(),
+        ],
+    )?;
     let want2 = names_from_csv(&sb.dir.join("persons.csv"))?;
     let mut cprs2: Vec<String> = want2.keys().cloned().collect();
     cprs2.sort();
@@ -463,18 +698,47 @@ pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
         Command::new(bin)
             .arg("--config")
             .arg(sb.config())
-            .args(["lookup", "-j", &concurrency.to_string(), "--batch-size", &batch.to_string(), "--format", "csv", "--force", "--input"])
+            .args([
+                "lookup",
+                "-j",
+                &concurrency.to_string(),
+                "--batch-size",
+                &batch.to_string(),
+                "--format",
+                "csv",
+                "--force",
+                "--input",
+            ])
             .arg(&input2)
             .arg("--output")
             .arg(&out2),
         &work,
     )?;
-    check("cprlink lookup (latency)", &asked, &names_from_csv(&out2)?, &want2)?;
+    check(
+        "cprlink lookup (latency)",
+        &asked,
+        &names_from_csv(&out2)?,
+        &want2,
+    )?;
     drop(sb);
     let r2 = rate(N_B2, m2.wall);
     let bound = f64::from(concurrency * batch) / (LATENCY_MS as f64 / 1000.0);
-    rows.push(Row { id: "B2", what: format!("cprlink lookup, -j {concurrency} --batch-size {batch}, {LATENCY_MS} ms latency"), value: format!("{r2:.0} lookups/s"), target: String::new(), pass: None });
-    rows.push(Row { id: "B2", what: "share of the Little's-law bound (j x batch / latency)".into(), value: format!("{:.1}% of {bound:.0}/s", 100.0 * r2 / bound), target: ">= 90%".into(), pass: Some(r2 / bound >= 0.9) });
+    rows.push(Row {
+        id: "B2",
+        what: format!(
+            "cprlink lookup, -j {concurrency} --batch-size {batch}, {LATENCY_MS} ms latency"
+        ),
+        value: format!("{r2:.0} lookups/s"),
+        target: String::new(),
+        pass: None,
+    });
+    rows.push(Row {
+        id: "B2",
+        what: "share of the Little's-law bound (j x batch / latency)".into(),
+        value: format!("{:.1}% of {bound:.0}/s", 100.0 * r2 / bound),
+        target: ">= 90%".into(),
+        pass: Some(r2 / bound >= 0.9),
+    });
 
     print_table(&rows);
     if rows.iter().any(|r| r.pass == Some(false)) {
@@ -505,6 +769,9 @@ fn print_table(rows: &[Row]) {
             Some(false) => "FAIL",
             None => "",
         };
-        println!("| {} | {} | {} | {} | {verdict} |", r.id, r.what, r.value, r.target);
+        println!(
+            "| {} | {} | {} | {} | {verdict} |",
+            r.id, r.what, r.value, r.target
+        );
     }
 }

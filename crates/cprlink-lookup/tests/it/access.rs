@@ -11,14 +11,25 @@ use cprlink_lookup::{Client, ClientIdentity, Cpr, Error, ErrorKind};
 use crate::support::{expected, identity, settings, start};
 
 fn identity_from(pki: &TestPki, cn: &str) -> ClientIdentity {
-    let issued = pki.issue(&LeafSpec::oces3_system(cn, "Testkommune", "29189846")).unwrap();
+    let issued = pki
+        .issue(&LeafSpec::oces3_system(cn, "Testkommune", "29189846"))
+        .unwrap();
     let mut loaded = cprlink_cert::load::load_bytes(
         std::path::Path::new("x.pem"),
-        [issued.cert.to_pem().unwrap(), issued.key.private_key_to_pem_pkcs8().unwrap()].concat(),
+        [
+            issued.cert.to_pem().unwrap(),
+            issued.key.private_key_to_pem_pkcs8().unwrap(),
+        ]
+        .concat(),
         None,
     )
     .unwrap();
-    loaded.certificates.extend(pki.ca_bundle_pem().ok().and_then(|p| openssl::x509::X509::stack_from_pem(&p).ok()).unwrap_or_default());
+    loaded.certificates.extend(
+        pki.ca_bundle_pem()
+            .ok()
+            .and_then(|p| openssl::x509::X509::stack_from_pem(&p).ok())
+            .unwrap_or_default(),
+    );
     ClientIdentity::from_loaded(&loaded).unwrap()
 }
 
@@ -37,13 +48,19 @@ fn refusals_name_the_onboarding_step() {
     assert!(matches!(err, Error::NotAllowlisted { .. }), "{err}");
     assert_eq!(err.kind(), ErrorKind::Auth);
     let fix = remedy(&err).unwrap();
-    assert!(fix.contains("step 5") && fix.contains(&unregistered.thumbprint), "{fix}");
+    assert!(
+        fix.contains("step 5") && fix.contains(&unregistered.thumbprint),
+        "{fix}"
+    );
     // GraphQL: the token endpoint refuses the certificate (OAuth `invalid_client`).
     let err = lookup(&unregistered, Api::Graphql).unwrap_err();
     assert!(matches!(err, Error::TokenRefused { .. }), "{err}");
     assert_eq!(err.kind(), ErrorKind::Auth);
     let fix = remedy(&err).unwrap();
-    assert!(fix.contains("OAuth certificate") && fix.contains(&unregistered.thumbprint), "{fix}");
+    assert!(
+        fix.contains("OAuth certificate") && fix.contains(&unregistered.thumbprint),
+        "{fix}"
+    );
     // Registered without CPR access: 403, the CPR approval.
     run.sb.register_certificate(&unregistered.thumbprint, false);
     let err = lookup(&unregistered, Api::Rest).unwrap_err();
@@ -64,7 +81,10 @@ fn a_certificate_from_another_ca_is_refused_in_the_handshake() {
     let id = identity_from(&stranger, "Fremmed");
     let want = expected(&run.sb);
     let c = Client::new(settings(&run.sb, Api::Rest), &id).unwrap();
-    let err = run.rt.block_on(c.lookup_records(&[Cpr::parse(&want[0].0).unwrap()])).unwrap_err();
+    let err = run
+        .rt
+        .block_on(c.lookup_records(&[Cpr::parse(&want[0].0).unwrap()]))
+        .unwrap_err();
     match &err {
         Error::TlsRefused { alert, .. } => assert_eq!(*alert, TlsAlert::UnknownCa, "{err}"),
         other => panic!("expected a TLS refusal, got {other}"),
@@ -79,7 +99,10 @@ fn a_server_we_do_not_trust_points_to_ca_file() {
     s.ca_pem = None;
     let c = Client::new(s, &identity(&run.sb)).unwrap();
     let want = expected(&run.sb);
-    let err = run.rt.block_on(c.lookup_records(&[Cpr::parse(&want[0].0).unwrap()])).unwrap_err();
+    let err = run
+        .rt
+        .block_on(c.lookup_records(&[Cpr::parse(&want[0].0).unwrap()]))
+        .unwrap_err();
     assert!(matches!(err, Error::ServerNotTrusted { .. }), "{err}");
     assert!(remedy(&err).unwrap().contains("ca_file"));
 }

@@ -62,13 +62,23 @@ fn mixed_valid_invalid_and_unknown_rows_are_answered_once_in_order() {
         let input = InputReader::new(std::io::Cursor::new(text.clone().into_bytes()));
         let summary = run
             .rt
-            .block_on(batch::run(&c, input, Box::new(sink.clone()), BatchOptions::default(), None, std::future::pending()))
+            .block_on(batch::run(
+                &c,
+                input,
+                Box::new(sink.clone()),
+                BatchOptions::default(),
+                None,
+                std::future::pending(),
+            ))
             .unwrap();
         let got = sink.0.lock().unwrap().clone();
         let pairs: Vec<(String, Status)> = got.iter().map(|r| (r.cpr.clone(), r.status)).collect();
         assert_eq!(pairs, expect, "{api:?}");
         assert_eq!(summary.rows(), expect.len() as u64);
-        assert_eq!(summary.invalid, expect.iter().filter(|e| e.1 == Status::Invalid).count() as u64);
+        assert_eq!(
+            summary.invalid,
+            expect.iter().filter(|e| e.1 == Status::Invalid).count() as u64
+        );
         assert_eq!(summary.error, 0);
     }
 }
@@ -80,21 +90,43 @@ fn resume_skips_answered_rows_and_checks_the_input_matches() {
     let text: String = want.iter().take(30).map(|w| format!("{}\n", w.0)).collect();
     let c = client(&run.sb, APIS[0], |_| {});
     let sink = Memory::default();
-    let opts = BatchOptions { skip: 10, resume_check: Some(want[9].0.clone()), ..BatchOptions::default() };
+    let opts = BatchOptions {
+        skip: 10,
+        resume_check: Some(want[9].0.clone()),
+        ..BatchOptions::default()
+    };
     let input = InputReader::new(std::io::Cursor::new(text.clone().into_bytes()));
     let s = run
         .rt
-        .block_on(batch::run(&c, input, Box::new(sink.clone()), opts, None, std::future::pending()))
+        .block_on(batch::run(
+            &c,
+            input,
+            Box::new(sink.clone()),
+            opts,
+            None,
+            std::future::pending(),
+        ))
         .unwrap();
     assert_eq!((s.rows(), s.skipped), (20, 10));
     assert_eq!(sink.0.lock().unwrap()[0].cpr, want[10].0);
     // A different input: refused, nothing written.
     let sink = Memory::default();
-    let opts = BatchOptions { skip: 10, resume_check: Some(want[3].0.clone()), ..BatchOptions::default() };
+    let opts = BatchOptions {
+        skip: 10,
+        resume_check: Some(want[3].0.clone()),
+        ..BatchOptions::default()
+    };
     let input = InputReader::new(std::io::Cursor::new(text.into_bytes()));
     let err = run
         .rt
-        .block_on(batch::run(&c, input, Box::new(sink.clone()), opts, None, std::future::pending()))
+        .block_on(batch::run(
+            &c,
+            input,
+            Box::new(sink.clone()),
+            opts,
+            None,
+            std::future::pending(),
+        ))
         .unwrap_err();
     assert!(err.error.to_string().contains("--resume"), "{}", err.error);
     assert!(sink.0.lock().unwrap().is_empty());

@@ -34,17 +34,31 @@ fn transient_faults_are_retried_and_no_row_is_lost() {
         let input = InputReader::new(std::io::Cursor::new(text.clone().into_bytes()));
         let s = run
             .rt
-            .block_on(batch::run(&c, input, Box::new(sink.clone()), BatchOptions::default(), None, std::future::pending()))
+            .block_on(batch::run(
+                &c,
+                input,
+                Box::new(sink.clone()),
+                BatchOptions::default(),
+                None,
+                std::future::pending(),
+            ))
             .unwrap();
         let got = sink.0.lock().unwrap().clone();
         assert_eq!(got.len(), want.len(), "{api:?}");
         for (w, r) in want.iter().zip(&got) {
-            assert_eq!((r.cpr.as_str(), r.status), (w.0.as_str(), Status::Found), "{api:?}");
+            assert_eq!(
+                (r.cpr.as_str(), r.status),
+                (w.0.as_str(), Status::Found),
+                "{api:?}"
+            );
             assert_eq!(r.name.as_deref().unwrap_or(""), w.1);
         }
         assert_eq!(s.error, 0);
         let retries = c.stats().retries.load(std::sync::atomic::Ordering::Relaxed);
-        assert!(retries > 0, "{api:?}: no fault was injected, the test proves nothing");
+        assert!(
+            retries > 0,
+            "{api:?}: no fault was injected, the test proves nothing"
+        );
         assert!(run.sb.request_count() - before > 20, "{api:?}");
     }
 }
@@ -52,7 +66,11 @@ fn transient_faults_are_retried_and_no_row_is_lost() {
 #[test]
 fn retry_after_is_honoured_and_exhausted_retries_are_unavailable() {
     let run = start(50, |o| {
-        o.faults = Faults { rate_429: 1.0, retry_after_secs: 1, ..Faults::default() };
+        o.faults = Faults {
+            rate_429: 1.0,
+            retry_after_secs: 1,
+            ..Faults::default()
+        };
     });
     let want = expected(&run.sb);
     let cpr = cprlink_lookup::Cpr::parse(&want[0].0).unwrap();
@@ -62,7 +80,10 @@ fn retry_after_is_honoured_and_exhausted_retries_are_unavailable() {
     });
     let started = std::time::Instant::now();
     let err = run.rt.block_on(c.lookup_records(&[cpr])).unwrap_err();
-    assert!(started.elapsed() >= std::time::Duration::from_millis(950), "Retry-After: 1 was not honoured");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(950),
+        "Retry-After: 1 was not honoured"
+    );
     assert_eq!(err.kind(), ErrorKind::Unavailable);
     assert!(err.to_string().contains("429"), "{err}");
     assert!(!err.to_string().contains(&want[0].0));
@@ -81,7 +102,14 @@ fn a_service_that_cannot_be_reached_stops_the_batch_before_any_row() {
     let input = InputReader::new(std::io::Cursor::new(text.into_bytes()));
     let stopped = run
         .rt
-        .block_on(batch::run(&c, input, Box::new(sink.clone()), BatchOptions::default(), None, std::future::pending()))
+        .block_on(batch::run(
+            &c,
+            input,
+            Box::new(sink.clone()),
+            BatchOptions::default(),
+            None,
+            std::future::pending(),
+        ))
         .unwrap_err();
     assert_eq!(stopped.error.kind(), ErrorKind::Unavailable);
     assert!(sink.0.lock().unwrap().is_empty());

@@ -22,9 +22,19 @@ fn every_person_is_answered_as_persons_csv_says() {
         for (w, r) in want.iter().zip(&got) {
             assert_eq!(r.cpr, w.0);
             assert_eq!(r.status, Status::Found, "{api:?} {}", w.0);
-            assert_eq!(r.name.as_deref().unwrap_or(""), w.1, "{api:?} name of {}", w.0);
+            assert_eq!(
+                r.name.as_deref().unwrap_or(""),
+                w.1,
+                "{api:?} name of {}",
+                w.0
+            );
             assert_eq!(r.name_protected, w.2, "{api:?} protection of {}", w.0);
-            assert_eq!(r.person_status.as_deref(), Some(w.3.as_str()), "{api:?} status of {}", w.0);
+            assert_eq!(
+                r.person_status.as_deref(),
+                Some(w.3.as_str()),
+                "{api:?} status of {}",
+                w.0
+            );
         }
     }
 }
@@ -34,10 +44,17 @@ fn batches_larger_than_the_default_page_are_paged_not_truncated() {
     let run = shared();
     let want = expected(&run.sb);
     let c = client(&run.sb, Api::Rest, |s| s.batch_size = 100);
-    let cprs: Vec<Cpr> = want.iter().take(100).map(|w| Cpr::parse(&w.0).unwrap()).collect();
+    let cprs: Vec<Cpr> = want
+        .iter()
+        .take(100)
+        .map(|w| Cpr::parse(&w.0).unwrap())
+        .collect();
     let got = run.rt.block_on(c.lookup_records(&cprs)).unwrap();
     assert_eq!(got.len(), 100);
-    assert!(got.iter().all(|r| r.status == Status::Found), "a person was lost to paging");
+    assert!(
+        got.iter().all(|r| r.status == Status::Found),
+        "a person was lost to paging"
+    );
 }
 
 #[test]
@@ -53,7 +70,11 @@ fn unknown_numbers_are_not_found_and_repeats_answered_each_time() {
             assert_eq!(got.len(), asked.len());
             for (a, r) in asked.iter().zip(&got) {
                 assert_eq!(r.cpr, a.as_str());
-                let status = if *a == known { Status::Found } else { Status::NotFound };
+                let status = if *a == known {
+                    Status::Found
+                } else {
+                    Status::NotFound
+                };
                 assert_eq!(r.status, status, "{api:?}");
             }
         }

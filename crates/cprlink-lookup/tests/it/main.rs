@@ -2,7 +2,12 @@
 //! shared sandbox for the read-only tests, own sandboxes where a test changes faults or
 //! access.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 mod access;
 mod batch;

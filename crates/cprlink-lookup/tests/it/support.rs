@@ -16,7 +16,11 @@ pub struct Running {
 
 /// Starts a sandbox with `persons` people; `tweak` adjusts the options.
 pub fn start(persons: u32, tweak: impl FnOnce(&mut SandboxOptions)) -> Running {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut opts = SandboxOptions::new(dir.path());
     opts.persons = persons;
@@ -37,7 +41,8 @@ pub fn config(sb: &Sandbox) -> Config {
 
 pub fn identity(sb: &Sandbox) -> ClientIdentity {
     let pw = std::fs::read_to_string(&sb.files().client_p12_password).unwrap();
-    let loaded = cprlink_cert::load(&sb.files().client_p12, Some(pw.lines().next().unwrap())).unwrap();
+    let loaded =
+        cprlink_cert::load(&sb.files().client_p12, Some(pw.lines().next().unwrap())).unwrap();
     ClientIdentity::from_loaded(&loaded).unwrap()
 }
 
@@ -59,7 +64,12 @@ pub fn expected(sb: &Sandbox) -> Vec<(String, String, bool, String)> {
     rdr.records()
         .map(|r| {
             let r = r.unwrap();
-            (r[0].to_owned(), r[1].to_owned(), &r[2] == "true", r[3].to_owned())
+            (
+                r[0].to_owned(),
+                r[1].to_owned(),
+                &r[2] == "true",
+                r[3].to_owned(),
+            )
         })
         .collect()
 }

@@ -103,26 +103,26 @@ pub(crate) fn client(ctx: &mut Context, o: Overrides) -> Result<Client, CliError
     Ok(Client::new(settings, &identity)?)
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-pub(crate) async fn interrupted() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+/// A future that completes on Ctrl-C or SIGTERM. The handlers are installed at once
+/// (inside the runtime), so a signal that arrives before the future is first polled is
+/// not lost to the default action.
+pub(crate) fn interrupted() -> impl std::future::Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+    let int = signal(SignalKind::interrupt()).ok();
+    let term = signal(SignalKind::terminate()).ok();
+    async move {
+        let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
                 }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+        };
+        tokio::select! {
+            () = wait(int) => {}
+            () = wait(term) => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -343,14 +343,10 @@ pub fn run(args: &LookupArgs, ctx: &mut Context) -> Result<Code, CliError> {
         ..BatchOptions::default()
     };
     let rt = ctx.runtime()?;
-    let outcome = rt.block_on(batch::run(
-        &client,
-        rows,
-        sink,
-        opts,
-        progress,
-        interrupted(),
-    ));
+    let outcome = rt.block_on(async {
+        let stop = interrupted();
+        batch::run(&client, rows, sink, opts, progress, stop).await
+    });
     if let Some(b) = &bar {
         b.finish_and_clear();
     }

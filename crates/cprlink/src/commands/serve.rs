@@ -68,6 +68,7 @@ pub fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let api = client.settings().api.as_str();
     let ui = ctx.ui.clone();
     rt.block_on(async move {
+        let stop = interrupted();
         let bound = serve::bind(client, opts).await?;
         ui.note(&format!(
             "cprlink serve: listening on http://{} (api {api}, cache {} s{}); Ctrl-C to stop",
@@ -79,7 +80,7 @@ pub fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
                 ""
             }
         ));
-        bound.run(interrupted()).await?;
+        bound.run(stop).await?;
         ui.note("cprlink serve: stopped");
         Ok::<_, CliError>(())
     })?;

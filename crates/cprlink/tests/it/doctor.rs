@@ -19,13 +19,39 @@ fn passes_on_the_sandbox_for_both_apis() {
             .clone();
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["ok"], true, "{v}");
-        let ids: Vec<&str> = v["checks"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
-        assert_eq!(ids, ["config", "certificate", "dns", "tcp", "tls", "http", "token", "lookup"]);
+        let ids: Vec<&str> = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "config",
+                "certificate",
+                "dns",
+                "tcp",
+                "tls",
+                "http",
+                "token",
+                "lookup"
+            ]
+        );
         let lookup = &v["checks"][7];
         assert_eq!(lookup["status"], "pass", "{v}");
-        assert!(!out.stdout.windows(10).any(|w| w == want[0].0.as_bytes()), "the probe number unmasked");
+        assert!(
+            !out.stdout.windows(10).any(|w| w == want[0].0.as_bytes()),
+            "the probe number unmasked"
+        );
     }
-    let out = run.cprlink().args(["doctor"]).assert().code(0).get_output().clone();
+    let out = run
+        .cprlink()
+        .args(["doctor"])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("all checks passed"), "{text}");
 }
@@ -34,13 +60,25 @@ fn passes_on_the_sandbox_for_both_apis() {
 fn a_denied_ip_fails_http_and_names_step_5() {
     let run = start(5, |_| {});
     run.sb.deny_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let out = run.cprlink().args(["doctor"]).assert().code(1).get_output().clone();
+    let out = run
+        .cprlink()
+        .args(["doctor"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("fail  http"), "{text}");
     assert!(text.contains("DAF-AUTH-0005"), "{text}");
     assert!(text.contains("step 5"), "{text}");
     assert!(text.contains("skip  lookup"), "{text}");
-    let out = run.cprlink().args(["--json", "doctor"]).assert().code(1).get_output().clone();
+    let out = run
+        .cprlink()
+        .args(["--json", "doctor"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], false);
     assert_eq!(v["checks"][5]["status"], "fail");
@@ -51,12 +89,32 @@ fn an_unregistered_certificate_and_a_broken_config_are_reported() {
     let run = shared();
     let dir = tempfile::tempdir().unwrap();
     let cfg = unregistered_config(run, dir.path());
-    let out = cprlink().arg("--config").arg(&cfg).args(["doctor"]).assert().code(1).get_output().clone();
+    let out = cprlink()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["doctor"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("fail  http") && text.contains("step 2"), "{text}");
+    assert!(
+        text.contains("fail  http") && text.contains("step 2"),
+        "{text}"
+    );
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[lookup]\nconcurency = 3\n").unwrap();
-    let out = cprlink().arg("--config").arg(&bad).args(["doctor"]).assert().code(1).get_output().clone();
+    let out = cprlink()
+        .arg("--config")
+        .arg(&bad)
+        .args(["doctor"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("fail  config") && text.contains("concurency"), "{text}");
+    assert!(
+        text.contains("fail  config") && text.contains("concurency"),
+        "{text}"
+    );
 }

@@ -19,13 +19,21 @@ pub struct Running {
 }
 
 pub fn start(persons: u32, tweak: impl FnOnce(&mut SandboxOptions)) -> Running {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut opts = SandboxOptions::new(dir.path().join("sandbox"));
     opts.persons = persons;
     tweak(&mut opts);
     let sb = rt.block_on(Sandbox::start(opts)).expect("sandbox starts");
-    Running { _rt: rt, sb, _dir: dir }
+    Running {
+        _rt: rt,
+        sb,
+        _dir: dir,
+    }
 }
 
 /// The sandbox shared by tests that do not change it.
@@ -59,7 +67,10 @@ impl Running {
 }
 
 pub fn jsonl(bytes: &[u8]) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(bytes).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
 }
 
 /// Every ten-digit run in `text` (CPR-shaped numbers).
@@ -69,7 +80,9 @@ pub fn cpr_like(text: &str) -> Vec<String> {
     let mut i = 0;
     while i < b.len() {
         if b[i].is_ascii_digit() {
-            let j = (i..b.len()).find(|&k| !b[k].is_ascii_digit()).unwrap_or(b.len());
+            let j = (i..b.len())
+                .find(|&k| !b[k].is_ascii_digit())
+                .unwrap_or(b.len());
             if j - i == 10 {
                 out.push(text[i..j].to_owned());
             }
@@ -106,7 +119,10 @@ fn bulk_from_persons_csv_matches_every_answer_on_both_apis() {
         }
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(&format!("{} rows", want.len())), "{stderr}");
-        assert!(cpr_like(&stderr).is_empty(), "a CPR number on stderr: {stderr}");
+        assert!(
+            cpr_like(&stderr).is_empty(),
+            "a CPR number on stderr: {stderr}"
+        );
     }
 }
 
@@ -118,7 +134,14 @@ fn mixed_input_is_answered_once_each_in_order_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.txt");
     let dashed = format!("{}-{}", &want[1].0[..6], &want[1].0[6..]);
-    std::fs::write(&input, format!("{}\n\n{unknown}\n3213011234\n{dashed}\nnonsense\n", want[0].0)).unwrap();
+    std::fs::write(
+        &input,
+        format!(
+            "{}\n\n{unknown}\n3213011234\n{dashed}\nnonsense\n",
+            want[0].0
+        ),
+    )
+    .unwrap();
     for api in ["rest", "graphql"] {
         let out = run
             .cprlink()
@@ -129,7 +152,10 @@ fn mixed_input_is_answered_once_each_in_order_and_exits_1() {
             .get_output()
             .clone();
         let rows = jsonl(&out.stdout);
-        let got: Vec<(&str, &str)> = rows.iter().map(|r| (r["cpr"].as_str().unwrap(), r["status"].as_str().unwrap())).collect();
+        let got: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r["cpr"].as_str().unwrap(), r["status"].as_str().unwrap()))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -142,7 +168,10 @@ fn mixed_input_is_answered_once_each_in_order_and_exits_1() {
             "{api}"
         );
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(cpr_like(&stderr).is_empty(), "a CPR number on stderr: {stderr}");
+        assert!(
+            cpr_like(&stderr).is_empty(),
+            "a CPR number on stderr: {stderr}"
+        );
     }
 }
 
@@ -150,13 +179,28 @@ fn mixed_input_is_answered_once_each_in_order_and_exits_1() {
 fn arguments_csv_and_table_outputs() {
     let run = shared();
     let want = run.expected();
-    let out = run.cprlink().args(["lookup", "--format", "csv", &want[2].0, &want[3].0]).assert().code(0).get_output().clone();
+    let out = run
+        .cprlink()
+        .args(["lookup", "--format", "csv", &want[2].0, &want[3].0])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "cpr,status,name,first_names,middle_name,last_name,addressing_name,name_protected,person_status,error");
+    assert_eq!(
+        lines[0],
+        "cpr,status,name,first_names,middle_name,last_name,addressing_name,name_protected,person_status,error"
+    );
     assert_eq!(lines.len(), 3);
     assert!(lines[1].starts_with(&format!("{},found,", want[2].0)));
-    let out = run.cprlink().args(["lookup", "--format", "table", &want[2].0]).assert().code(0).get_output().clone();
+    let out = run
+        .cprlink()
+        .args(["lookup", "--format", "table", &want[2].0])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("CPR "), "{text}");
     assert!(text.contains(&format!("{}-{}", &want[2].0[..6], &want[2].0[6..])));
@@ -166,7 +210,13 @@ fn arguments_csv_and_table_outputs() {
 #[test]
 fn a_bad_cpr_alone_is_a_usage_error_and_stays_masked() {
     let run = shared();
-    let out = run.cprlink().args(["lookup", "3213019876"]).assert().code(2).get_output().clone();
+    let out = run
+        .cprlink()
+        .args(["lookup", "3213019876"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("321301-xxxx"), "{stderr}");
     assert!(!stderr.contains("3213019876"), "{stderr}");
@@ -180,9 +230,17 @@ fn an_existing_output_is_kept_unless_resume_or_force() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");
     std::fs::write(&out, "precious\n").unwrap();
-    run.cprlink().args(["lookup", &want[0].0, "--output"]).arg(&out).assert().code(2);
+    run.cprlink()
+        .args(["lookup", &want[0].0, "--output"])
+        .arg(&out)
+        .assert()
+        .code(2);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious\n");
-    run.cprlink().args(["lookup", &want[0].0, "--force", "--output"]).arg(&out).assert().code(0);
+    run.cprlink()
+        .args(["lookup", &want[0].0, "--force", "--output"])
+        .arg(&out)
+        .assert()
+        .code(0);
     assert_eq!(jsonl(&std::fs::read(&out).unwrap())[0]["status"], "found");
 }
 
@@ -190,16 +248,40 @@ fn an_existing_output_is_kept_unless_resume_or_force() {
 /// that uses it.
 pub fn unregistered_config(run: &Running, dir: &Path) -> PathBuf {
     use cprlink_cert::testpki::LeafSpec;
-    let issued = run.sb.pki().issue(&LeafSpec::oces3_system("Ikke registreret", "Testkommune", "29189846")).unwrap();
-    let chain = cprlink_cert::load(&run.sb.files().ca_pem, None).unwrap().certificates;
-    let der = cprlink_cert::p12::build(&issued.key, &issued.cert, &chain, None, "pw-unregistered", cprlink_cert::Profile::Compat).unwrap();
+    let issued = run
+        .sb
+        .pki()
+        .issue(&LeafSpec::oces3_system(
+            "Ikke registreret",
+            "Testkommune",
+            "29189846",
+        ))
+        .unwrap();
+    let chain = cprlink_cert::load(&run.sb.files().ca_pem, None)
+        .unwrap()
+        .certificates;
+    let der = cprlink_cert::p12::build(
+        &issued.key,
+        &issued.cert,
+        &chain,
+        None,
+        "pw-unregistered",
+        cprlink_cert::Profile::Compat,
+    )
+    .unwrap();
     std::fs::write(dir.join("other.p12"), der).unwrap();
     std::fs::write(dir.join("other.p12.password"), "pw-unregistered\n").unwrap();
     let text = std::fs::read_to_string(run.config()).unwrap();
     let mut cfg: toml::Table = text.parse().unwrap();
     let cert = cfg.get_mut("certificate").unwrap().as_table_mut().unwrap();
-    cert.insert("p12".into(), dir.join("other.p12").display().to_string().into());
-    cert.insert("password_file".into(), dir.join("other.p12.password").display().to_string().into());
+    cert.insert(
+        "p12".into(),
+        dir.join("other.p12").display().to_string().into(),
+    );
+    cert.insert(
+        "password_file".into(),
+        dir.join("other.p12.password").display().to_string().into(),
+    );
     let path = dir.join("cprlink.toml");
     std::fs::write(&path, toml::to_string(&cfg).unwrap()).unwrap();
     path
@@ -212,7 +294,14 @@ fn an_unregistered_certificate_exits_3_and_names_the_step() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = unregistered_config(run, dir.path());
     let input = dir.path().join("in.txt");
-    std::fs::write(&input, want.iter().take(50).map(|w| format!("{}\n", w.0)).collect::<String>()).unwrap();
+    std::fs::write(
+        &input,
+        want.iter()
+            .take(50)
+            .map(|w| format!("{}\n", w.0))
+            .collect::<String>(),
+    )
+    .unwrap();
     for api in ["rest", "graphql"] {
         let out = cprlink()
             .arg("--config")
@@ -228,11 +317,17 @@ fn an_unregistered_certificate_exits_3_and_names_the_step() {
             assert!(stderr.contains("DAF-AUTH-0005"), "{api}: {stderr}");
             assert!(stderr.contains("step 5"), "{api}: {stderr}");
         } else {
-            assert!(stderr.contains("refused to issue a token"), "{api}: {stderr}");
+            assert!(
+                stderr.contains("refused to issue a token"),
+                "{api}: {stderr}"
+            );
             assert!(stderr.contains("OAuth certificate"), "{api}: {stderr}");
         }
         assert!(stderr.contains("step 2"), "{api}: {stderr}");
-        assert!(out.stdout.is_empty(), "no row may be written after a refusal");
+        assert!(
+            out.stdout.is_empty(),
+            "no row may be written after a refusal"
+        );
     }
 }
 
@@ -243,7 +338,11 @@ fn a_killed_batch_resumes_without_duplicates_or_gaps() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.txt");
     let rows: Vec<String> = (0..2000).map(|i| want[i % want.len()].0.clone()).collect();
-    std::fs::write(&input, rows.iter().map(|r| format!("{r}\n")).collect::<String>()).unwrap();
+    std::fs::write(
+        &input,
+        rows.iter().map(|r| format!("{r}\n")).collect::<String>(),
+    )
+    .unwrap();
     let out = dir.path().join("out.jsonl");
     let bin = assert_cmd::cargo::cargo_bin("cprlink");
     let mut child = Command::new(&bin)
@@ -267,17 +366,34 @@ fn a_killed_batch_resumes_without_duplicates_or_gaps() {
     child.wait().unwrap();
     let partial = std::fs::read(&out).unwrap();
     let answered = partial.iter().filter(|&&b| b == b'\n').count();
-    assert!(answered > 0 && answered < rows.len(), "killed too late to test anything ({answered})");
+    assert!(
+        answered > 0 && answered < rows.len(),
+        "killed too late to test anything ({answered})"
+    );
     // Simulate a kill in the middle of a write too: a half line at the end.
     let mut f = std::fs::OpenOptions::new().append(true).open(&out).unwrap();
     std::io::Write::write_all(&mut f, b"{\"cpr\":\"01").unwrap();
     drop(f);
-    let o = run.cprlink().args(["lookup", "--input"]).arg(&input).arg("--output").arg(&out).arg("--resume").assert().code(0).get_output().clone();
+    let o = run
+        .cprlink()
+        .args(["lookup", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&out)
+        .arg("--resume")
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("already answered"), "{stderr}");
     let all = jsonl(&std::fs::read(&out).unwrap());
     let got: Vec<&str> = all.iter().map(|r| r["cpr"].as_str().unwrap()).collect();
-    assert_eq!(got, rows.iter().map(String::as_str).collect::<Vec<_>>(), "duplicates or gaps after --resume");
+    assert_eq!(
+        got,
+        rows.iter().map(String::as_str).collect::<Vec<_>>(),
+        "duplicates or gaps after --resume"
+    );
     assert!(all.iter().all(|r| r["status"] == "found"));
 }
 
@@ -295,11 +411,26 @@ fn injected_faults_lose_no_row() {
     let want = run.expected();
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.txt");
-    std::fs::write(&input, want.iter().map(|w| format!("{}\n", w.0)).collect::<String>()).unwrap();
+    std::fs::write(
+        &input,
+        want.iter()
+            .map(|w| format!("{}\n", w.0))
+            .collect::<String>(),
+    )
+    .unwrap();
     for api in ["rest", "graphql"] {
         let out = run
             .cprlink()
-            .args(["lookup", "--retries", "8", "--batch-size", "10", "--api", api, "--input"])
+            .args([
+                "lookup",
+                "--retries",
+                "8",
+                "--batch-size",
+                "10",
+                "--api",
+                api,
+                "--input",
+            ])
             .arg(&input)
             .assert()
             .code(0)
@@ -308,7 +439,10 @@ fn injected_faults_lose_no_row() {
         let rows = jsonl(&out.stdout);
         assert_eq!(rows.len(), want.len());
         for (w, r) in want.iter().zip(&rows) {
-            assert_eq!((r["cpr"].as_str().unwrap(), r["status"].as_str().unwrap()), (w.0.as_str(), "found"));
+            assert_eq!(
+                (r["cpr"].as_str().unwrap(), r["status"].as_str().unwrap()),
+                (w.0.as_str(), "found")
+            );
         }
     }
     assert!(run.sb.request_count() > 2 * 15, "faults made no retries");
