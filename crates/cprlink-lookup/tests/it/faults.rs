@@ -114,3 +114,35 @@ fn a_service_that_cannot_be_reached_stops_the_batch_before_any_row() {
     assert_eq!(stopped.error.kind(), ErrorKind::Unavailable);
     assert!(sink.0.lock().unwrap().is_empty());
 }
+
+#[test]
+fn our_timeout_applies_because_datafordeler_has_none() {
+    let run = start(5, |o| o.latency_ms = 3000);
+    let want = expected(&run.sb);
+    let c = client(&run.sb, APIS[0], |s| {
+        s.timeout = std::time::Duration::from_millis(300);
+        s.retries = 1;
+        s.backoff.base = std::time::Duration::from_millis(1);
+    });
+    let started = std::time::Instant::now();
+    let err = run
+        .rt
+        .block_on(c.lookup_records(&[cprlink_lookup::Cpr::parse(&want[0].0).unwrap()]))
+        .unwrap_err();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(
+            &err,
+            cprlink_lookup::Error::Unavailable {
+                last: cprlink_lookup::error::Transient::Timeout,
+                attempts: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

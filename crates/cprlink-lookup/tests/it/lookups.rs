@@ -92,3 +92,62 @@ fn an_expired_token_is_renewed_once_and_the_lookup_succeeds() {
     let got = run.rt.block_on(c.lookup_records(&[cpr])).unwrap();
     assert_eq!(got[0].status, Status::Found);
 }
+
+#[test]
+fn graphql_with_a_shared_secret_instead_of_the_certificate() {
+    let run = shared();
+    let want = expected(&run.sb);
+    let secret = std::fs::read_to_string(&run.sb.files().client_secret).unwrap();
+    let c = client(&run.sb, Api::Graphql, |s| {
+        s.client_secret = Some(secret.trim().to_owned());
+        s.endpoints.token_url = run.sb.shared_secret_token_url();
+    });
+    let cpr = Cpr::parse(&want[2].0).unwrap();
+    let got = run.rt.block_on(c.lookup_records(&[cpr])).unwrap();
+    assert_eq!(got[0].status, Status::Found);
+    // A wrong secret is refused by the token endpoint, and says where to look.
+    let c = client(&run.sb, Api::Graphql, |s| {
+        s.client_secret = Some("wrong".to_owned());
+        s.endpoints.token_url = run.sb.shared_secret_token_url();
+    });
+    let err = run.rt.block_on(c.lookup_records(&[cpr])).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            cprlink_lookup::Error::TokenRefused {
+                thumbprint: None,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        cprlink_lookup::error::remedy(&err)
+            .unwrap()
+            .contains("client_secret_file")
+    );
+}
+
+#[test]
+fn the_rate_limit_spaces_requests() {
+    let run = shared();
+    let want = expected(&run.sb);
+    let c = client(&run.sb, Api::Rest, |s| s.rate_limit_per_sec = 20);
+    let cprs: Vec<Cpr> = want
+        .iter()
+        .take(11)
+        .map(|w| Cpr::parse(&w.0).unwrap())
+        .collect();
+    let started = std::time::Instant::now();
+    run.rt.block_on(async {
+        for c1 in &cprs {
+            c.lookup_records(std::slice::from_ref(c1)).await.unwrap();
+        }
+    });
+    // 11 requests at 20/s: the last may go no earlier than 10 x 50 ms after the first.
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(480),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -392,10 +392,16 @@ pub fn run(args: &LookupArgs, ctx: &mut Context) -> Result<Code, CliError> {
                     ),
                     None => String::new(),
                 };
-                err = err.with_hint(format!(
+                let note = format!(
                     "{} rows were answered and written{destination} before the stop{resume}",
                     s.rows()
-                ));
+                );
+                if err.code == Code::Interrupted {
+                    // Interruptions print no hints; say it here.
+                    ctx.ui.note(&note);
+                } else {
+                    err = err.with_hint(note);
+                }
             }
             Err(err)
         }

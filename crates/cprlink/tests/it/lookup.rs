@@ -447,3 +447,55 @@ fn injected_faults_lose_no_row() {
     }
     assert!(run.sb.request_count() > 2 * 15, "faults made no retries");
 }
+
+#[test]
+fn ctrl_c_stops_with_130_and_leaves_whole_lines() {
+    let run = start(100, |o| o.latency_ms = 30);
+    let want = run.expected();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    let rows: Vec<String> = (0..3000).map(|i| want[i % want.len()].0.clone()).collect();
+    std::fs::write(
+        &input,
+        rows.iter().map(|r| format!("{r}\n")).collect::<String>(),
+    )
+    .unwrap();
+    let out = dir.path().join("out.csv");
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("cprlink"))
+        .env("NO_COLOR", "1")
+        .arg("--config")
+        .arg(run.config())
+        .args(["lookup", "-j", "2", "--batch-size", "10", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0) < 2_000 {
+        assert!(Instant::now() < deadline, "no output");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.ends_with('\n'), "a half line was left");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("cpr,status,"));
+    assert!(lines.len() > 1 && lines.len() < rows.len() + 1);
+    for (l, r) in lines[1..].iter().zip(&rows) {
+        assert!(l.starts_with(&format!("{r},found,")), "{l}");
+    }
+}
