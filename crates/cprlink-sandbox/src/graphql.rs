@@ -743,7 +743,7 @@ fn text(out: &mut Vec<u8>, t: &Text) {
 
 fn time(out: &mut Vec<u8>, t: Option<&Timestamp>) {
     match t {
-        Some(t) => json_str(out, &t.to_string()),
+        Some(t) => t.write_json(out),
         None => out.extend_from_slice(b"null"),
     }
 }
