@@ -14,7 +14,9 @@ use std::fs;
 use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use super::{SandboxProcess, build_release};
 use std::time::{Duration, Instant};
 
 /// B1 input size.
@@ -39,69 +41,6 @@ struct Row {
     value: String,
     target: String,
     pass: Option<bool>,
-}
-
-/// A `cprlink sandbox` process, stopped with SIGINT when dropped.
-struct Sandbox {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Sandbox {
-    fn start(bin: &Path, dir: &Path, extra: &[&str]) -> Result<Sandbox, String> {
-        let _ = fs::remove_dir_all(dir);
-        let mut cmd = Command::new(bin);
-        cmd.args(["sandbox", "--dir"]).arg(dir).args(extra);
-        print_command(&cmd);
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start the sandbox: {e}"))?;
-        let sb = Sandbox {
-            child,
-            dir: dir.to_path_buf(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(300);
-        while !dir.join("sandbox.json").is_file() {
-            if Instant::now() > deadline {
-                return Err("the sandbox did not write sandbox.json within 300 s".to_owned());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Ok(sb)
-    }
-
-    fn config(&self) -> PathBuf {
-        self.dir.join("cprlink.toml")
-    }
-
-    /// `rest_base_url` from the sandbox's cprlink.toml.
-    fn rest_base_url(&self) -> Result<String, String> {
-        let text = fs::read_to_string(self.config()).map_err(|e| e.to_string())?;
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix("rest_base_url"))
-            .and_then(|l| l.split('"').nth(1))
-            .map(str::to_owned)
-            .ok_or_else(|| "no rest_base_url in the sandbox's cprlink.toml".to_owned())
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn print_command(cmd: &Command) {
@@ -165,32 +104,10 @@ fn measure(cmd: &mut Command, work: &Path) -> Result<Measured, String> {
     })
 }
 
-/// A minimal CSV line reader (RFC 4180 quoting), enough for persons.csv and our outputs.
-fn csv_fields(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            (c, _) => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out
-}
-
 /// `cpr -> name` from a CSV with `cpr` and `name` columns.
 fn names_from_csv(path: &Path) -> Result<HashMap<String, String>, String> {
-    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut lines = text.lines();
-    let header = csv_fields(lines.next().unwrap_or(""));
+    let mut r = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let header = r.headers().map_err(|e| e.to_string())?.clone();
     let col = |n: &str| {
         header
             .iter()
@@ -198,11 +115,12 @@ fn names_from_csv(path: &Path) -> Result<HashMap<String, String>, String> {
             .ok_or_else(|| format!("{}: no {n} column", path.display()))
     };
     let (c, n) = (col("cpr")?, col("name")?);
-    Ok(lines
-        .map(csv_fields)
-        .filter(|f| f.len() > c.max(n))
-        .map(|f| (f[c].clone(), f[n].clone()))
-        .collect())
+    let mut out = HashMap::new();
+    for rec in r.records() {
+        let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
+        out.insert(rec[c].to_owned(), rec.get(n).unwrap_or("").to_owned());
+    }
+    Ok(out)
 }
 
 /// Every CPR number asked must have the expected name in `got`.
@@ -317,9 +235,10 @@ fn free_port() -> Result<u16, String> {
     l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
 
-/// Runs B1-B5. `bin` is the release `cprlink`.
-pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
+/// Runs B1-B5 with the release `cprlink`.
+pub fn run(root: &Path, _flags: &[&String]) -> Result<(), String> {
     ensure_tools()?;
+    let bin = &build_release(root)?;
     let work = root.join("target").join("bench-lookup");
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work).map_err(|e| e.to_string())?;
@@ -327,11 +246,8 @@ pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
     let mut rows: Vec<Row> = Vec::new();
 
     // ---- one sandbox, no added latency: B1, B3, B4, B5 ----------------------------------
-    let sb = Sandbox::start(
-        bin,
-        &work.join("sandbox"),
-        &["--persons", &N_B1.to_string()],
-    )?;
+    let sb = SandboxProcess::start(bin, &["--persons", &N_B1.to_string()])?;
+    let config = sb.dir.join("cprlink.toml");
     let want = names_from_csv(&sb.dir.join("persons.csv"))?;
     let mut cprs: Vec<String> = want.keys().cloned().collect();
     cprs.sort();
@@ -364,14 +280,14 @@ pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     let _ = fs::set_permissions(&key_pem, fs::Permissions::from_mode(0o600));
     let ca = sb.dir.join("ca.pem");
-    let base = sb.rest_base_url()?;
+    let base = sb.url("rest_base_url");
 
     eprintln!("\nB1/B5: {N_B1} CPR numbers over REST, no added latency");
     let out_cprlink = work.join("b1-cprlink.csv");
     let m_cprlink = measure(
         Command::new(bin)
             .arg("--config")
-            .arg(sb.config())
+            .arg(&config)
             .args([
                 "lookup", "--api", "rest", "--format", "csv", "--force", "--input",
             ])
@@ -529,7 +445,7 @@ pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
         let m = measure(
             Command::new(bin)
                 .arg("--config")
-                .arg(sb.config())
+                .arg(&config)
                 .args(["lookup", "--force", "--input"])
                 .arg(&big)
                 .arg("--output")
@@ -565,7 +481,7 @@ pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
     eprintln!("\nB4: GET /v1/persons/{{cpr}}/name on cprlink serve, warm cache");
     let port = free_port()?;
     let mut serve_cmd = Command::new(bin);
-    serve_cmd.arg("--config").arg(sb.config()).args([
+    serve_cmd.arg("--config").arg(&config).args([
         "-q",
         "serve",
         "--listen",
@@ -676,9 +592,8 @@ pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
 
     // ---- B2: with 50 ms of latency per answer ----------------------------------------------
     eprintln!("\nB2: {N_B2} lookups with --latency-ms {LATENCY_MS}");
-    let sb = Sandbox::start(
+    let sb = SandboxProcess::start(
         bin,
-        &work.join("sandbox-latency"),
         &[
             "--persons",
             &N_B1.to_string(),
@@ -686,6 +601,7 @@ pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
             &LATENCY_MS.to_string(),
         ],
     )?;
+    let config = sb.dir.join("cprlink.toml");
     let want2 = names_from_csv(&sb.dir.join("persons.csv"))?;
     let mut cprs2: Vec<String> = want2.keys().cloned().collect();
     cprs2.sort();
@@ -697,7 +613,7 @@ pub fn run(root: &Path, bin: &Path) -> Result<(), String> {
     let m2 = measure(
         Command::new(bin)
             .arg("--config")
-            .arg(sb.config())
+            .arg(&config)
             .args([
                 "lookup",
                 "-j",

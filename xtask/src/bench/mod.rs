@@ -7,7 +7,10 @@
 //! stopping the sandbox with SIGINT. Each benchmark lives in its own module.
 //!
 //! - `sandbox`: the sandbox's own throughput (CPR numbers per second in `wi` batches).
+//! - `lookup`: B1-B5 of `shared/reference/performance.md` (cprlink lookup and serve
+//!   against curl, Python and the targets).
 
+pub mod lookup;
 pub mod sandbox;
 
 use std::path::{Path, PathBuf};
@@ -24,9 +27,13 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
         sandbox::run(root, &flags)?;
         ran = true;
     }
+    if all || names.iter().any(|n| *n == "lookup") {
+        lookup::run(root, &flags)?;
+        ran = true;
+    }
     if !ran {
         return Err(format!(
-            "unknown benchmark {:?} (available: sandbox)",
+            "unknown benchmark {:?} (available: sandbox, lookup)",
             names.iter().map(|s| s.as_str()).collect::<Vec<_>>()
         ));
     }
