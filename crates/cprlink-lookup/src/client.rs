@@ -406,9 +406,8 @@ impl Client {
         if let Some(pem) = &settings.ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
                 .map_err(|e| Error::HttpClient(format!("ca_file: {}", e.without_url())))?;
-            // A configured CA is the trust anchor for Datafordeler's server: the system's
-            // roots are not consulted (and not loaded: OpenSSL 3 takes ~0.1 s per load).
-            builder = builder.tls_certs_only(certs);
+            // SPEC: extra trust anchors, next to the system's roots.
+            builder = builder.tls_certs_merge(certs);
         }
         let http = builder
             .build()

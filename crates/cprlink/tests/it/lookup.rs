@@ -499,3 +499,90 @@ fn ctrl_c_stops_with_130_and_leaves_whole_lines() {
         assert!(l.starts_with(&format!("{r},found,")), "{l}");
     }
 }
+
+#[test]
+fn on_a_terminal_the_output_is_a_table_with_a_progress_bar() {
+    use expectrl::Expect;
+    let run = start(100, |o| o.latency_ms = 40);
+    let want = run.expected();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(
+        &input,
+        want.iter()
+            .take(100)
+            .map(|w| format!("{}\n", w.0))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("cprlink"));
+    cmd.env("NO_COLOR", "1")
+        .arg("--config")
+        .arg(run.config())
+        .args(["lookup", "-j", "1", "--batch-size", "5", "--input"])
+        .arg(&input);
+    let mut term = expectrl::Session::spawn(cmd).unwrap();
+    term.set_expect_timeout(Some(Duration::from_secs(60)));
+    let mut seen = Vec::new();
+    seen.extend(term.expect("CPR ").unwrap().before().to_vec());
+    // The bar (count, rate, ETA) is drawn while the run goes on.
+    let bar = term.expect(" rows ").unwrap();
+    seen.extend(bar.before().to_vec());
+    let eta = term.expect("ETA").unwrap();
+    seen.extend(eta.before().to_vec());
+    let end = term.expect("100 rows: 100 found").unwrap();
+    seen.extend(end.before().to_vec());
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.contains("/100"), "no progress count: {text}");
+    let first = format!("{}-{}", &want[0].0[..6], &want[0].0[6..]);
+    assert!(text.contains(&first), "no table row: {text}");
+    assert!(text.contains("STATUS") && text.contains("found"), "{text}");
+}
+
+#[test]
+fn the_audit_trail_records_each_lookup_masked_with_purpose() {
+    let run = shared();
+    let want = run.expected();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    run.cprlink()
+        .env("CPRLINK_LOOKUP_AUDIT_LOG", &log)
+        .args([
+            "lookup",
+            "--purpose",
+            "test mailing",
+            &want[0].0,
+            &want[1].0,
+            "3213011234",
+        ])
+        .assert()
+        .code(1);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let entries: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The invalid number was never sent, so it is not in the trail.
+    assert_eq!(entries.len(), 2, "{text}");
+    assert_eq!(entries[0]["purpose"], "test mailing");
+    assert_eq!(entries[0]["outcome"], "found");
+    assert_eq!(
+        entries[0]["cpr_masked"],
+        format!("{}-xxxx", &want[0].0[..6])
+    );
+    assert!(
+        cpr_like(&text).is_empty(),
+        "a CPR number in the audit trail"
+    );
+    assert!(!text.contains(&want[0].1), "a name in the audit trail");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&log).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let salt = dir.path().join("audit.jsonl.salt");
+    assert_eq!(
+        std::fs::metadata(&salt).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
