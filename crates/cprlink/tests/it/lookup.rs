@@ -461,7 +461,7 @@ fn ctrl_c_stops_with_130_and_leaves_whole_lines() {
     )
     .unwrap();
     let out = dir.path().join("out.csv");
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("cprlink"))
+    let child = Command::new(assert_cmd::cargo::cargo_bin("cprlink"))
         .env("NO_COLOR", "1")
         .arg("--config")
         .arg(run.config())
@@ -570,10 +570,10 @@ fn the_audit_trail_records_each_lookup_masked_with_purpose() {
         entries[0]["cpr_masked"],
         format!("{}-xxxx", &want[0].0[..6])
     );
-    assert!(
-        cpr_like(&text).is_empty(),
-        "a CPR number in the audit trail"
-    );
+    // (Not cpr_like(): the hex of a hash may hold ten digits in a row.)
+    for w in &want[..2] {
+        assert!(!text.contains(&w.0), "a CPR number in the audit trail");
+    }
     assert!(!text.contains(&want[0].1), "a name in the audit trail");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
