@@ -363,9 +363,10 @@ pub fn run(args: &LookupArgs, ctx: &mut Context) -> Result<Code, CliError> {
                 } else {
                     String::new()
                 };
+                let rows = s.rows();
                 ctx.ui.note(&format!(
-                    "{} rows{destination}: {} found, {} not found, {} invalid, {} errors{skipped}",
-                    s.rows(),
+                    "{rows} row{}{destination}: {} found, {} not found, {} invalid, {} errors{skipped}",
+                    if rows == 1 { "" } else { "s" },
                     s.found,
                     s.not_found,
                     s.invalid,
