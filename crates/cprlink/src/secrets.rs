@@ -102,10 +102,10 @@ impl ConfigPassword {
         if let Some(file) = &self.file {
             return read_secret_file(file).map(Some);
         }
-        if let Some(var) = &self.env {
-            if let Ok(v) = std::env::var(var) {
-                return Ok(Some(Secret(v)));
-            }
+        if let Some(var) = &self.env
+            && let Ok(v) = std::env::var(var)
+        {
+            return Ok(Some(Secret(v)));
         }
         Ok(None)
     }
@@ -122,10 +122,10 @@ pub fn open_certificate_file(
     prompter: &mut dyn Prompter,
 ) -> Result<(Loaded, Option<Secret>), CliError> {
     let mut given = from_flags(args)?;
-    if given.is_none() {
-        if let Some(fb) = fallback {
-            given = fb.resolve()?;
-        }
+    if given.is_none()
+        && let Some(fb) = fallback
+    {
+        given = fb.resolve()?;
     }
     if let Some(secret) = given {
         let loaded = load(path, Some(secret.expose()))?;
