@@ -278,7 +278,7 @@ pub enum OnboardCommand {
     /// Guidance for the current step, then ask for what to record.
     Next,
     /// Record facts for a step without prompts.
-    Record(OnboardRecordArgs),
+    Record(Box<OnboardRecordArgs>),
     /// Checklist of the steps, recorded facts and the next action.
     Status,
     /// A ready text to send, filled from the state.
@@ -349,9 +349,12 @@ pub struct OnboardRecordArgs {
     pub approval_reference: Option<String>,
 
     // production-access
-    /// The DPG service's fixed external IPv4 address.
+    /// The DPG service's fixed external IPv4 address (also for ip-allowlist).
     #[arg(long, value_name = "IPV4", help_heading = "production-access")]
     pub dpg_ip: Option<String>,
+    /// The day the request went to Datafordeler support (starts the waiting).
+    #[arg(long, value_name = "DATE", help_heading = "production-access")]
+    pub requested_on: Option<String>,
     #[arg(long, value_name = "TEXT", help_heading = "production-access")]
     pub support_ticket: Option<String>,
     #[arg(long, value_name = "DATE", help_heading = "production-access")]
@@ -365,6 +368,24 @@ pub struct OnboardRecordArgs {
     pub handed_over_on: Option<String>,
     #[arg(long, value_name = "TEXT", help_heading = "dpg-handover")]
     pub received_by: Option<String>,
+
+    // route administration: it-system, oauth-certificate (--certificate),
+    // ip-allowlist (--dpg-ip, --added-on), data-access (--added-on)
+    /// Name of the IT-system in Datafordeler Administration.
+    #[arg(long, value_name = "TEXT", help_heading = "administration route")]
+    pub it_system: Option<String>,
+    /// The IT-system's client id (for OAuth tokens).
+    #[arg(long, value_name = "TEXT", help_heading = "administration route")]
+    pub client_id: Option<String>,
+    /// The day the IP range or the data access was added.
+    #[arg(long, value_name = "DATE", help_heading = "administration route")]
+    pub added_on: Option<String>,
+
+    // contact (step id `contact`): who the letters are from
+    #[arg(long, value_name = "NAME", help_heading = "contact")]
+    pub contact_name: Option<String>,
+    #[arg(long, value_name = "EMAIL", help_heading = "contact")]
+    pub contact_email: Option<String>,
 
     #[command(flatten)]
     pub password: PasswordArgs,
