@@ -7,7 +7,8 @@ use std::path::Path;
 
 pub fn run(root: &Path, check: bool) -> Result<(), String> {
     let cmd = cprlink::command();
-    let mut files: Vec<(String, Vec<u8>)> = vec![("docs/cli.md".to_owned(), markdown(&cmd).into_bytes())];
+    let mut files: Vec<(String, Vec<u8>)> =
+        vec![("docs/cli.md".to_owned(), markdown(&cmd).into_bytes())];
     for (name, page) in man_pages(&cmd)? {
         files.push((format!("docs/man/{name}.1"), page));
     }
@@ -49,7 +50,11 @@ pub fn run(root: &Path, check: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn walk<'a>(cmd: &'a clap::Command, path: Vec<String>, out: &mut Vec<(Vec<String>, &'a clap::Command)>) {
+fn walk<'a>(
+    cmd: &'a clap::Command,
+    path: Vec<String>,
+    out: &mut Vec<(Vec<String>, &'a clap::Command)>,
+) {
     out.push((path.clone(), cmd));
     for sub in cmd.get_subcommands() {
         if sub.get_name() == "help" {

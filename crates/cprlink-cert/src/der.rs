@@ -237,7 +237,11 @@ mod tests {
 
     #[test]
     fn oid_round_trip() {
-        for oid in ["1.2.840.113549.1.1.10", "2.5.4.97", "2.16.840.1.101.3.4.2.1"] {
+        for oid in [
+            "1.2.840.113549.1.1.10",
+            "2.5.4.97",
+            "2.16.840.1.101.3.4.2.1",
+        ] {
             let der = encode_oid(oid);
             let tlv = Reader::new(&der).next_tlv().unwrap().unwrap();
             assert_eq!(tlv.as_oid().unwrap(), oid);
@@ -261,6 +265,10 @@ mod tests {
         let der = encode(tag::SEQUENCE, &[1, 2, 3, 4]);
         assert!(Reader::new(&der[..4]).next_tlv().is_err());
         assert!(Reader::new(&[0x30, 0x80]).next_tlv().is_err());
-        assert!(Reader::new(&[0x30, 0x89, 1, 1, 1, 1, 1, 1, 1, 1, 1]).next_tlv().is_err());
+        assert!(
+            Reader::new(&[0x30, 0x89, 1, 1, 1, 1, 1, 1, 1, 1, 1])
+                .next_tlv()
+                .is_err()
+        );
     }
 }

@@ -141,7 +141,10 @@ impl CertFacts {
             cvr,
             certificate_uuid: serial_attr
                 .as_deref()
-                .and_then(|s| s.strip_prefix("UI:DK-O:G:").or(s.strip_prefix("UI:DK-E:G:")))
+                .and_then(|s| {
+                    s.strip_prefix("UI:DK-O:G:")
+                        .or(s.strip_prefix("UI:DK-E:G:"))
+                })
                 .map(str::to_owned),
             kind: kind_of(serial_attr.as_deref()),
             generation: generation_of(issuer, serial_attr.as_deref()),
@@ -224,8 +227,7 @@ fn generation_of(issuer: &X509NameRef, serial_attr: Option<&str>) -> Generation 
     let issuer_text = name_text(issuer);
     if issuer_text.contains("TRUST2408") || serial_attr.is_some_and(|s| s.starts_with("CVR:")) {
         Generation::Oces2
-    } else if issuer_text.contains("OCES") || serial_attr.is_some_and(|s| s.starts_with("UI:DK-"))
-    {
+    } else if issuer_text.contains("OCES") || serial_attr.is_some_and(|s| s.starts_with("UI:DK-")) {
         Generation::Oces3
     } else {
         Generation::Unknown
@@ -404,7 +406,11 @@ mod tests {
     fn facts_of_a_test_system_certificate() {
         let pki = TestPki::generate("facts").unwrap();
         let leaf = pki
-            .issue(&LeafSpec::oces3_system("DPG CPR", "Testkommune", "29189846"))
+            .issue(&LeafSpec::oces3_system(
+                "DPG CPR",
+                "Testkommune",
+                "29189846",
+            ))
             .unwrap();
         let f = CertFacts::of(&leaf.cert, Utc::now()).unwrap();
         assert_eq!(f.cvr.as_deref(), Some("29189846"));

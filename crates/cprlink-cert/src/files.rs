@@ -25,7 +25,12 @@ pub enum Overwrite {
 /// The data goes to a temporary file in the same directory, is flushed to disk, gets
 /// its mode, and is then renamed (or hard-linked, when refusing to overwrite) into
 /// place; the directory is synced afterwards.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, overwrite: Overwrite) -> Result<(), Error> {
+pub fn write_atomic(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    overwrite: Overwrite,
+) -> Result<(), Error> {
     let wrap = |source: std::io::Error| Error::Write {
         path: path.to_path_buf(),
         source,

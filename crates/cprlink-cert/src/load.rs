@@ -118,7 +118,10 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, password: Option<&str>) -> Result
 
 fn is_p12_name(path: &Path) -> bool {
     matches!(
-        path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
+        path.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
         Some("p12" | "pfx")
     )
 }
@@ -178,7 +181,12 @@ fn load_der(path: &Path, bytes: &[u8], password: Option<&str>) -> Result<Loaded,
     Ok(loaded)
 }
 
-fn load_pem(path: &Path, bytes: &[u8], text: &[u8], password: Option<&str>) -> Result<Loaded, Error> {
+fn load_pem(
+    path: &Path,
+    bytes: &[u8],
+    text: &[u8],
+    password: Option<&str>,
+) -> Result<Loaded, Error> {
     let as_str = String::from_utf8_lossy(text);
     let mut loaded = Loaded {
         path: path.to_path_buf(),
@@ -189,10 +197,11 @@ fn load_pem(path: &Path, bytes: &[u8], text: &[u8], password: Option<&str>) -> R
         bytes: bytes.to_vec(),
     };
     if as_str.contains("-----BEGIN CERTIFICATE-----") {
-        loaded.certificates = X509::stack_from_pem(text).map_err(|e| Error::UnrecognizedFormat {
-            path: path.to_path_buf(),
-            reason: format!("broken PEM certificate ({})", p12::openssl_reason(&e)),
-        })?;
+        loaded.certificates =
+            X509::stack_from_pem(text).map_err(|e| Error::UnrecognizedFormat {
+                path: path.to_path_buf(),
+                reason: format!("broken PEM certificate ({})", p12::openssl_reason(&e)),
+            })?;
     }
     if as_str.contains("-----BEGIN PKCS7-----") {
         let p7 = Pkcs7::from_pem(text).map_err(|e| Error::UnrecognizedFormat {
@@ -245,13 +254,18 @@ fn load_pem(path: &Path, bytes: &[u8], text: &[u8], password: Option<&str>) -> R
 }
 
 fn load_base64(path: &Path, bytes: &[u8], text: &[u8]) -> Result<Loaded, Error> {
-    let compact: Vec<u8> = text.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
-    let decoded = openssl::base64::decode_block(&String::from_utf8_lossy(&compact)).map_err(|_| {
-        Error::UnrecognizedFormat {
-            path: path.to_path_buf(),
-            reason: "text that is neither PEM nor valid Base64".to_owned(),
-        }
-    })?;
+    let compact: Vec<u8> = text
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let decoded =
+        openssl::base64::decode_block(&String::from_utf8_lossy(&compact)).map_err(|_| {
+            Error::UnrecognizedFormat {
+                path: path.to_path_buf(),
+                reason: "text that is neither PEM nor valid Base64".to_owned(),
+            }
+        })?;
     if Pkcs12::from_der(&decoded).is_ok() {
         return Err(Error::Base64Pkcs12 {
             path: path.to_path_buf(),
@@ -298,9 +312,9 @@ fn strip_bom_and_space(bytes: &[u8]) -> &[u8] {
 
 fn looks_like_base64(text: &[u8]) -> bool {
     text.len() >= 16
-        && text
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=') || b.is_ascii_whitespace())
+        && text.iter().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=') || b.is_ascii_whitespace()
+        })
 }
 
 #[cfg(test)]
@@ -312,35 +326,69 @@ mod tests {
     fn detects_formats() {
         let dir = tempfile::tempdir().unwrap();
         let pki = TestPki::generate("load").unwrap();
-        let leaf = pki.issue(&LeafSpec::oces3_system("A", "K", "12345678")).unwrap();
+        let leaf = pki
+            .issue(&LeafSpec::oces3_system("A", "K", "12345678"))
+            .unwrap();
 
         let der_path = dir.path().join("a.cer");
         std::fs::write(&der_path, leaf.cert.to_der().unwrap()).unwrap();
-        assert_eq!(load(&der_path, None).unwrap().format, FileFormat::DerCertificate);
+        assert_eq!(
+            load(&der_path, None).unwrap().format,
+            FileFormat::DerCertificate
+        );
 
         let pem_path = dir.path().join("a.pem");
         let mut pem = b"\xef\xbb\xbf\n  ".to_vec();
         pem.extend(leaf.cert.to_pem().unwrap());
         std::fs::write(&pem_path, pem).unwrap();
-        assert_eq!(load(&pem_path, None).unwrap().format, FileFormat::PemCertificate);
+        assert_eq!(
+            load(&pem_path, None).unwrap().format,
+            FileFormat::PemCertificate
+        );
 
-        let p12 = crate::p12::build(&leaf.key, &leaf.cert, &[], None, "pw", crate::p12::Profile::Compat).unwrap();
+        let p12 = crate::p12::build(
+            &leaf.key,
+            &leaf.cert,
+            &[],
+            None,
+            "pw",
+            crate::p12::Profile::Compat,
+        )
+        .unwrap();
         let p12_path = dir.path().join("a.p12");
         std::fs::write(&p12_path, &p12).unwrap();
-        assert!(matches!(load(&p12_path, None), Err(Error::PasswordRequired { .. })));
-        assert!(matches!(load(&p12_path, Some("nope")), Err(Error::WrongPassword { .. })));
-        assert_eq!(load(&p12_path, Some("pw")).unwrap().format, FileFormat::Pkcs12);
+        assert!(matches!(
+            load(&p12_path, None),
+            Err(Error::PasswordRequired { .. })
+        ));
+        assert!(matches!(
+            load(&p12_path, Some("nope")),
+            Err(Error::WrongPassword { .. })
+        ));
+        assert_eq!(
+            load(&p12_path, Some("pw")).unwrap().format,
+            FileFormat::Pkcs12
+        );
 
         let b64_path = dir.path().join("b64.p12");
         std::fs::write(&b64_path, openssl::base64::encode_block(&p12)).unwrap();
-        assert!(matches!(load(&b64_path, Some("pw")), Err(Error::Base64Pkcs12 { .. })));
+        assert!(matches!(
+            load(&b64_path, Some("pw")),
+            Err(Error::Base64Pkcs12 { .. })
+        ));
 
         let trunc = dir.path().join("t.p12");
         std::fs::write(&trunc, &p12[..p12.len() / 2]).unwrap();
-        assert!(matches!(load(&trunc, Some("pw")), Err(Error::NotPkcs12 { .. })));
+        assert!(matches!(
+            load(&trunc, Some("pw")),
+            Err(Error::NotPkcs12 { .. })
+        ));
 
         let empty = dir.path().join("e.p12");
         std::fs::write(&empty, b"").unwrap();
-        assert!(matches!(load(&empty, Some("pw")), Err(Error::EmptyFile { .. })));
+        assert!(matches!(
+            load(&empty, Some("pw")),
+            Err(Error::EmptyFile { .. })
+        ));
     }
 }

@@ -88,7 +88,9 @@ pub fn parse(path: &Path, der: &[u8], password: &str) -> Result<P12Contents, Err
             path: path.to_path_buf(),
         });
     }
-    let parsed = p12.parse2(password).map_err(|e| classify_parse_error(path, &e))?;
+    let parsed = p12
+        .parse2(password)
+        .map_err(|e| classify_parse_error(path, &e))?;
     Ok(P12Contents {
         key: parsed.pkey,
         cert: parsed.cert,
@@ -152,7 +154,9 @@ pub fn build(
         }
         builder.ca(stack);
     }
-    builder.key_iter(WRITE_ITERATIONS).mac_iter(WRITE_ITERATIONS);
+    builder
+        .key_iter(WRITE_ITERATIONS)
+        .mac_iter(WRITE_ITERATIONS);
     match profile {
         Profile::Compat => {
             builder
@@ -212,7 +216,10 @@ mod tests {
             .unwrap();
             let got = parse(Path::new("x.p12"), &der, "secret").unwrap();
             assert!(got.key.unwrap().public_eq(&leaf.key));
-            assert_eq!(got.cert.unwrap().to_der().unwrap(), leaf.cert.to_der().unwrap());
+            assert_eq!(
+                got.cert.unwrap().to_der().unwrap(),
+                leaf.cert.to_der().unwrap()
+            );
             assert_eq!(got.ca.len(), 1);
             let err = parse(Path::new("x.p12"), &der, "wrong").unwrap_err();
             assert!(matches!(err, Error::WrongPassword { .. }), "{err}");
@@ -222,7 +229,9 @@ mod tests {
     #[test]
     fn refuses_a_key_that_does_not_match() {
         let pki = TestPki::generate("p12b").unwrap();
-        let a = pki.issue(&LeafSpec::oces3_system("A", "K", "12345678")).unwrap();
+        let a = pki
+            .issue(&LeafSpec::oces3_system("A", "K", "12345678"))
+            .unwrap();
         let other = crate::testpki::rsa_key(2048).unwrap();
         let err = build(&other, &a.cert, &[], None, "pw", Profile::Compat).unwrap_err();
         assert!(matches!(err, Error::KeyDoesNotMatchCertificate));

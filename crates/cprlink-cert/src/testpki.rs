@@ -138,7 +138,10 @@ impl LeafSpec {
                 ("C".into(), "DK".into()),
                 (OID_ORGANIZATION_IDENTIFIER.into(), format!("NTRDK-{cvr}")),
                 ("O".into(), organisation.into()),
-                ("serialNumber".into(), format!("UI:DK-O:G:{}", random_uuid())),
+                (
+                    "serialNumber".into(),
+                    format!("UI:DK-O:G:{}", random_uuid()),
+                ),
                 ("CN".into(), common_name.into()),
             ],
             key_bits: 3072,
@@ -381,8 +384,15 @@ fn add_ca_extensions(
         bc.pathlen(len);
     }
     builder.append_extension(bc.build()?)?;
-    builder.append_extension(KeyUsage::new().critical().key_cert_sign().crl_sign().build()?)?;
-    let ski = SubjectKeyIdentifier::new().build(&builder.x509v3_context(issuer.map(|c| &**c), None))?;
+    builder.append_extension(
+        KeyUsage::new()
+            .critical()
+            .key_cert_sign()
+            .crl_sign()
+            .build()?,
+    )?;
+    let ski =
+        SubjectKeyIdentifier::new().build(&builder.x509v3_context(issuer.map(|c| &**c), None))?;
     builder.append_extension(ski)?;
     if issuer.is_some() {
         let aki = AuthorityKeyIdentifier::new()
@@ -525,10 +535,7 @@ pub fn name_text(name: &openssl::x509::X509NameRef) -> String {
                     }
                 }
             };
-            let value = e
-                .data()
-                .to_string()
-                .unwrap_or_default();
+            let value = e.data().to_string().unwrap_or_default();
             format!("{key}={value}")
         })
         .collect();
@@ -544,7 +551,11 @@ mod tests {
     fn pss_chain_verifies_with_openssl() {
         let pki = TestPki::generate("unit").unwrap();
         let leaf = pki
-            .issue(&LeafSpec::oces3_system("Unit DPG", "Unit Kommune", "12345678"))
+            .issue(&LeafSpec::oces3_system(
+                "Unit DPG",
+                "Unit Kommune",
+                "12345678",
+            ))
             .unwrap();
         // Signature algorithm is RSASSA-PSS.
         assert_eq!(
@@ -557,7 +568,13 @@ mod tests {
         assert!(pki.issuing.cert.verify(&root_key).unwrap());
         assert!(pki.root.cert.verify(&root_key).unwrap());
         let text = name_text(leaf.cert.subject_name());
-        assert!(text.starts_with("CN=Unit DPG, serialNumber=UI:DK-O:G:"), "{text}");
-        assert!(text.contains("organizationIdentifier=NTRDK-12345678"), "{text}");
+        assert!(
+            text.starts_with("CN=Unit DPG, serialNumber=UI:DK-O:G:"),
+            "{text}"
+        );
+        assert!(
+            text.contains("organizationIdentifier=NTRDK-12345678"),
+            "{text}"
+        );
     }
 }

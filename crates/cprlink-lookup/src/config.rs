@@ -166,7 +166,9 @@ impl Datafordeler {
             }
         };
         Endpoints {
-            rest_base_url: pick(&self.rest_base_url, rest).trim_end_matches('/').to_owned(),
+            rest_base_url: pick(&self.rest_base_url, rest)
+                .trim_end_matches('/')
+                .to_owned(),
             rest_path: pick(&self.rest_path, DEFAULT_REST_PATH),
             graphql_url: pick(&self.graphql_url, graphql),
             token_url: pick(&self.token_url, token),
@@ -211,7 +213,10 @@ mod tests {
             "[datafordeler]\nenvironment = \"sandbox\"\nrest_base_url = \"https://127.0.0.1:5/\"\n",
         )
         .unwrap();
-        assert_eq!(c.datafordeler.endpoints().rest_base_url, "https://127.0.0.1:5");
+        assert_eq!(
+            c.datafordeler.endpoints().rest_base_url,
+            "https://127.0.0.1:5"
+        );
         assert_eq!(c.lookup.batch_size, 20);
     }
 }

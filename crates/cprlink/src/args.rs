@@ -256,7 +256,12 @@ pub struct CertVerifyArgs {
 #[command(args_conflicts_with_subcommands = false)]
 pub struct OnboardArgs {
     /// The onboarding state file.
-    #[arg(long, global = true, value_name = "FILE", default_value = "onboarding.toml")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        default_value = "onboarding.toml"
+    )]
     pub state: PathBuf,
 
     #[command(subcommand)]

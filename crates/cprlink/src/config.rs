@@ -59,9 +59,11 @@ pub fn load_with(
     env: &dyn Fn(&str) -> Option<String>,
     cwd: &Path,
 ) -> Result<LoadedConfig, CliError> {
-    let named = explicit
-        .map(Path::to_path_buf)
-        .or_else(|| env("CPRLINK_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from));
+    let named = explicit.map(Path::to_path_buf).or_else(|| {
+        env("CPRLINK_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
     let source = match named {
         Some(path) => {
             if !path.is_file() {
@@ -93,7 +95,11 @@ pub fn load_with(
                 CliError::usage(format!("cannot read config {}: {e}", path.display()))
             })?;
             let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-                CliError::usage(format!("config {} is not valid TOML: {}", path.display(), e.message()))
+                CliError::usage(format!(
+                    "config {} is not valid TOML: {}",
+                    path.display(),
+                    e.message()
+                ))
             })?;
             let dir = path
                 .parent()
@@ -131,17 +137,23 @@ fn apply_env(
     let defaults = toml::Table::try_from(Config::default())
         .map_err(|e| CliError::usage(format!("internal: config schema: {e}")))?;
     for (section, keys) in &defaults {
-        let Some(keys) = keys.as_table() else { continue };
+        let Some(keys) = keys.as_table() else {
+            continue;
+        };
         for (key, default) in keys {
             let var = format!("CPRLINK_{}_{}", section.to_uppercase(), key.to_uppercase());
             let Some(raw) = env(&var) else { continue };
             let value = match default {
-                toml::Value::Integer(_) => raw.trim().parse::<i64>().map(toml::Value::Integer).map_err(|_| {
-                    CliError::usage(format!("{var}={raw:?} is not a whole number"))
-                })?,
-                toml::Value::Float(_) => raw.trim().parse::<f64>().map(toml::Value::Float).map_err(|_| {
-                    CliError::usage(format!("{var}={raw:?} is not a number"))
-                })?,
+                toml::Value::Integer(_) => raw
+                    .trim()
+                    .parse::<i64>()
+                    .map(toml::Value::Integer)
+                    .map_err(|_| CliError::usage(format!("{var}={raw:?} is not a whole number")))?,
+                toml::Value::Float(_) => raw
+                    .trim()
+                    .parse::<f64>()
+                    .map(toml::Value::Float)
+                    .map_err(|_| CliError::usage(format!("{var}={raw:?} is not a number")))?,
                 toml::Value::Boolean(_) => match raw.trim() {
                     "true" | "1" | "yes" => toml::Value::Boolean(true),
                     "false" | "0" | "no" => toml::Value::Boolean(false),
@@ -157,7 +169,9 @@ fn apply_env(
                     t.insert(key.clone(), value);
                 }
                 None => {
-                    return Err(CliError::usage(format!("config: `{section}` must be a table")));
+                    return Err(CliError::usage(format!(
+                        "config: `{section}` must be a table"
+                    )));
                 }
             }
         }
@@ -181,7 +195,11 @@ mod tests {
         let c = load_with(None, &no_env, dir.path()).unwrap();
         assert!(c.source.is_none());
         // ./cprlink.toml is found.
-        std::fs::write(dir.path().join("cprlink.toml"), "[lookup]\nconcurrency = 3\n").unwrap();
+        std::fs::write(
+            dir.path().join("cprlink.toml"),
+            "[lookup]\nconcurrency = 3\n",
+        )
+        .unwrap();
         let c = load_with(None, &no_env, dir.path()).unwrap();
         assert_eq!(c.config.lookup.concurrency, 3);
         // Environment overrides the file, typed.
@@ -199,7 +217,11 @@ mod tests {
         let missing = dir.path().join("nope.toml");
         assert!(load_with(Some(&missing), &no_env, dir.path()).is_err());
         // Unknown keys are named.
-        std::fs::write(dir.path().join("cprlink.toml"), "[lookup]\nconcurency = 3\n").unwrap();
+        std::fs::write(
+            dir.path().join("cprlink.toml"),
+            "[lookup]\nconcurency = 3\n",
+        )
+        .unwrap();
         let err = load_with(None, &no_env, dir.path()).unwrap_err();
         assert!(err.message.contains("concurency"), "{}", err.message);
     }

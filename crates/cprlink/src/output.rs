@@ -34,7 +34,8 @@ impl Ui {
         let stdout_tty = io::stdout().is_terminal();
         let stdin_tty = io::stdin().is_terminal();
         let env_no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let env_force = std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0");
+        let env_force =
+            std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0");
         let decide = |tty: bool| match args.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
@@ -96,11 +97,17 @@ impl Ui {
     }
 
     pub fn style_stderr(&self, style: Style, text: &str) -> String {
-        style.force_styling(self.color_stderr).apply_to(text).to_string()
+        style
+            .force_styling(self.color_stderr)
+            .apply_to(text)
+            .to_string()
     }
 
     pub fn style_stdout(&self, style: Style, text: &str) -> String {
-        style.force_styling(self.color_stdout).apply_to(text).to_string()
+        style
+            .force_styling(self.color_stdout)
+            .apply_to(text)
+            .to_string()
     }
 
     /// `pass` / `warn` / `fail` / `info` as a fixed-width, optionally coloured word for stdout.

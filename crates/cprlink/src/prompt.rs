@@ -231,7 +231,8 @@ impl Prompter for ScriptedPrompter {
             match q.validate.map(|v| v(&answer)) {
                 Some(Err(msg)) => self.transcript.push(format!("{} !! {msg}", q.prompt)),
                 _ if answer.is_empty() && !q.allow_empty => {
-                    self.transcript.push(format!("{} !! an answer is needed", q.prompt));
+                    self.transcript
+                        .push(format!("{} !! an answer is needed", q.prompt));
                 }
                 _ => return Ok(answer),
             }
@@ -298,14 +299,19 @@ mod tests {
         let mut q = Question::new("CVR", "--cvr CVR");
         q.validate = Some(&validate);
         assert_eq!(p.input(&q).unwrap(), "12345678");
-        assert_eq!(p.transcript, vec!["CVR => abc", "CVR !! 8 digits", "CVR => 12345678"]);
+        assert_eq!(
+            p.transcript,
+            vec!["CVR => abc", "CVR !! 8 digits", "CVR => 12345678"]
+        );
         assert!(matches!(p.input(&q), Err(PromptError::Interrupted)));
     }
 
     #[test]
     fn no_input_names_the_flag() {
         let mut p = NoInputPrompter;
-        let err = p.input(&Question::new("Case number", "--case-number TEXT")).unwrap_err();
+        let err = p
+            .input(&Question::new("Case number", "--case-number TEXT"))
+            .unwrap_err();
         assert!(err.to_string().contains("--case-number"));
     }
 }

@@ -40,10 +40,16 @@ pub const PASSWORD_FLAGS: &str = "--password-file FILE, --password-env VAR or --
 /// The first line of `path`, without its line ending.
 pub fn read_secret_file(path: &Path) -> Result<Secret, CliError> {
     let bytes = std::fs::read(path).map_err(|e| {
-        CliError::usage(format!("cannot read the password file {}: {e}", path.display()))
+        CliError::usage(format!(
+            "cannot read the password file {}: {e}",
+            path.display()
+        ))
     })?;
     let text = String::from_utf8(bytes).map_err(|_| {
-        CliError::usage(format!("the password file {} is not UTF-8 text", path.display()))
+        CliError::usage(format!(
+            "the password file {} is not UTF-8 text",
+            path.display()
+        ))
     })?;
     let line = text.split('\n').next().unwrap_or("");
     Ok(Secret(line.strip_suffix('\r').unwrap_or(line).to_owned()))
@@ -147,7 +153,10 @@ pub fn open_certificate_file(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(CliError::auth(format!("wrong password for {}", path.display())))
+    Err(CliError::auth(format!(
+        "wrong password for {}",
+        path.display()
+    )))
 }
 
 #[cfg(test)]
@@ -160,6 +169,9 @@ mod tests {
         let p = dir.path().join("pw");
         std::fs::write(&p, "s3cret\r\nignored\n").unwrap();
         assert_eq!(read_secret_file(&p).unwrap().expose(), "s3cret");
-        assert_eq!(format!("{:?}", read_secret_file(&p).unwrap()), "Secret(***)");
+        assert_eq!(
+            format!("{:?}", read_secret_file(&p).unwrap()),
+            "Secret(***)"
+        );
     }
 }

@@ -23,7 +23,11 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(ui: Ui, prompter: Box<dyn Prompter>, config_path: Option<std::path::PathBuf>) -> Self {
+    pub fn new(
+        ui: Ui,
+        prompter: Box<dyn Prompter>,
+        config_path: Option<std::path::PathBuf>,
+    ) -> Self {
         Context {
             ui,
             prompter,
@@ -67,5 +71,7 @@ pub fn dispatch(cli: &Cli, ctx: &mut Context) -> Result<Code, CliError> {
 
 /// The error for a command whose issue has not landed yet.
 pub(crate) fn not_built(command: &str, issue: u32) -> CliError {
-    CliError::usage(format!("`cprlink {command}` is not built yet (issue #{issue})"))
+    CliError::usage(format!(
+        "`cprlink {command}` is not built yet (issue #{issue})"
+    ))
 }

@@ -50,13 +50,19 @@ fn command_prefix(state: &Path) -> String {
     if state == Path::new(DEFAULT_STATE) {
         "cprlink onboard".to_owned()
     } else {
-        format!("cprlink onboard --state {}", shell_word(&state.display().to_string()))
+        format!(
+            "cprlink onboard --state {}",
+            shell_word(&state.display().to_string())
+        )
     }
 }
 
 /// Quotes a word for a copy-pasted shell command when it needs it.
 fn shell_word(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,".contains(c))
+    {
         s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -65,7 +71,12 @@ fn shell_word(s: &str) -> String {
 
 // ---- init ---------------------------------------------------------------------------
 
-fn init(path: &Path, a: &OnboardInitArgs, prefix: &str, ctx: &mut Context) -> Result<Code, CliError> {
+fn init(
+    path: &Path,
+    a: &OnboardInitArgs,
+    prefix: &str,
+    ctx: &mut Context,
+) -> Result<Code, CliError> {
     let new = NewCase {
         authority: a.authority.clone(),
         cvr: a.cvr.clone(),
@@ -116,12 +127,24 @@ fn text_flags(a: &OnboardRecordArgs) -> Vec<(&'static str, &'static str, Option<
         ("applied_on", "--applied-on", a.applied_on.as_ref()),
         ("virk_receipt", "--virk-receipt", a.virk_receipt.as_ref()),
         ("approved_on", "--approved-on", a.approved_on.as_ref()),
-        ("approval_reference", "--approval-reference", a.approval_reference.as_ref()),
+        (
+            "approval_reference",
+            "--approval-reference",
+            a.approval_reference.as_ref(),
+        ),
         ("dpg_ip", "--dpg-ip", a.dpg_ip.as_ref()),
         ("requested_on", "--requested-on", a.requested_on.as_ref()),
-        ("support_ticket", "--support-ticket", a.support_ticket.as_ref()),
+        (
+            "support_ticket",
+            "--support-ticket",
+            a.support_ticket.as_ref(),
+        ),
         ("confirmed_on", "--confirmed-on", a.confirmed_on.as_ref()),
-        ("handed_over_on", "--handed-over-on", a.handed_over_on.as_ref()),
+        (
+            "handed_over_on",
+            "--handed-over-on",
+            a.handed_over_on.as_ref(),
+        ),
         ("received_by", "--received-by", a.received_by.as_ref()),
         ("it_system", "--it-system", a.it_system.as_ref()),
         ("client_id", "--client-id", a.client_id.as_ref()),
@@ -129,13 +152,20 @@ fn text_flags(a: &OnboardRecordArgs) -> Vec<(&'static str, &'static str, Option<
     ]
 }
 
-fn record(path: &Path, a: &OnboardRecordArgs, prefix: &str, ctx: &mut Context) -> Result<Code, CliError> {
+fn record(
+    path: &Path,
+    a: &OnboardRecordArgs,
+    prefix: &str,
+    ctx: &mut Context,
+) -> Result<Code, CliError> {
     if a.step == "contact" {
         return record_contact(path, a, ctx);
     }
     if a.contact_name.is_some() || a.contact_email.is_some() {
-        return Err(CliError::usage("--contact-name and --contact-email belong to `record contact`")
-            .with_hint(format!("{prefix} record contact --contact-email EMAIL")));
+        return Err(CliError::usage(
+            "--contact-name and --contact-email belong to `record contact`",
+        )
+        .with_hint(format!("{prefix} record contact --contact-email EMAIL")));
     }
     let mut case = Case::open(path)?;
     let def = case.step(&a.step)?;
@@ -143,7 +173,11 @@ fn record(path: &Path, a: &OnboardRecordArgs, prefix: &str, ctx: &mut Context) -
         CliError::usage(format!("{flag} is not a field of step {}", def.id)).with_hint(format!(
             "{} takes {}{}",
             def.id,
-            def.fields.iter().map(|f| f.flag).collect::<Vec<_>>().join(", "),
+            def.fields
+                .iter()
+                .map(|f| f.flag)
+                .collect::<Vec<_>>()
+                .join(", "),
             ", --done"
         ))
     };
@@ -169,17 +203,31 @@ fn record(path: &Path, a: &OnboardRecordArgs, prefix: &str, ctx: &mut Context) -
     let today = Stamp::now().today;
     if let Some(file) = &a.certificate {
         let field = def.fields.iter().find(|f| f.kind == FieldKind::Certificate);
-        let Some(field) = field else { return Err(stranger("--certificate")) };
+        let Some(field) = field else {
+            return Err(stranger("--certificate"));
+        };
         let evidence = certificate_evidence(file, &a.password, &ctx.ui, ctx.prompter.as_mut())?;
         facts = facts.certificate(field.key, evidence);
     }
     if let Some(file) = &a.p12 {
         let field = def.fields.iter().find(|f| f.kind == FieldKind::Handover);
-        let Some(field) = field else { return Err(stranger("--p12")) };
-        let evidence = handover_evidence(file, &a.password, &a.trust, &case, &ctx.ui, ctx.prompter.as_mut())?;
+        let Some(field) = field else {
+            return Err(stranger("--p12"));
+        };
+        let evidence = handover_evidence(
+            file,
+            &a.password,
+            &a.trust,
+            &case,
+            &ctx.ui,
+            ctx.prompter.as_mut(),
+        )?;
         facts = facts.handover(field.key, evidence);
     }
-    let stamp = Stamp { today, ..Stamp::now() };
+    let stamp = Stamp {
+        today,
+        ..Stamp::now()
+    };
     let recorded = case.record(def.id, &facts, a.done, &stamp)?;
     report_recorded(&ctx.ui, &case, def, &recorded, prefix)?;
     Ok(Code::Success)
@@ -187,7 +235,9 @@ fn record(path: &Path, a: &OnboardRecordArgs, prefix: &str, ctx: &mut Context) -
 
 fn record_contact(path: &Path, a: &OnboardRecordArgs, ctx: &mut Context) -> Result<Code, CliError> {
     if a.contact_name.is_none() && a.contact_email.is_none() {
-        return Err(CliError::usage("nothing to record for contact: pass --contact-name NAME or --contact-email EMAIL"));
+        return Err(CliError::usage(
+            "nothing to record for contact: pass --contact-name NAME or --contact-email EMAIL",
+        ));
     }
     let others = text_flags(a).into_iter().any(|(_, _, v)| v.is_some())
         || a.certificate.is_some()
@@ -195,10 +245,16 @@ fn record_contact(path: &Path, a: &OnboardRecordArgs, ctx: &mut Context) -> Resu
         || a.login_method.is_some()
         || a.done;
     if others {
-        return Err(CliError::usage("`record contact` takes only --contact-name and --contact-email"));
+        return Err(CliError::usage(
+            "`record contact` takes only --contact-name and --contact-email",
+        ));
     }
     let mut case = Case::open(path)?;
-    let r = case.set_contact(a.contact_name.as_deref(), a.contact_email.as_deref(), &Stamp::now())?;
+    let r = case.set_contact(
+        a.contact_name.as_deref(),
+        a.contact_email.as_deref(),
+        &Stamp::now(),
+    )?;
     if ctx.ui.json {
         ctx.ui.print_json(&RecordedJson {
             step: "contact",
@@ -210,7 +266,8 @@ fn record_contact(path: &Path, a: &OnboardRecordArgs, ctx: &mut Context) -> Resu
     } else if r.is_noop() {
         ctx.ui.note("contact: nothing changed");
     } else {
-        ctx.ui.note(&format!("contact: recorded {}", r.changed.join(", ")));
+        ctx.ui
+            .note(&format!("contact: recorded {}", r.changed.join(", ")));
     }
     Ok(Code::Success)
 }
@@ -243,7 +300,10 @@ fn report_recorded(
         return Ok(());
     }
     if r.is_noop() {
-        ui.note(&format!("{}: nothing changed (the same values are recorded)", def.id));
+        ui.note(&format!(
+            "{}: nothing changed (the same values are recorded)",
+            def.id
+        ));
     } else if !r.changed.is_empty() {
         ui.note(&format!("{}: recorded {}", def.id, r.changed.join(", ")));
     }
@@ -278,7 +338,10 @@ fn evidence_of(loaded: &Loaded, file: &Path) -> Result<CertificateEvidence, CliE
         .leaf()
         .ok_or_else(|| CliError::usage(format!("{} holds no certificate", file.display())))?;
     let facts = CertFacts::of(leaf, chrono::Utc::now())?;
-    Ok(CertificateEvidence::from_facts(file.display().to_string(), &facts))
+    Ok(CertificateEvidence::from_facts(
+        file.display().to_string(),
+        &facts,
+    ))
 }
 
 /// Runs `cprlink cert verify`'s checklist on the handover .p12 and turns the result
@@ -397,7 +460,10 @@ fn render_status(ui: &Ui, st: &Status) -> String {
             out.push('\n');
         }
         if !s.missing.is_empty() && s.state != StepState::NotStarted {
-            out.push_str(&fit(&format!("      missing: {}", s.missing.join(", ")), WIDTH));
+            out.push_str(&fit(
+                &format!("      missing: {}", s.missing.join(", ")),
+                WIDTH,
+            ));
             out.push('\n');
         }
     }
@@ -548,7 +614,11 @@ fn next(path: &Path, prefix: &str, ctx: &mut Context) -> Result<Code, CliError> 
 /// `next` without prompts: the guidance and the exact command, on stdout.
 fn guidance_only(case: &Case, prefix: &str, ui: &Ui) -> Result<Code, CliError> {
     let st = case.status_with(Stamp::now().today, prefix);
-    let def = st.current_step.as_deref().map(|id| case.step(id)).transpose()?;
+    let def = st
+        .current_step
+        .as_deref()
+        .map(|id| case.step(id))
+        .transpose()?;
     if ui.json {
         let values = def.map(|d| case.exact_values(d)).unwrap_or_default();
         let step = def.and_then(|d| st.steps.iter().find(|s| s.id == d.id));
@@ -558,9 +628,20 @@ fn guidance_only(case: &Case, prefix: &str, ui: &Ui) -> Result<Code, CliError> {
             state: step.map(|s| s.state.as_str()),
             what: def.map(|d| d.what),
             links: def
-                .map(|d| d.links.iter().map(|l| LinkJson { label: l.label, url: l.url }).collect())
+                .map(|d| {
+                    d.links
+                        .iter()
+                        .map(|l| LinkJson {
+                            label: l.label,
+                            url: l.url,
+                        })
+                        .collect()
+                })
                 .unwrap_or_default(),
-            values: values.iter().map(|(l, v)| ValueJson { label: l, value: v }).collect(),
+            values: values
+                .iter()
+                .map(|(l, v)| ValueJson { label: l, value: v })
+                .collect(),
             fields: def
                 .map(|d| {
                     d.fields
@@ -570,7 +651,9 @@ fn guidance_only(case: &Case, prefix: &str, ui: &Ui) -> Result<Code, CliError> {
                             flag: f.flag,
                             label: f.label,
                             required: f.required,
-                            recorded: step.and_then(|s| s.facts.get(f.presence_key())).map(String::as_str),
+                            recorded: step
+                                .and_then(|s| s.facts.get(f.presence_key()))
+                                .map(String::as_str),
                         })
                         .collect()
                 })
@@ -592,12 +675,20 @@ fn guidance_only(case: &Case, prefix: &str, ui: &Ui) -> Result<Code, CliError> {
 /// The guidance for one step: what, where, exact values, what to record, the command.
 fn guidance(case: &Case, def: &StepDef, st: &Status, prefix: &str, ui: &Ui) -> String {
     use console::Style;
-    let n = case.steps().iter().position(|d| d.id == def.id).map_or(0, |i| i + 1);
+    let n = case
+        .steps()
+        .iter()
+        .position(|d| d.id == def.id)
+        .map_or(0, |i| i + 1);
     let step = st.steps.iter().find(|s| s.id == def.id);
     let mut out = String::new();
     let title = format!("Step {n} of {}: {}", case.steps().len(), def.title);
     out.push_str(&ui.style_stdout(Style::new().bold(), &title));
-    out.push_str(&format!(" ({}, {})\n\n", def.id, step.map_or_else(String::new, state_label)));
+    out.push_str(&format!(
+        " ({}, {})\n\n",
+        def.id,
+        step.map_or_else(String::new, state_label)
+    ));
     for b in &st.blockers {
         out.push_str(&wrap(&format!("Blocked: {b}"), WIDTH, "  "));
         out.push('\n');
@@ -623,14 +714,23 @@ fn guidance(case: &Case, def: &StepDef, st: &Status, prefix: &str, ui: &Ui) -> S
     let values = case.exact_values(def);
     if !values.is_empty() {
         out.push_str("Enter exactly:\n");
-        let w = values.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
+        let w = values
+            .iter()
+            .map(|(l, _)| l.chars().count())
+            .max()
+            .unwrap_or(0);
         for (label, value) in &values {
             out.push_str(&format!("  {label:<w$}  {value}\n"));
         }
         out.push('\n');
     }
     out.push_str("Record:\n");
-    let w = def.fields.iter().map(|f| f.usage().chars().count()).max().unwrap_or(0);
+    let w = def
+        .fields
+        .iter()
+        .map(|f| f.usage().chars().count())
+        .max()
+        .unwrap_or(0);
     for f in def.fields {
         let recorded = step.and_then(|s| s.facts.get(f.presence_key()));
         let state = match (recorded, f.required) {
@@ -639,7 +739,10 @@ fn guidance(case: &Case, def: &StepDef, st: &Status, prefix: &str, ui: &Ui) -> S
             (None, true) => "required".to_owned(),
             (None, false) => "optional".to_owned(),
         };
-        out.push_str(&fit(&format!("  {:<w$}  {} ({state})", f.usage(), f.label), WIDTH));
+        out.push_str(&fit(
+            &format!("  {:<w$}  {} ({state})", f.usage(), f.label),
+            WIDTH,
+        ));
         out.push('\n');
     }
     out.push_str(&format!("\nDone when: {}.\n\n", def.done_when));
@@ -649,7 +752,12 @@ fn guidance(case: &Case, def: &StepDef, st: &Status, prefix: &str, ui: &Ui) -> S
 }
 
 /// The interactive walk: guidance, then questions; every answer is saved at once.
-fn interactive(case: &mut Case, prefix: &str, ui: &Ui, prompter: &mut dyn Prompter) -> Result<Code, CliError> {
+fn interactive(
+    case: &mut Case,
+    prefix: &str,
+    ui: &Ui,
+    prompter: &mut dyn Prompter,
+) -> Result<Code, CliError> {
     loop {
         let st = case.status_with(Stamp::now().today, prefix);
         let Some(id) = st.current_step.clone() else {
@@ -659,7 +767,11 @@ fn interactive(case: &mut Case, prefix: &str, ui: &Ui, prompter: &mut dyn Prompt
         let def = case.step(&id)?;
         eprint!("\n{}", guidance(case, def, &st, prefix, ui));
         eprintln!();
-        let waiting = st.steps.iter().find(|s| s.id == id).filter(|s| s.state == StepState::Waiting);
+        let waiting = st
+            .steps
+            .iter()
+            .find(|s| s.id == id)
+            .filter(|s| s.state == StepState::Waiting);
         if let Some(w) = waiting {
             let on = w.waiting_on.as_deref().unwrap_or("them");
             if !prompter.confirm(&format!("Has {on} answered?"), false, "--no-input")? {
@@ -672,7 +784,10 @@ fn interactive(case: &mut Case, prefix: &str, ui: &Ui, prompter: &mut dyn Prompt
             .fields
             .iter()
             .filter(|f| f.required && !f.default_today)
-            .filter(|f| case.facts(def.id).is_none_or(|fs| !fs.contains_key(f.presence_key())))
+            .filter(|f| {
+                case.facts(def.id)
+                    .is_none_or(|fs| !fs.contains_key(f.presence_key()))
+            })
             .map(FieldDef::usage)
             .collect();
         if !missing.is_empty() {
@@ -684,7 +799,10 @@ fn interactive(case: &mut Case, prefix: &str, ui: &Ui, prompter: &mut dyn Prompt
             return Ok(Code::Success);
         }
         if !prompter.confirm(&format!("Mark {} done?", def.id), true, "--done")? {
-            ui.note(&format!("Saved. Mark it done later with `{prefix} record {} --done`.", def.id));
+            ui.note(&format!(
+                "Saved. Mark it done later with `{prefix} record {} --done`.",
+                def.id
+            ));
             return Ok(Code::Success);
         }
         let r = case.mark_done(def.id, &Stamp::now())?;
@@ -705,7 +823,12 @@ fn interactive(case: &mut Case, prefix: &str, ui: &Ui, prompter: &mut dyn Prompt
 }
 
 /// Asks for each field not yet recorded and saves each answer as it comes.
-fn ask_fields(case: &mut Case, def: &StepDef, ui: &Ui, prompter: &mut dyn Prompter) -> Result<(), CliError> {
+fn ask_fields(
+    case: &mut Case,
+    def: &StepDef,
+    ui: &Ui,
+    prompter: &mut dyn Prompter,
+) -> Result<(), CliError> {
     for field in def.fields {
         if let Some(v) = case.facts(def.id).and_then(|f| f.get(field.presence_key())) {
             ui.note(&format!("{}: {v} (recorded)", field.label));
@@ -728,7 +851,12 @@ fn ask_fields(case: &mut Case, def: &StepDef, ui: &Ui, prompter: &mut dyn Prompt
     Ok(())
 }
 
-fn ask_text(case: &Case, def: &StepDef, field: &FieldDef, prompter: &mut dyn Prompter) -> Result<Option<Facts>, CliError> {
+fn ask_text(
+    case: &Case,
+    def: &StepDef,
+    field: &FieldDef,
+    prompter: &mut dyn Prompter,
+) -> Result<Option<Facts>, CliError> {
     let stamp = Stamp::now();
     let check = |s: &str| -> Result<(), String> {
         case.check(def.id, &Facts::new().text(field.key, s), false, &stamp)
@@ -755,7 +883,12 @@ fn ask_text(case: &Case, def: &StepDef, field: &FieldDef, prompter: &mut dyn Pro
 }
 
 /// Asks for a file path until one exists (empty: skip).
-fn ask_path(prompter: &mut dyn Prompter, prompt: &str, flag: &str, default: Option<String>) -> Result<Option<PathBuf>, CliError> {
+fn ask_path(
+    prompter: &mut dyn Prompter,
+    prompt: &str,
+    flag: &str,
+    default: Option<String>,
+) -> Result<Option<PathBuf>, CliError> {
     let exists = |s: &str| -> Result<(), String> {
         if Path::new(s.trim()).is_file() {
             Ok(())
@@ -772,7 +905,12 @@ fn ask_path(prompter: &mut dyn Prompter, prompt: &str, flag: &str, default: Opti
 }
 
 /// Asks where to write a new file (must not exist yet).
-fn ask_new_path(prompter: &mut dyn Prompter, prompt: &str, flag: &str, default: String) -> Result<PathBuf, CliError> {
+fn ask_new_path(
+    prompter: &mut dyn Prompter,
+    prompt: &str,
+    flag: &str,
+    default: String,
+) -> Result<PathBuf, CliError> {
     let free = |s: &str| -> Result<(), String> {
         if Path::new(s.trim()).exists() {
             Err(format!("{} exists already; choose another name", s.trim()))
@@ -805,22 +943,33 @@ fn ask_certificate(
             &flag,
         )?;
         let (file, evidence) = if export {
-            let Some(p12) = ask_path(prompter, "The .p12 file from MitID Erhverv", &flag, None)? else {
+            let Some(p12) = ask_path(prompter, "The .p12 file from MitID Erhverv", &flag, None)?
+            else {
                 continue;
             };
-            let (loaded, _secret) =
-                match secrets::open_certificate_file(&p12, &PasswordArgs::default(), None, ui, prompter) {
-                    Ok(x) => x,
-                    Err(e) => {
-                        warn_retry(ui, &e, prompter)?;
-                        continue;
-                    }
-                };
+            let (loaded, _secret) = match secrets::open_certificate_file(
+                &p12,
+                &PasswordArgs::default(),
+                None,
+                ui,
+                prompter,
+            ) {
+                Ok(x) => x,
+                Err(e) => {
+                    warn_retry(ui, &e, prompter)?;
+                    continue;
+                }
+            };
             let ext = if pem { "pem" } else { "cer" };
-            let out = ask_new_path(prompter, "Write the certificate to", &flag, p12.with_extension(ext).display().to_string())?;
-            let leaf = loaded
-                .leaf()
-                .ok_or_else(|| CliError::usage(format!("{} holds no certificate", p12.display())))?;
+            let out = ask_new_path(
+                prompter,
+                "Write the certificate to",
+                &flag,
+                p12.with_extension(ext).display().to_string(),
+            )?;
+            let leaf = loaded.leaf().ok_or_else(|| {
+                CliError::usage(format!("{} holds no certificate", p12.display()))
+            })?;
             let bytes = if pem { leaf.to_pem() } else { leaf.to_der() }
                 .map_err(|e| CliError::usage(format!("cannot encode the certificate: {e}")))?;
             cprlink_cert::files::write_public(&out, &bytes, Overwrite::Refuse)?;
@@ -834,7 +983,13 @@ fn ask_certificate(
             ));
             (out, ev)
         } else {
-            let Some(path) = ask_path(prompter, &format!("{} [Enter to skip]", field.label), &flag, None)? else {
+            let Some(path) = ask_path(
+                prompter,
+                &format!("{} [Enter to skip]", field.label),
+                &flag,
+                None,
+            )?
+            else {
                 return Ok(None);
             };
             match certificate_evidence(&path, &PasswordArgs::default(), ui, prompter) {
@@ -879,7 +1034,11 @@ fn ask_handover(
     ui: &Ui,
     prompter: &mut dyn Prompter,
 ) -> Result<Option<Facts>, CliError> {
-    let flag = format!("cprlink onboard record {} {} --password-file FILE", def.id, field.usage());
+    let flag = format!(
+        "cprlink onboard record {} {} --password-file FILE",
+        def.id,
+        field.usage()
+    );
     loop {
         let mut password = PasswordArgs::default();
         let have = prompter.confirm("Do you have the .p12 to hand over to DPG?", true, &flag)?;
@@ -889,7 +1048,11 @@ fn ask_handover(
                 None => return Ok(None),
             }
         } else {
-            if !prompter.confirm("Pack one now from the certificate and its private key?", true, &flag)? {
+            if !prompter.confirm(
+                "Pack one now from the certificate and its private key?",
+                true,
+                &flag,
+            )? {
                 ui.note("Make it with `cprlink cert pack` (see docs/certificates.md), then run this again.");
                 return Ok(None);
             }
@@ -927,20 +1090,34 @@ fn ask_handover(
 
 /// Builds the handover .p12 (compat profile) from a certificate and key file, with a
 /// generated password in `OUT.password` (0600). Returns both paths.
-fn pack_in_place(ui: &Ui, prompter: &mut dyn Prompter, flag: &str) -> Result<(PathBuf, PathBuf), CliError> {
+fn pack_in_place(
+    ui: &Ui,
+    prompter: &mut dyn Prompter,
+    flag: &str,
+) -> Result<(PathBuf, PathBuf), CliError> {
     let Some(cert_file) = ask_path(prompter, "Certificate file (PEM or DER)", flag, None)? else {
         return Err(CliError::usage("no certificate file given"));
     };
     let Some(key_file) = ask_path(prompter, "Private key file (PEM)", flag, None)? else {
         return Err(CliError::usage("no key file given"));
     };
-    let out = ask_new_path(prompter, "Write the .p12 to", flag, "dpg-handover.p12".to_owned())?;
+    let out = ask_new_path(
+        prompter,
+        "Write the .p12 to",
+        flag,
+        "dpg-handover.p12".to_owned(),
+    )?;
     let pw_path = PathBuf::from(format!("{}.password", out.display()));
     if pw_path.exists() {
-        return Err(CliError::usage(format!("{} exists already", pw_path.display())));
+        return Err(CliError::usage(format!(
+            "{} exists already",
+            pw_path.display()
+        )));
     }
-    let (certs, _) = secrets::open_certificate_file(&cert_file, &PasswordArgs::default(), None, ui, prompter)?;
-    let (keys, _) = secrets::open_certificate_file(&key_file, &PasswordArgs::default(), None, ui, prompter)?;
+    let (certs, _) =
+        secrets::open_certificate_file(&cert_file, &PasswordArgs::default(), None, ui, prompter)?;
+    let (keys, _) =
+        secrets::open_certificate_file(&key_file, &PasswordArgs::default(), None, ui, prompter)?;
     let leaf = certs
         .leaf()
         .ok_or_else(|| CliError::usage(format!("{} holds no certificate", cert_file.display())))?;
@@ -955,8 +1132,19 @@ fn pack_in_place(ui: &Ui, prompter: &mut dyn Prompter, flag: &str) -> Result<(Pa
         .cloned()
         .collect();
     let password = cprlink_cert::p12::generate_password()?;
-    let der = cprlink_cert::p12::build(key, leaf, &chain, None, &password, cprlink_cert::Profile::Compat)?;
-    cprlink_cert::files::write_private(&pw_path, format!("{password}\n").as_bytes(), Overwrite::Refuse)?;
+    let der = cprlink_cert::p12::build(
+        key,
+        leaf,
+        &chain,
+        None,
+        &password,
+        cprlink_cert::Profile::Compat,
+    )?;
+    cprlink_cert::files::write_private(
+        &pw_path,
+        format!("{password}\n").as_bytes(),
+        Overwrite::Refuse,
+    )?;
     cprlink_cert::files::write_private(&out, &der, Overwrite::Refuse)?;
     ui.note(&format!(
         "Wrote {} (compat protection) and its password to {} (mode 0600). \
@@ -973,17 +1161,27 @@ mod tests {
 
     #[test]
     fn wrap_keeps_lines_within_width_and_words_whole() {
-        let text = "word ".repeat(60) + "https://example.invalid/a/very/long/url/that/cannot/be/broken/anywhere/at/all/ever/never";
+        let text = "word ".repeat(60)
+            + "https://example.invalid/a/very/long/url/that/cannot/be/broken/anywhere/at/all/ever/never";
         let out = wrap(&text, 40, "  ");
         for line in out.lines() {
-            assert!(line.chars().count() <= 40 || !line.trim().contains(' '), "{line}");
+            assert!(
+                line.chars().count() <= 40 || !line.trim().contains(' '),
+                "{line}"
+            );
         }
         assert!(out.contains("https://example.invalid/a/very/long/url"));
     }
 
     #[test]
     fn prefixes_name_a_non_default_state_file() {
-        assert_eq!(command_prefix(Path::new("onboarding.toml")), "cprlink onboard");
-        assert_eq!(command_prefix(Path::new("a b.toml")), "cprlink onboard --state 'a b.toml'");
+        assert_eq!(
+            command_prefix(Path::new("onboarding.toml")),
+            "cprlink onboard"
+        );
+        assert_eq!(
+            command_prefix(Path::new("a b.toml")),
+            "cprlink onboard --state 'a b.toml'"
+        );
     }
 }

@@ -4,16 +4,27 @@ use crate::support::cprlink;
 
 #[test]
 fn help_lists_every_command() {
-    let out = cprlink().arg("--help").assert().success().get_output().stdout.clone();
+    let out = cprlink()
+        .arg("--help")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let text = String::from_utf8(out).unwrap();
-    for cmd in ["cert", "onboard", "lookup", "serve", "doctor", "sandbox", "demo"] {
+    for cmd in [
+        "cert", "onboard", "lookup", "serve", "doctor", "sandbox", "demo",
+    ] {
         assert!(text.contains(cmd), "help misses {cmd}");
     }
 }
 
 #[test]
 fn unknown_flag_is_a_usage_error() {
-    cprlink().args(["cert", "inspect", "--bogus"]).assert().code(2);
+    cprlink()
+        .args(["cert", "inspect", "--bogus"])
+        .assert()
+        .code(2);
 }
 
 #[test]

@@ -1,6 +1,11 @@
 //! The `cprlink` binary's integration tests: one test binary, one module per command.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 mod cli;
 mod support;
