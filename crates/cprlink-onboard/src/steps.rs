@@ -381,8 +381,9 @@ pub const SELFSERVICE: &[StepDef] = &[
             FieldDef {
                 key: "login_method",
                 flag: "--login-method",
-                value_name: "password|mitid",
-                label: "How the web user logs in",
+                // Not `password|mitid`: suggested commands get copy-pasted into a shell.
+                value_name: "METHOD",
+                label: "How the web user logs in (password or mitid)",
                 kind: FieldKind::Choice(&["password", "mitid"]),
                 required: true,
                 default_today: false,

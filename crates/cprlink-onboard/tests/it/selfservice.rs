@@ -66,7 +66,7 @@ fn whole_route_with_refusals() {
     });
     match &err {
         Error::MissingFacts { missing, .. } => {
-            assert_eq!(missing, &["--login-method password|mitid"])
+            assert_eq!(missing, &["--login-method METHOD"])
         }
         other => panic!("{other}"),
     }

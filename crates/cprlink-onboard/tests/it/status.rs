@@ -46,7 +46,7 @@ fn fresh_case_says_what_to_do_first() {
     assert_eq!(
         s.next_command.as_deref(),
         Some(
-            "cprlink onboard --state x.toml record selfservice-user --username TEXT --login-method password|mitid --done"
+            "cprlink onboard --state x.toml record selfservice-user --username TEXT --login-method METHOD --done"
         )
     );
     assert!(
@@ -58,7 +58,7 @@ fn fresh_case_says_what_to_do_first() {
     assert!(!s.blocked && !s.complete);
     assert_eq!(
         s.steps[0].missing,
-        ["--username TEXT", "--login-method password|mitid"]
+        ["--username TEXT", "--login-method METHOD"]
     );
 }
 

@@ -95,16 +95,19 @@ fn init(
         ctx.ui.print_json(&StatusJson::from(&st))?;
     } else {
         let s = case.state();
-        ctx.ui.note(&format!(
-            "Started the onboarding of {} (CVR {}), route {}, {} environment, in {}.",
-            s.authority,
-            s.cvr,
-            s.route,
-            s.environment,
-            path.display()
-        ));
-        ctx.ui.note(&format!("Next: {}", st.next_action));
-        ctx.ui.note(&format!("Guidance for each step: `{prefix}`"));
+        say(
+            &ctx.ui,
+            &format!(
+                "Started the onboarding of {} (CVR {}), route {}, {} environment, in {}.",
+                s.authority,
+                s.cvr,
+                s.route,
+                s.environment,
+                path.display()
+            ),
+        );
+        say(&ctx.ui, &format!("Next: {}", st.next_action));
+        say(&ctx.ui, &format!("Guidance for each step: `{prefix}`"));
     }
     Ok(Code::Success)
 }
@@ -300,24 +303,27 @@ fn report_recorded(
         return Ok(());
     }
     if r.is_noop() {
-        ui.note(&format!(
-            "{}: nothing changed (the same values are recorded)",
-            def.id
-        ));
+        say(
+            ui,
+            &format!("{}: nothing changed (the same values are recorded)", def.id),
+        );
     } else if !r.changed.is_empty() {
-        ui.note(&format!("{}: recorded {}", def.id, r.changed.join(", ")));
+        say(
+            ui,
+            &format!("{}: recorded {}", def.id, r.changed.join(", ")),
+        );
     }
     if r.marked_done {
-        ui.note(&format!("{}: done", def.id));
+        say(ui, &format!("{}: done", def.id));
     }
     for n in &r.notes {
         if n.contains("renewal") {
             ui.warn(n);
         } else {
-            ui.note(&format!("note: {n}"));
+            say(ui, &format!("note: {n}"));
         }
     }
-    ui.note(&format!("Next: {}", st.next_action));
+    say(ui, &format!("Next: {}", st.next_action));
     Ok(())
 }
 
@@ -480,6 +486,11 @@ fn render_status(ui: &Ui, st: &Status) -> String {
     out
 }
 
+/// A note on stderr, wrapped to the terminal width we promise.
+fn say(ui: &Ui, text: &str) {
+    ui.note(wrap(text, WIDTH, "  ").trim_end());
+}
+
 /// Cuts a line to `width` characters, marking the cut.
 fn fit(line: &str, width: usize) -> String {
     if line.chars().count() <= width {
@@ -495,14 +506,16 @@ fn fit(line: &str, width: usize) -> String {
 fn wrap(text: &str, width: usize, indent: &str) -> String {
     let mut out = String::new();
     for para in text.split('\n') {
-        let mut line = String::new();
+        // Keep a paragraph's own indentation (aligned lists).
+        let lead = &para[..para.len() - para.trim_start_matches(' ').len()];
+        let mut line = lead.to_owned();
         for word in para.split(' ').filter(|w| !w.is_empty()) {
             let visible = |s: &str| console::measure_text_width(s);
-            if !line.is_empty() && visible(&line) + 1 + visible(word) > width {
+            if !line.trim().is_empty() && visible(&line) + 1 + visible(word) > width {
                 out.push_str(line.trim_end());
                 out.push('\n');
                 line = indent.to_owned();
-            } else if !line.is_empty() && !line.ends_with(' ') {
+            } else if !line.trim().is_empty() && !line.ends_with(' ') {
                 line.push(' ');
             }
             line.push_str(word);
@@ -608,7 +621,58 @@ fn next(path: &Path, prefix: &str, ctx: &mut Context) -> Result<Code, CliError> 
     }
     let mut case = Case::open(path)?;
     let ui = ctx.ui.clone();
-    interactive(&mut case, prefix, &ui, ctx.prompter.as_mut())
+    exit_on_ctrl_c(&ui);
+    let result = interactive(&mut case, prefix, &ui, ctx.prompter.as_mut());
+    if matches!(&result, Err(e) if e.code == Code::Interrupted) {
+        // dialoguer hides the cursor in selections and does not show it again when a
+        // prompt is cut short.
+        restore_terminal(&ui);
+    }
+    result
+}
+
+/// Held while the case file is being saved, so Ctrl-C waits for a save to finish.
+static SAVING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn saving() -> std::sync::MutexGuard<'static, ()> {
+    SAVING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn restore_terminal(ui: &Ui) {
+    if ui.stderr_is_terminal {
+        let _ = console::Term::stderr().show_cursor();
+    }
+}
+
+/// Ctrl-C between keystrokes arrives as SIGINT (dialoguer reads keys in raw mode only
+/// while it waits for one). Catch it, let a save in progress finish, show the cursor,
+/// and exit 130 like a Ctrl-C inside a prompt. Everything answered before is saved.
+fn exit_on_ctrl_c(ui: &Ui) {
+    let ui = ui.clone();
+    let spawned = std::thread::Builder::new()
+        .name("ctrl-c".to_owned())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            if rt.block_on(tokio::signal::ctrl_c()).is_err() {
+                return;
+            }
+            let _saved = saving();
+            restore_terminal(&ui);
+            eprintln!();
+            ui.note("interrupted");
+            #[allow(clippy::exit)]
+            std::process::exit(Code::Interrupted.as_i32());
+        });
+    if spawned.is_err() {
+        tracing::debug!("no Ctrl-C handler: the default applies");
+    }
 }
 
 /// `next` without prompts: the guidance and the exact command, on stdout.
@@ -761,7 +825,7 @@ fn interactive(
     loop {
         let st = case.status_with(Stamp::now().today, prefix);
         let Some(id) = st.current_step.clone() else {
-            ui.note(&wrap(&st.next_action, WIDTH, ""));
+            say(ui, &st.next_action);
             return Ok(Code::Success);
         };
         let def = case.step(&id)?;
@@ -775,7 +839,7 @@ fn interactive(
         if let Some(w) = waiting {
             let on = w.waiting_on.as_deref().unwrap_or("them");
             if !prompter.confirm(&format!("Has {on} answered?"), false, "--no-input")? {
-                ui.note(&format!("Come back when they have: `{prefix}`"));
+                say(ui, &format!("Come back when they have: `{prefix}`"));
                 return Ok(Code::Success);
             }
         }
@@ -791,32 +855,41 @@ fn interactive(
             .map(FieldDef::usage)
             .collect();
         if !missing.is_empty() {
-            ui.note(&format!(
-                "Still missing for {}: {}. Your answers are saved; run `{prefix}` again when you have them.",
-                def.id,
-                missing.join(", ")
-            ));
+            say(
+                ui,
+                &format!(
+                    "Still missing for {}: {}. Your answers are saved; run `{prefix}` again when you have them.",
+                    def.id,
+                    missing.join(", ")
+                ),
+            );
             return Ok(Code::Success);
         }
         if !prompter.confirm(&format!("Mark {} done?", def.id), true, "--done")? {
-            ui.note(&format!(
-                "Saved. Mark it done later with `{prefix} record {} --done`.",
-                def.id
-            ));
+            say(
+                ui,
+                &format!(
+                    "Saved. Mark it done later with `{prefix} record {} --done`.",
+                    def.id
+                ),
+            );
             return Ok(Code::Success);
         }
-        let r = case.mark_done(def.id, &Stamp::now())?;
+        let r = {
+            let _saving = saving();
+            case.mark_done(def.id, &Stamp::now())?
+        };
         for n in &r.notes {
-            ui.note(&format!("note: {n}"));
+            say(ui, &format!("note: {n}"));
         }
-        ui.note(&format!("{}: done", def.id));
+        say(ui, &format!("{}: done", def.id));
         let after = case.status_with(Stamp::now().today, prefix);
         if after.complete {
-            ui.note(&wrap(&after.next_action, WIDTH, ""));
+            say(ui, &after.next_action);
             return Ok(Code::Success);
         }
         if !prompter.confirm("Go on to the next step?", true, "--no-input")? {
-            ui.note(&format!("Next: {}", after.next_action));
+            say(ui, &format!("Next: {}", after.next_action));
             return Ok(Code::Success);
         }
     }
@@ -831,7 +904,7 @@ fn ask_fields(
 ) -> Result<(), CliError> {
     for field in def.fields {
         if let Some(v) = case.facts(def.id).and_then(|f| f.get(field.presence_key())) {
-            ui.note(&format!("{}: {v} (recorded)", field.label));
+            say(ui, &format!("{}: {v} (recorded)", field.label));
             continue;
         }
         let facts = match field.kind {
@@ -845,6 +918,7 @@ fn ask_fields(
         };
         if let Some(facts) = facts {
             // Checked already; saved now, so Ctrl-C later loses nothing typed before.
+            let _saving = saving();
             case.record(def.id, &facts, false, &Stamp::now())?;
         }
     }
@@ -974,13 +1048,16 @@ fn ask_certificate(
                 .map_err(|e| CliError::usage(format!("cannot encode the certificate: {e}")))?;
             cprlink_cert::files::write_public(&out, &bytes, Overwrite::Refuse)?;
             let ev = evidence_of(&loaded, &out)?;
-            ui.note(&format!(
-                "Wrote {} (public certificate only).\n  SHA-1 thumbprint:   {}\n  SHA-256 fingerprint: {}\n\
+            say(
+                ui,
+                &format!(
+                    "Wrote {} (public certificate only).\n  SHA-1 thumbprint:   {}\n  SHA-256 fingerprint: {}\n\
                  Upload it, then compare the thumbprint the portal shows.",
-                out.display(),
-                ev.sha1_thumbprint,
-                ev.sha256_fingerprint
-            ));
+                    out.display(),
+                    ev.sha1_thumbprint,
+                    ev.sha256_fingerprint
+                ),
+            );
             (out, ev)
         } else {
             let Some(path) = ask_path(
@@ -1004,7 +1081,7 @@ fn ask_certificate(
         match case.check(def.id, &facts, false, &Stamp::now()) {
             Ok(_) => return Ok(Some(facts)),
             Err(e) => {
-                ui.warn(&format!("{} is refused: {e}", file.display()));
+                ui.warn(&format!("{}: {e}", file.display()));
                 if !prompter.confirm("Try another file?", true, &flag)? {
                     return Ok(None);
                 }
@@ -1079,7 +1156,7 @@ fn ask_handover(
         match case.check(def.id, &facts, false, &Stamp::now()) {
             Ok(_) => return Ok(Some(facts)),
             Err(e) => {
-                ui.warn(&format!("{} is refused: {e}", file.display()));
+                ui.warn(&format!("{}: {e}", file.display()));
                 if !prompter.confirm("Try another file?", true, &flag)? {
                     return Ok(None);
                 }
@@ -1146,12 +1223,15 @@ fn pack_in_place(
         Overwrite::Refuse,
     )?;
     cprlink_cert::files::write_private(&out, &der, Overwrite::Refuse)?;
-    ui.note(&format!(
-        "Wrote {} (compat protection) and its password to {} (mode 0600). \
+    say(
+        ui,
+        &format!(
+            "Wrote {} (compat protection) and its password to {} (mode 0600). \
          Send the password to DPG by another channel, never with the file.",
-        out.display(),
-        pw_path.display()
-    ));
+            out.display(),
+            pw_path.display()
+        ),
+    );
     Ok((out, pw_path))
 }
 
@@ -1171,6 +1251,81 @@ mod tests {
             );
         }
         assert!(out.contains("https://example.invalid/a/very/long/url"));
+    }
+
+    /// The interactive walk through the scripted prompter: answers saved one by one,
+    /// bad values re-asked, the script running dry acts as Ctrl-C.
+    #[test]
+    fn interactive_walk_with_scripted_answers() {
+        use crate::prompt::ScriptedPrompter;
+        use cprlink_cert::testpki::{LeafSpec, TestPki};
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("onboarding.toml");
+        let new = NewCase {
+            authority: "Aarhus Kommune".into(),
+            cvr: "29189846".into(),
+            route: Route::Selfservice,
+            environment: TargetEnvironment::Test,
+            contact_name: None,
+            contact_email: None,
+        };
+        drop(Case::init(&path, new, &Stamp::now()).unwrap());
+        let pki = TestPki::generate("scripted").unwrap();
+        let leaf = pki
+            .issue(&LeafSpec::oces3_system("DPG", "Aarhus Kommune", "29189846"))
+            .unwrap();
+        let cer = dir.path().join("dpg.cer");
+        std::fs::write(&cer, leaf.cert.to_der().unwrap()).unwrap();
+        let wrong = pki
+            .issue(&LeafSpec::oces3_system("DPG", "Other", "12345678"))
+            .unwrap();
+        let wrong_cer = dir.path().join("wrong.cer");
+        std::fs::write(&wrong_cer, wrong.cert.to_der().unwrap()).unwrap();
+
+        let mut case = Case::open(&path).unwrap();
+        let cer_s = cer.display().to_string();
+        let wrong_s = wrong_cer.display().to_string();
+        let mut p = ScriptedPrompter::new([
+            "aarhus-dpg", // username
+            "mitid",      // login method
+            "y",          // mark done
+            "y",          // go on
+            "dpg-cpr",    // service user
+            "n",          // export now? no
+            "/nonexistent/dpg.cer",
+            wrong_s.as_str(), // refused: other CVR
+            "y",              // try another file
+            "n",              // export now? no
+            cer_s.as_str(),
+            "y", // mark done
+            "y", // go on
+            "CPR-1",
+            "2026-13-01", // bad date, re-asked
+                          // script ends: Ctrl-C while asked for the date again
+        ]);
+        let err = interactive(&mut case, "cprlink onboard", &Ui::plain(), &mut p).unwrap_err();
+        assert_eq!(err.code, Code::Interrupted);
+        let t = p.transcript.join("\n");
+        assert!(t.contains("Certificate file you uploaded (.cer, .pem or .p12) [Enter to skip] !! /nonexistent/dpg.cer is not a file"), "{t}");
+        assert!(
+            t.contains(
+                "Date the virk.dk application was sent (YYYY-MM-DD) !! --applied-on \"2026-13-01\""
+            ),
+            "{t}"
+        );
+        assert!(t.contains("Try another file? => y"), "{t}");
+        drop(case);
+
+        let case = Case::load(&path).unwrap();
+        let st = case.status(Stamp::now().today);
+        assert_eq!(st.steps[0].state, StepState::Done);
+        assert_eq!(st.steps[0].facts["login_method"], "mitid");
+        assert_eq!(st.steps[1].state, StepState::Done);
+        assert_eq!(st.steps[1].facts["certificate_cvr"], "29189846");
+        assert_eq!(st.steps[2].facts["case_number"], "CPR-1");
+        assert!(!st.steps[2].facts.contains_key("applied_on"));
+        assert_eq!(st.steps[2].state, StepState::InProgress);
     }
 
     #[test]
