@@ -320,36 +320,44 @@ pub enum LoginMethod {
 
 #[derive(Debug, Args)]
 pub struct OnboardRecordArgs {
-    /// The step id (e.g. `service-user`); see `cprlink onboard status`.
+    /// The step id (e.g. `service-user`; see `cprlink onboard status`), or `contact`.
     pub step: String,
     /// Mark the step done (when its required facts are recorded).
     #[arg(long)]
     pub done: bool,
 
     // selfservice-user
+    /// Username of the web user in Datafordeler Self-Service.
     #[arg(long, value_name = "TEXT", help_heading = "selfservice-user")]
     pub username: Option<String>,
+    /// How the web user logs in.
     #[arg(long, value_enum, help_heading = "selfservice-user")]
     pub login_method: Option<LoginMethod>,
 
     // service-user
+    /// Name of the service user.
     #[arg(long, value_name = "TEXT", help_heading = "service-user")]
     pub service_user: Option<String>,
-    /// The certificate uploaded as CER (.cer/.pem/.p12).
+    /// The certificate uploaded as CER (.cer/.pem/.p12; also for oauth-certificate).
     #[arg(long, value_name = "FILE", help_heading = "service-user")]
     pub certificate: Option<PathBuf>,
 
     // cpr-application
+    /// The CPR service desk's case number.
     #[arg(long, value_name = "TEXT", help_heading = "cpr-application")]
     pub case_number: Option<String>,
+    /// The day the virk.dk application was sent (YYYY-MM-DD; default today with --done).
     #[arg(long, value_name = "DATE", help_heading = "cpr-application")]
     pub applied_on: Option<String>,
+    /// The virk.dk receipt number.
     #[arg(long, value_name = "TEXT", help_heading = "cpr-application")]
     pub virk_receipt: Option<String>,
 
     // cpr-approval
+    /// The day CPR approved (YYYY-MM-DD; default today with --done).
     #[arg(long, value_name = "DATE", help_heading = "cpr-approval")]
     pub approved_on: Option<String>,
+    /// The approval letter's reference.
     #[arg(long, value_name = "TEXT", help_heading = "cpr-approval")]
     pub approval_reference: Option<String>,
 
@@ -360,8 +368,10 @@ pub struct OnboardRecordArgs {
     /// The day the request went to Datafordeler support (starts the waiting).
     #[arg(long, value_name = "DATE", help_heading = "production-access")]
     pub requested_on: Option<String>,
+    /// Datafordeler support's ticket number.
     #[arg(long, value_name = "TEXT", help_heading = "production-access")]
     pub support_ticket: Option<String>,
+    /// The day support confirmed access and whitelisting (default today with --done).
     #[arg(long, value_name = "DATE", help_heading = "production-access")]
     pub confirmed_on: Option<String>,
 
@@ -369,8 +379,10 @@ pub struct OnboardRecordArgs {
     /// The .p12 handed to DPG (verified first).
     #[arg(long, value_name = "FILE", help_heading = "dpg-handover")]
     pub p12: Option<PathBuf>,
+    /// The day the .p12 went to DPG (default today with --done).
     #[arg(long, value_name = "DATE", help_heading = "dpg-handover")]
     pub handed_over_on: Option<String>,
+    /// Who at DPG received it.
     #[arg(long, value_name = "TEXT", help_heading = "dpg-handover")]
     pub received_by: Option<String>,
 
@@ -387,8 +399,10 @@ pub struct OnboardRecordArgs {
     pub added_on: Option<String>,
 
     // contact (step id `contact`): who the letters are from
+    /// Contact person named in the letters.
     #[arg(long, value_name = "NAME", help_heading = "contact")]
     pub contact_name: Option<String>,
+    /// Contact e-mail the letters ask to reply to.
     #[arg(long, value_name = "EMAIL", help_heading = "contact")]
     pub contact_email: Option<String>,
 
