@@ -64,6 +64,44 @@ impl Letter {
     }
 }
 
+/// Plain-text mail lines: short enough to read anywhere and to quote.
+pub const LINE_WIDTH: usize = 72;
+
+/// Wraps prose lines at spaces to `width` characters. Lines that are list items or
+/// indented hold exact values to copy (a service name, a thumbprint) and stay whole.
+fn wrap_body(body: &str, width: usize) -> String {
+    let mut out = String::new();
+    for line in body.split('\n') {
+        let t = line.trim_start();
+        let is_item = line.len() != t.len()
+            || t.starts_with("- ")
+            || t.find(". ")
+                .is_some_and(|i| i > 0 && t[..i].bytes().all(|b| b.is_ascii_digit()));
+        if is_item || line.chars().count() <= width {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let mut current = String::new();
+        for word in line.split(' ').filter(|w| !w.is_empty()) {
+            if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > width {
+                out.push_str(&current);
+                out.push('\n');
+                current.clear();
+            }
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(word);
+        }
+        out.push_str(&current);
+        out.push('\n');
+    }
+    // `split` gave one line more than the text had newlines.
+    out.pop();
+    out
+}
+
 /// Collects the facts a letter needs and remembers the missing ones.
 struct Needs<'a> {
     state: &'a State,
@@ -114,7 +152,10 @@ pub fn render(kind: LetterKind, lang: Language, case: &Case) -> Result<Letter, E
         LetterKind::DpgHandover => dpg_handover(&mut needs, lang),
     };
     if needs.missing.is_empty() {
-        Ok(letter)
+        Ok(Letter {
+            body: wrap_body(&letter.body, LINE_WIDTH),
+            ..letter
+        })
     } else {
         Err(Error::LetterMissingFacts {
             letter: kind.as_str().to_owned(),
@@ -453,5 +494,37 @@ fn dpg_handover(n: &mut Needs<'_>, lang: Language) -> Letter {
                 auth = s.authority,
             ),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prose_wraps_at_72_and_list_items_stay_whole() {
+        let item = "- Datafordeler-tjeneste: CprPersonSmallSimple (PersonSmallCurrentListSimple)";
+        let body = format!(
+            "Kære alle\n\n{}\n\n{item}\n   - thumbprint {}\n",
+            "ord ".repeat(40),
+            "A".repeat(70)
+        );
+        let out = wrap_body(&body, 72);
+        let mut items = 0;
+        for line in out.lines() {
+            if line.trim_start().starts_with("- ") {
+                items += 1;
+            } else {
+                assert!(line.chars().count() <= 72, "{line:?}");
+            }
+        }
+        assert_eq!(items, 2);
+        assert!(out.contains(&format!("\n{item}\n")), "{out}");
+        assert!(out.ends_with('\n'));
+        assert!(out.starts_with("Kære alle\n\nord ord"));
+        assert_eq!(
+            out.split("\n\n").nth(1).unwrap().split_whitespace().count(),
+            40
+        );
     }
 }
