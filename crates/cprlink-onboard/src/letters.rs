@@ -259,7 +259,7 @@ fn cpr_application(n: &mut Needs<'_>, lang: Language) -> Letter {
         Language::Da => Letter {
             to: "CPR-servicedesken".to_owned(),
             subject: format!(
-                "Anmodning om adgang til navneopslag i CPR via Datafordeleren - {} (CVR {})",
+                "Adgang til navneopslag i CPR via Datafordeleren - {} (CVR {})",
                 s.authority, s.cvr
             ),
             body: format!(
@@ -278,7 +278,7 @@ fn cpr_application(n: &mut Needs<'_>, lang: Language) -> Letter {
         Language::En => Letter {
             to: "The CPR service desk".to_owned(),
             subject: format!(
-                "Request for access to CPR name lookups through Datafordeler - {} (CVR {})",
+                "Access to CPR name lookups through Datafordeler - {} (CVR {})",
                 s.authority, s.cvr
             ),
             body: format!(
@@ -317,12 +317,8 @@ fn datafordeler_support(n: &mut Needs<'_>, lang: Language) -> Letter {
         Language::Da => Letter {
             to: "Datafordelerens support".to_owned(),
             subject: format!(
-                "Adgang til {} og IP-whitelisting efter godkendelse fra CPR - {} (CVR {})",
-                if production {
-                    "produktion"
-                } else {
-                    "testmiljøet"
-                },
+                "{}adgang og IP-whitelisting efter CPR-godkendelse - {} (CVR {})",
+                if production { "Produktions" } else { "Test" },
                 s.authority,
                 s.cvr
             ),

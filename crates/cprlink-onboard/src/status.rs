@@ -287,8 +287,8 @@ fn derive(case: &Case, today: NaiveDate, prefix: &str) -> Status {
         let missing_none = st.is_some_and(|s| s.missing.is_empty());
         match st {
             Some(s) if s.state == StepState::Waiting => format!(
-                "{}{} (waiting since {}, {} days); when the answer comes, run `{cmd}`.",
-                def.action,
+                "Wait for {}{} (waiting since {}, {} days); when the answer comes, run `{cmd}`.",
+                def.waits_on.unwrap_or("the answer"),
                 quote_case(state, def),
                 s.waiting_since.map_or_else(String::new, |d| d.to_string()),
                 s.waiting_days.unwrap_or(0),

@@ -92,7 +92,7 @@ fn init(
     let case = Case::init(path, new, &stamp)?;
     let st = case.status_with(stamp.today, prefix);
     if ctx.ui.json {
-        ctx.ui.print_json(&StatusJson::from(&st))?;
+        print_json(&ctx.ui, &StatusJson::from(&st))?;
     } else {
         let s = case.state();
         say(
@@ -259,13 +259,16 @@ fn record_contact(path: &Path, a: &OnboardRecordArgs, ctx: &mut Context) -> Resu
         &Stamp::now(),
     )?;
     if ctx.ui.json {
-        ctx.ui.print_json(&RecordedJson {
-            step: "contact",
-            changed: &r.changed,
-            marked_done: false,
-            notes: &r.notes,
-            next_action: None,
-        })?;
+        print_json(
+            &ctx.ui,
+            &RecordedJson {
+                step: "contact",
+                changed: &r.changed,
+                marked_done: false,
+                notes: &r.notes,
+                next_action: None,
+            },
+        )?;
     } else if r.is_noop() {
         ctx.ui.note("contact: nothing changed");
     } else {
@@ -293,13 +296,16 @@ fn report_recorded(
 ) -> Result<(), CliError> {
     let st = case.status_with(Stamp::now().today, prefix);
     if ui.json {
-        ui.print_json(&RecordedJson {
-            step: def.id,
-            changed: &r.changed,
-            marked_done: r.marked_done,
-            notes: &r.notes,
-            next_action: Some(st.next_action.clone()),
-        })?;
+        print_json(
+            ui,
+            &RecordedJson {
+                step: def.id,
+                changed: &r.changed,
+                marked_done: r.marked_done,
+                notes: &r.notes,
+                next_action: Some(st.next_action.clone()),
+            },
+        )?;
         return Ok(());
     }
     if r.is_noop() {
@@ -420,7 +426,7 @@ fn status(path: &Path, prefix: &str, ctx: &mut Context) -> Result<Code, CliError
     let case = Case::load(path)?;
     let st = case.status_with(Stamp::now().today, prefix);
     if ctx.ui.json {
-        ctx.ui.print_json(&StatusJson::from(&st))?;
+        print_json(&ctx.ui, &StatusJson::from(&st))?;
     } else {
         ctx.ui.print(&render_status(&ctx.ui, &st))?;
     }
@@ -484,6 +490,15 @@ fn render_status(ui: &Ui, st: &Status) -> String {
     }
     out.push_str(&wrap(&format!("Next: {}", st.next_action), WIDTH, "  "));
     out
+}
+
+/// One JSON document on stdout. Serialised first, so that a closed pipe
+/// (`... --json | head`) reaches `exit.rs` as the broken pipe it is (success).
+fn print_json<T: Serialize>(ui: &Ui, value: &T) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::usage(format!("internal: cannot write JSON: {e}")))?;
+    ui.print(&text)?;
+    Ok(())
 }
 
 /// A note on stderr, wrapped to the terminal width we promise.
@@ -550,13 +565,16 @@ fn letter(path: &Path, a: &OnboardLetterArgs, ctx: &mut Context) -> Result<Code,
     };
     let l = letters::render(kind, lang, &case)?;
     if ctx.ui.json {
-        ctx.ui.print_json(&LetterJson {
-            kind: kind.as_str(),
-            lang: if lang == Language::Da { "da" } else { "en" },
-            to: &l.to,
-            subject: &l.subject,
-            body: &l.body,
-        })?;
+        print_json(
+            &ctx.ui,
+            &LetterJson {
+                kind: kind.as_str(),
+                lang: if lang == Language::Da { "da" } else { "en" },
+                to: &l.to,
+                subject: &l.subject,
+                body: &l.body,
+            },
+        )?;
     } else {
         ctx.ui.print(&l.to_text(lang))?;
         if kind == LetterKind::DpgHandover {
@@ -726,7 +744,7 @@ fn guidance_only(case: &Case, prefix: &str, ui: &Ui) -> Result<Code, CliError> {
             next_action: &st.next_action,
             complete: st.complete,
         };
-        ui.print_json(&json)?;
+        print_json(ui, &json)?;
         return Ok(Code::Success);
     }
     match def {
