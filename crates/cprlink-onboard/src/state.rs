@@ -105,6 +105,12 @@ impl State {
             .map(String::as_str)
     }
 
+    /// A recorded date fact (`YYYY-MM-DD`).
+    pub fn fact_date(&self, step: &str, key: &str) -> Option<NaiveDate> {
+        self.fact(step, key)
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+    }
+
     /// The file's text.
     pub fn to_toml(&self) -> Result<String, String> {
         let body = toml::to_string(self).map_err(|e| e.to_string())?;

@@ -207,10 +207,7 @@ fn derive(case: &Case, today: NaiveDate, prefix: &str) -> Status {
     let mut warnings = Vec::new();
     let mut blockers = Vec::new();
     let cert_step = state.route.certificate_step();
-    if let Some(not_after) = state
-        .fact(cert_step, "certificate_not_after")
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-    {
+    if let Some(not_after) = state.fact_date(cert_step, "certificate_not_after") {
         let days = (not_after - today).num_days();
         let renew = format!(
             "renew it at MitID Erhverv, upload the new one at Datafordeler and record it with \
@@ -341,11 +338,7 @@ fn quote_case(state: &State, def: &StepDef) -> String {
 fn waiting_since(state: &State, defs: &[StepDef], i: usize, def: &StepDef) -> Option<NaiveDate> {
     def.waits_on?;
     let rec = state.step(def.id);
-    let date_of = |step: &str, key: &str| {
-        state
-            .fact(step, key)
-            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-    };
+    let date_of = |step: &str, key: &str| state.fact_date(step, key);
     if def.waiting_after.is_empty() {
         // Waits as soon as the step before it is done: since that step's last date.
         let prev = defs.get(i.checked_sub(1)?)?;
