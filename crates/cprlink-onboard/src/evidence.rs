@@ -22,6 +22,9 @@ pub struct CertificateEvidence {
     pub sha1_thumbprint: String,
     /// Upper-case hex with colons.
     pub sha256_fingerprint: String,
+    /// Why the certificate does not chain to a trusted OCES3 root (the embedded ones or
+    /// `--trust`); `None` when it does, or when the caller did not check.
+    pub chain_problem: Option<String>,
 }
 
 impl CertificateEvidence {
@@ -37,6 +40,7 @@ impl CertificateEvidence {
             not_after: facts.not_after,
             sha1_thumbprint: facts.sha1_thumbprint.clone(),
             sha256_fingerprint: facts.sha256_fingerprint.clone(),
+            chain_problem: None,
         }
     }
 }

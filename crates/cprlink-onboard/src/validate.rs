@@ -201,6 +201,11 @@ pub fn certificate_problems(
     today: NaiveDate,
 ) -> Vec<String> {
     let mut out = Vec::new();
+    if let Some(problem) = &cert.chain_problem {
+        out.push(format!(
+            "it does not chain to a trusted OCES3 root ({problem}); for a test PKI, pass its CA with --trust"
+        ));
+    }
     match cert.cvr.as_deref() {
         Some(c) if c == authority_cvr => {}
         Some(c) => out.push(format!(

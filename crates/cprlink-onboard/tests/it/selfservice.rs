@@ -113,6 +113,10 @@ fn whole_route_with_refusals() {
             bad(&|c| c.not_after = utc("2025-12-31")),
             "expired on 2025-12-31",
         ),
+        (
+            bad(&|c| c.chain_problem = Some("unable to get local issuer certificate".into())),
+            "does not chain to a trusted OCES3 root (unable to get local issuer certificate)",
+        ),
     ];
     for (evidence, why) in cases {
         let err = refused(&path, || {

@@ -41,6 +41,7 @@ pub fn cert(thumb: &str, not_after: &str) -> CertificateEvidence {
         not_after: utc(not_after),
         sha1_thumbprint: thumb.to_owned(),
         sha256_fingerprint: "AA:BB".to_owned(),
+        chain_problem: None,
     }
 }
 
