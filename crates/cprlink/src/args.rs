@@ -281,7 +281,7 @@ pub enum OnboardCommand {
     /// Start a new onboarding case.
     Init(OnboardInitArgs),
     /// Guidance for the current step, then ask for what to record.
-    Next,
+    Next(OnboardNextArgs),
     /// Record facts for a step without prompts.
     Record(Box<OnboardRecordArgs>),
     /// Checklist of the steps, recorded facts and the next action.
@@ -290,6 +290,13 @@ pub enum OnboardCommand {
     Letter(OnboardLetterArgs),
     /// The whole case file.
     Report(OnboardReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OnboardNextArgs {
+    /// Extra trust anchors (PEM) for certificates of a test PKI.
+    #[arg(long, value_name = "FILE.pem")]
+    pub trust: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

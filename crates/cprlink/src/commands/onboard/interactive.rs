@@ -68,6 +68,7 @@ pub(super) fn exit_on_ctrl_c(ui: &Ui) {
 pub(super) fn walk(
     case: &mut Case,
     prefix: &str,
+    trust: &[PathBuf],
     ui: &Ui,
     prompter: &mut dyn Prompter,
 ) -> Result<Code, CliError> {
@@ -92,7 +93,7 @@ pub(super) fn walk(
                 return Ok(Code::Success);
             }
         }
-        ask_fields(case, def, ui, prompter)?;
+        ask_fields(case, def, trust, ui, prompter)?;
         let missing: Vec<String> = def
             .fields
             .iter()
@@ -148,6 +149,7 @@ pub(super) fn walk(
 pub(super) fn ask_fields(
     case: &mut Case,
     def: &StepDef,
+    trust: &[PathBuf],
     ui: &Ui,
     prompter: &mut dyn Prompter,
 ) -> Result<(), CliError> {
@@ -157,8 +159,8 @@ pub(super) fn ask_fields(
             continue;
         }
         let facts = match field.kind {
-            FieldKind::Certificate => ask_certificate(case, def, field, ui, prompter)?,
-            FieldKind::Handover => ask_handover(case, def, field, ui, prompter)?,
+            FieldKind::Certificate => ask_certificate(case, def, field, trust, ui, prompter)?,
+            FieldKind::Handover => ask_handover(case, def, field, trust, ui, prompter)?,
             FieldKind::Choice(choices) => {
                 let i = prompter.select(field.label, choices, 0, &field.usage())?;
                 choices.get(i).map(|c| Facts::new().text(field.key, *c))
@@ -253,6 +255,7 @@ pub(super) fn ask_certificate(
     case: &Case,
     def: &StepDef,
     field: &FieldDef,
+    trust: &[PathBuf],
     ui: &Ui,
     prompter: &mut dyn Prompter,
 ) -> Result<Option<Facts>, CliError> {
@@ -318,7 +321,7 @@ pub(super) fn ask_certificate(
             else {
                 return Ok(None);
             };
-            match certificate_evidence(&path, &PasswordArgs::default(), ui, prompter) {
+            match certificate_evidence(&path, &PasswordArgs::default(), trust, ui, prompter) {
                 Ok(ev) => (path, ev),
                 Err(e) => {
                     warn_retry(ui, &e, prompter)?;
@@ -361,6 +364,7 @@ pub(super) fn ask_handover(
     case: &Case,
     def: &StepDef,
     field: &FieldDef,
+    trust: &[PathBuf],
     ui: &Ui,
     prompter: &mut dyn Prompter,
 ) -> Result<Option<Facts>, CliError> {
@@ -398,7 +402,7 @@ pub(super) fn ask_handover(
                 }
             }
         };
-        let evidence = match handover_evidence(&file, &password, &[], case, ui, prompter) {
+        let evidence = match handover_evidence(&file, &password, trust, case, ui, prompter) {
             Ok(ev) => ev,
             Err(e) => {
                 warn_retry(ui, &e, prompter)?;
@@ -541,7 +545,7 @@ mod tests {
             "2026-13-01", // bad date, re-asked
                           // script ends: Ctrl-C while asked for the date again
         ]);
-        let err = walk(&mut case, "cprlink onboard", &Ui::plain(), &mut p).unwrap_err();
+        let err = walk(&mut case, "cprlink onboard", &[], &Ui::plain(), &mut p).unwrap_err();
         assert_eq!(err.code, Code::Interrupted);
         let t = p.transcript.join("\n");
         assert!(t.contains("Certificate file you uploaded (.cer, .pem or .p12) [Enter to skip] !! /nonexistent/dpg.cer is not a file"), "{t}");

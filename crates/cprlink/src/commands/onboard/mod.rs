@@ -39,7 +39,8 @@ pub fn run(args: &OnboardArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let prefix = command_prefix(&args.state);
     match &args.command {
         Some(OnboardCommand::Init(a)) => init(&args.state, a, &prefix, ctx),
-        None | Some(OnboardCommand::Next) => next(&args.state, &prefix, ctx),
+        None => next(&args.state, &[], &prefix, ctx),
+        Some(OnboardCommand::Next(a)) => next(&args.state, &a.trust, &prefix, ctx),
         Some(OnboardCommand::Record(a)) => record(&args.state, a, &prefix, ctx),
         Some(OnboardCommand::Status) => status(&args.state, &prefix, ctx),
         Some(OnboardCommand::Letter(a)) => letter(&args.state, a, ctx),
@@ -210,7 +211,8 @@ fn record(
         let Some(field) = field else {
             return Err(stranger("--certificate"));
         };
-        let evidence = certificate_evidence(file, &a.password, &ctx.ui, ctx.prompter.as_mut())?;
+        let evidence =
+            certificate_evidence(file, &a.password, &a.trust, &ctx.ui, ctx.prompter.as_mut())?;
         facts = facts.certificate(field.key, evidence);
     }
     if let Some(file) = &a.p12 {
@@ -335,9 +337,11 @@ fn report_recorded(
 fn certificate_evidence(
     file: &Path,
     password: &PasswordArgs,
+    trust: &[PathBuf],
     ui: &Ui,
     prompter: &mut dyn Prompter,
 ) -> Result<CertificateEvidence, CliError> {
+    let _ = trust;
     let (loaded, _secret) = secrets::open_certificate_file(file, password, None, ui, prompter)?;
     evidence_of(&loaded, file)
 }
@@ -440,7 +444,7 @@ fn report_cmd(path: &Path, a: &OnboardReportArgs, ctx: &mut Context) -> Result<C
     Ok(Code::Success)
 }
 
-fn next(path: &Path, prefix: &str, ctx: &mut Context) -> Result<Code, CliError> {
+fn next(path: &Path, trust: &[PathBuf], prefix: &str, ctx: &mut Context) -> Result<Code, CliError> {
     if !ctx.ui.interactive || ctx.ui.json {
         let case = Case::load(path)?;
         return guidance_only(&case, prefix, &ctx.ui);
@@ -448,7 +452,7 @@ fn next(path: &Path, prefix: &str, ctx: &mut Context) -> Result<Code, CliError> 
     let mut case = Case::open(path)?;
     let ui = ctx.ui.clone();
     exit_on_ctrl_c(&ui);
-    let result = interactive::walk(&mut case, prefix, &ui, ctx.prompter.as_mut());
+    let result = interactive::walk(&mut case, prefix, trust, &ui, ctx.prompter.as_mut());
     if matches!(&result, Err(e) if e.code == Code::Interrupted) {
         // dialoguer hides the cursor in selections and does not show it again when a
         // prompt is cut short.
