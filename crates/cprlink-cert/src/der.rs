@@ -2,8 +2,10 @@
 //!
 //! Owns the few places where the `openssl` crate has no safe API: reading the
 //! protection parameters of a PKCS#12 file before anything is decrypted (to bound
-//! iteration counts), and re-signing a test certificate with RSASSA-PSS. It reads
-//! definite-length DER only and never allocates more than the input it is given.
+//! iteration counts), and re-signing a test certificate with RSASSA-PSS. [`Reader`]
+//! reads definite-length DER; [`parse_ber`] also reads BER (indefinite lengths and
+//! constructed strings, as Windows and Java write PKCS#12), with a depth limit so that
+//! a crafted file can neither recurse without bound nor take more than linear time.
 
 /// Universal tags used by the callers.
 pub mod tag {
@@ -128,6 +130,184 @@ impl<'a> Reader<'a> {
             Ok(None)
         }
     }
+}
+
+/// How deep BER elements may nest. Real PKCS#12 files nest about 12 levels; the bound
+/// keeps a crafted file from exhausting the stack.
+pub const MAX_BER_DEPTH: usize = 40;
+
+/// One BER element, parsed with all its descendants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ber<'a> {
+    /// The first identifier octet (class, constructed bit and, for low tag numbers, the
+    /// number), comparable with the constants of [`tag`]; for high tag numbers the low
+    /// five bits are all set and [`Ber::number`] holds the number.
+    pub ident: u8,
+    pub number: u32,
+    /// Whether this element or any descendant used an indefinite length.
+    pub indefinite: bool,
+    /// Content octets of a primitive element (empty for a constructed one).
+    pub content: &'a [u8],
+    /// Children of a constructed element.
+    pub children: Vec<Ber<'a>>,
+}
+
+impl<'a> Ber<'a> {
+    pub fn constructed(&self) -> bool {
+        self.ident & 0x20 != 0
+    }
+
+    /// Whether the element has this (low-number) identifier octet. A BER constructed
+    /// string also matches its primitive tag: `0x24` matches [`tag::OCTET_STRING`].
+    pub fn is(&self, ident: u8) -> bool {
+        self.ident == ident || (self.ident == ident | 0x20 && ident & 0x20 == 0 && ident < 0x1f)
+    }
+
+    /// The child at `index`, which must carry `ident`.
+    pub fn child(&self, index: usize, ident: u8) -> Result<&Ber<'a>, DerError> {
+        match self.children.get(index) {
+            Some(c) if c.is(ident) => Ok(c),
+            Some(_) => Err(DerError("unexpected tag")),
+            None => Err(DerError("element missing")),
+        }
+    }
+
+    /// The octets of a string, concatenating the segments of a constructed (BER) one.
+    pub fn octets(&self) -> Vec<u8> {
+        if !self.constructed() {
+            return self.content.to_vec();
+        }
+        let mut out = Vec::new();
+        self.collect_octets(&mut out);
+        out
+    }
+
+    fn collect_octets(&self, out: &mut Vec<u8>) {
+        if self.constructed() {
+            for c in &self.children {
+                c.collect_octets(out);
+            }
+        } else {
+            out.extend_from_slice(self.content);
+        }
+    }
+
+    /// Reads a non-negative INTEGER; anything wider than 64 bits reads as `u64::MAX`.
+    pub fn as_u64(&self) -> Result<u64, DerError> {
+        Tlv {
+            tag: self.ident,
+            value: self.content,
+            raw: self.content,
+        }
+        .as_u64()
+    }
+
+    /// The dotted-decimal text of an OBJECT IDENTIFIER.
+    pub fn as_oid(&self) -> Result<String, DerError> {
+        if self.ident != tag::OID {
+            return Err(DerError("expected an OBJECT IDENTIFIER"));
+        }
+        oid_to_string(self.content)
+    }
+}
+
+/// Parses one BER element from the start of `input`; returns it and the bytes it took.
+pub fn parse_ber(input: &[u8]) -> Result<(Ber<'_>, usize), DerError> {
+    parse_ber_at(input, 0)
+}
+
+fn parse_ber_at(input: &[u8], depth: usize) -> Result<(Ber<'_>, usize), DerError> {
+    if depth > MAX_BER_DEPTH {
+        return Err(DerError("nested too deeply"));
+    }
+    let ident = *input.first().ok_or(DerError("truncated element"))?;
+    let mut pos = 1;
+    let mut number = u32::from(ident & 0x1f);
+    if number == 0x1f {
+        number = 0;
+        loop {
+            let b = *input.get(pos).ok_or(DerError("truncated tag"))?;
+            pos += 1;
+            if number > (u32::MAX >> 7) {
+                return Err(DerError("tag number too large"));
+            }
+            number = (number << 7) | u32::from(b & 0x7f);
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+    }
+    let constructed = ident & 0x20 != 0;
+    let first_len = *input.get(pos).ok_or(DerError("truncated length"))?;
+    if first_len == 0x80 {
+        // Indefinite length: children up to the end-of-contents octets 00 00.
+        if !constructed {
+            return Err(DerError("indefinite length on a primitive element"));
+        }
+        pos += 1;
+        let mut children = Vec::new();
+        loop {
+            let rest = input.get(pos..).ok_or(DerError("truncated element"))?;
+            if rest.len() < 2 {
+                return Err(DerError("indefinite length without end-of-contents"));
+            }
+            if rest[0] == 0 && rest[1] == 0 {
+                pos += 2;
+                break;
+            }
+            let (child, used) = parse_ber_at(rest, depth + 1)?;
+            pos += used;
+            children.push(child);
+        }
+        return Ok((
+            Ber {
+                ident,
+                number,
+                indefinite: true,
+                content: &[],
+                children,
+            },
+            pos,
+        ));
+    }
+    let (len, len_octets) = read_length(&input[pos..])?;
+    pos += len_octets;
+    let end = pos
+        .checked_add(len)
+        .filter(|end| *end <= input.len())
+        .ok_or(DerError("element longer than its container"))?;
+    let body = &input[pos..end];
+    if !constructed {
+        return Ok((
+            Ber {
+                ident,
+                number,
+                indefinite: false,
+                content: body,
+                children: Vec::new(),
+            },
+            end,
+        ));
+    }
+    let mut children = Vec::new();
+    let mut indefinite = false;
+    let mut at = 0;
+    while at < body.len() {
+        let (child, used) = parse_ber_at(&body[at..], depth + 1)?;
+        indefinite |= child.indefinite;
+        at += used;
+        children.push(child);
+    }
+    Ok((
+        Ber {
+            ident,
+            number,
+            indefinite,
+            content: &[],
+            children,
+        },
+        end,
+    ))
 }
 
 /// Returns (length, number of length octets).
@@ -270,5 +450,31 @@ mod tests {
                 .next_tlv()
                 .is_err()
         );
+    }
+    #[test]
+    fn ber_indefinite_lengths_and_constructed_strings() {
+        // SEQUENCE (indefinite) { OCTET STRING (constructed, indefinite) { "ab", "cd" }, INTEGER 5 }
+        let input = [
+            0x30, 0x80, 0x24, 0x80, 0x04, 0x02, b'a', b'b', 0x04, 0x02, b'c', b'd', 0x00, 0x00,
+            0x02, 0x01, 0x05, 0x00, 0x00,
+        ];
+        let (ber, used) = parse_ber(&input).unwrap();
+        assert_eq!(used, input.len());
+        assert!(ber.indefinite);
+        assert!(ber.is(tag::SEQUENCE));
+        let s = ber.child(0, tag::OCTET_STRING).unwrap();
+        assert_eq!(s.octets(), b"abcd");
+        assert_eq!(ber.child(1, tag::INTEGER).unwrap().as_u64().unwrap(), 5);
+        // Missing end-of-contents, and nesting beyond the bound, are errors, not hangs.
+        assert!(parse_ber(&input[..input.len() - 2]).is_err());
+        let deep: Vec<u8> = std::iter::repeat_n([0x30u8, 0x80], 10_000)
+            .flatten()
+            .collect();
+        assert_eq!(parse_ber(&deep).unwrap_err(), DerError("nested too deeply"));
+        // Definite DER parses the same way.
+        let der = encode(tag::SEQUENCE, &encode_u64(2048));
+        let (ber, _) = parse_ber(&der).unwrap();
+        assert!(!ber.indefinite);
+        assert_eq!(ber.child(0, tag::INTEGER).unwrap().as_u64().unwrap(), 2048);
     }
 }

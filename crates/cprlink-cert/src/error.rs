@@ -48,13 +48,29 @@ pub enum Error {
     #[error("{} holds no private key", path.display())]
     NoPrivateKey { path: PathBuf },
     #[error(
+        "{} holds a private key but no certificate (the certificate is a separate .cer/.pem file)",
+        path.display()
+    )]
+    KeyWithoutCertificate { path: PathBuf },
+    #[error(
+        "{} is {size} bytes, far too large for a certificate or PKCS#12 file",
+        path.display()
+    )]
+    TooLarge { path: PathBuf, size: u64 },
+    #[error(
+        "the certificate was issued by {issuer}, which is not one of the embedded OCES3 issuing CAs"
+    )]
+    IssuingCaNotEmbedded { issuer: String },
+    #[error(
         "{} uses old RC2-40 encryption and OpenSSL's legacy provider could not be loaded",
         path.display()
     )]
     LegacyEncryptionUnavailable { path: PathBuf },
     #[error(
-        "{} asks for {count} key-derivation iterations (more than {limit}): refused, the file may be hostile",
-        path.display()
+        "{} asks for {} key-derivation iterations (more than {}): refused, the file may be hostile",
+        path.display(),
+        crate::protection::group(*count),
+        crate::protection::group(*limit)
     )]
     AbsurdIterationCount {
         path: PathBuf,

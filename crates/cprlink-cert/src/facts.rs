@@ -165,6 +165,11 @@ impl CertFacts {
     }
 }
 
+/// Whether `a` and `b` are the same certificate (byte for byte).
+pub fn same_certificate(a: &X509Ref, b: &X509Ref) -> bool {
+    matches!((a.to_der(), b.to_der()), (Ok(x), Ok(y)) if x == y)
+}
+
 /// SHA-1 over the DER certificate: upper-case hex without separators.
 pub fn sha1_thumbprint(cert: &X509Ref) -> Result<String, Error> {
     let d = cert.digest(MessageDigest::sha1())?;

@@ -1,9 +1,11 @@
 //! `cprlink-cert`: everything done with the OCES3 certificate.
 //!
-//! Reading any certificate file (`load`, `p12`), its facts in OCES3 terms (`facts`),
-//! writing key-bearing files safely (`files`), and OCES3-shaped test PKIs for the
-//! sandbox, the demo and the tests (`testpki`). The library never prints, prompts or
-//! exits: the `cprlink` binary owns the terminal.
+//! Reading any certificate file (`load`, `p12`, with the PKCS#12 pre-scan in
+//! `protection`), its facts in OCES3 terms (`facts`), chains to the embedded OCES3 roots
+//! (`trust`), the DPG handover checklist (`verify`, with optional online revocation in
+//! `revocation`), writing key-bearing files safely (`files`), and OCES3-shaped test
+//! PKIs for the sandbox, the demo and the tests (`testpki`). The library never prints,
+//! prompts or exits: the `cprlink` binary owns the terminal.
 
 pub mod der;
 pub mod error;
@@ -11,10 +13,19 @@ pub mod facts;
 pub mod files;
 pub mod load;
 pub mod p12;
+pub mod pbe;
 pub mod protection;
+pub mod revocation;
 pub mod testpki;
+pub mod trust;
+pub mod verify;
+
+/// The `openssl` crate this library's types come from (`X509`, `PKey`), so that callers
+/// name the same version without depending on it themselves.
+pub use openssl;
 
 pub use error::Error;
 pub use facts::{CertFacts, Environment, Generation, Kind};
 pub use load::{FileFormat, Loaded, load};
 pub use p12::Profile;
+pub use verify::{Check, CheckStatus, Report, Verdict, VerifyOptions, verify, verify_file};

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use openssl::pkcs7::Pkcs7;
 use openssl::pkcs12::Pkcs12;
 use openssl::pkey::{PKey, Private};
-use openssl::x509::X509;
+use openssl::x509::{X509, X509Ref};
 
 use crate::error::Error;
 use crate::p12::{self, P12Contents};
@@ -72,10 +72,8 @@ impl Loaded {
     /// The certificate the file is about: the .p12's own certificate, else the first
     /// non-CA certificate, else the first one.
     pub fn leaf(&self) -> Option<&X509> {
-        if let Some(p12) = &self.p12 {
-            if let Some(cert) = &p12.cert {
-                return Some(cert);
-            }
+        if let Some(cert) = self.p12.as_ref().and_then(|p| p.cert.as_ref()) {
+            return Some(cert);
         }
         self.certificates
             .iter()
@@ -84,14 +82,60 @@ impl Loaded {
     }
 }
 
+impl Loaded {
+    /// The certificate the private key belongs to: the .p12's own, else the one whose
+    /// public key matches the key, else [`Loaded::leaf`].
+    pub fn key_certificate(&self) -> Option<&X509> {
+        if let Some(cert) = self.p12.as_ref().and_then(|p| p.cert.as_ref()) {
+            return Some(cert);
+        }
+        let by_key = self.key.as_ref().and_then(|k| {
+            self.certificates
+                .iter()
+                .find(|c| c.public_key().is_ok_and(|pk| pk.public_eq(k)))
+        });
+        by_key.or_else(|| self.leaf())
+    }
+
+    /// Every certificate of the file except `cert`.
+    pub fn others(&self, cert: &X509Ref) -> Vec<X509> {
+        self.certificates
+            .iter()
+            .filter(|c| !crate::facts::same_certificate(c, cert))
+            .cloned()
+            .collect()
+    }
+}
+
 /// Reads `path`. `password` opens a .p12 or an encrypted PEM key.
 pub fn load(path: &Path, password: Option<&str>) -> Result<Loaded, Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Read {
+    use std::io::Read;
+    let read_err = |source| Error::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    // Read at most one byte past the limit, so that a huge file (or a device) is never
+    // pulled into memory.
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        let size = std::fs::metadata(path)
+            .map(|m| m.len())
+            .unwrap_or(MAX_FILE_SIZE + 1);
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            size,
+        });
+    }
     load_bytes(path, bytes, password)
 }
+
+/// Certificate files are kilobytes; a CA bundle a few hundred. Anything above this is
+/// the wrong file.
+pub const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
 
 /// Like [`load`], for bytes already read.
 pub fn load_bytes(path: &Path, bytes: Vec<u8>, password: Option<&str>) -> Result<Loaded, Error> {

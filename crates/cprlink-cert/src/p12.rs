@@ -17,6 +17,7 @@ use openssl::stack::Stack;
 use openssl::x509::X509;
 
 use crate::error::Error;
+use crate::protection::{self, Protection};
 
 /// The contents of an opened PKCS#12 file.
 #[derive(Clone)]
@@ -26,6 +27,10 @@ pub struct P12Contents {
     pub cert: Option<X509>,
     /// The other certificates (CA chain, or extra leaves).
     pub ca: Vec<X509>,
+    /// The friendly name of the key's certificate, when the file carries one.
+    pub friendly_name: Option<String>,
+    /// How the file is protected, read before it was opened.
+    pub protection: Protection,
 }
 
 impl std::fmt::Debug for P12Contents {
@@ -34,6 +39,8 @@ impl std::fmt::Debug for P12Contents {
             .field("has_key", &self.key.is_some())
             .field("has_cert", &self.cert.is_some())
             .field("ca", &self.ca.len())
+            .field("friendly_name", &self.friendly_name)
+            .field("protection", &self.protection.profile())
             .finish()
     }
 }
@@ -74,23 +81,52 @@ pub fn legacy_provider() -> Option<&'static Provider> {
 }
 
 /// Opens a PKCS#12 file held in `der` with `password`. `path` is for messages only.
+///
+/// The protection is read first ([`protection::scan`]); a file asking for more than
+/// [`protection::MAX_ITERATIONS`] iterations anywhere is refused before any key is
+/// derived, and one whose structure cannot be read is refused too (its iteration
+/// counts would be unknown).
 pub fn parse(path: &Path, der: &[u8], password: &str) -> Result<P12Contents, Error> {
     if password.contains('\0') {
         return Err(Error::PasswordHasNul);
     }
+    let not_pkcs12 = |e: protection::ScanError| Error::NotPkcs12 {
+        path: path.to_path_buf(),
+        reason: format!("its PKCS#12 structure cannot be read ({e})"),
+    };
+    let bounded = |p: &Protection| {
+        let count = p.max_iterations();
+        if count > protection::MAX_ITERATIONS {
+            return Err(Error::AbsurdIterationCount {
+                path: path.to_path_buf(),
+                count,
+                limit: protection::MAX_ITERATIONS,
+            });
+        }
+        if p.needs_legacy_provider() && legacy_provider().is_none() {
+            return Err(Error::LegacyEncryptionUnavailable {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(())
+    };
+    let mut protection = protection::scan(der).map_err(not_pkcs12)?;
+    bounded(&protection)?;
     let p12 = Pkcs12::from_der(der).map_err(|e| Error::NotPkcs12 {
         path: path.to_path_buf(),
         reason: openssl_reason(&e),
     })?;
-    let uses_rc2 = crate::protection::uses_legacy_algorithms(der);
-    if uses_rc2 && legacy_provider().is_none() {
-        return Err(Error::LegacyEncryptionUnavailable {
-            path: path.to_path_buf(),
-        });
-    }
+    // Key bags inside the encrypted containers carry their own counts: bound them too.
+    protection::scan_inside(der, password, &mut protection).map_err(not_pkcs12)?;
+    bounded(&protection)?;
     let parsed = p12
         .parse2(password)
         .map_err(|e| classify_parse_error(path, &e))?;
+    let friendly_name = parsed
+        .cert
+        .as_ref()
+        .and_then(|c| c.alias())
+        .map(|a| String::from_utf8_lossy(a).into_owned());
     Ok(P12Contents {
         key: parsed.pkey,
         cert: parsed.cert,
@@ -98,6 +134,8 @@ pub fn parse(path: &Path, der: &[u8], password: &str) -> Result<P12Contents, Err
             .ca
             .map(|stack| stack.into_iter().collect())
             .unwrap_or_default(),
+        friendly_name,
+        protection,
     })
 }
 

@@ -63,6 +63,8 @@ pub enum ColorChoice {
     Never,
 }
 
+// Parsed once per run: boxing variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Inspect, export, pack, repack and verify the OCES3 certificate.
@@ -182,6 +184,7 @@ pub struct CertPackArgs {
     /// Where to write the .p12.
     #[arg(long, value_name = "FILE.p12")]
     pub out: PathBuf,
+    /// How the .p12 is protected.
     #[arg(long, value_enum, default_value_t = ProfileArg::Compat)]
     pub profile: ProfileArg,
     /// Friendly name shown by Windows and Java.
@@ -205,14 +208,22 @@ pub struct CertRepackArgs {
     /// Where to write the new .p12.
     #[arg(long, value_name = "FILE.p12")]
     pub out: PathBuf,
+    /// How the .p12 is protected.
     #[arg(long, value_enum, default_value_t = ProfileArg::Compat)]
     pub profile: ProfileArg,
+    /// Friendly name shown by Windows and Java (default: keep the file's own).
+    #[arg(long, value_name = "TEXT")]
+    pub name: Option<String>,
+    /// Also add the embedded OCES3 issuing CA that signed the certificate, if missing.
+    #[arg(long)]
+    pub add_oces_chain: bool,
     /// Take the new password from FILE instead of generating one into OUT.password.
     #[arg(long, value_name = "FILE")]
     pub new_password_file: Option<PathBuf>,
     /// Replace OUT (and OUT.password) if they exist.
     #[arg(long)]
     pub force: bool,
+    /// Password of IN.p12.
     #[command(flatten)]
     pub password: PasswordArgs,
 }
@@ -276,6 +287,8 @@ pub enum RouteArg {
     Administration,
 }
 
+// Parsed once per run: boxing variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum OnboardCommand {
     /// Start a new onboarding case.
@@ -555,9 +568,27 @@ pub struct SandboxArgs {
     /// Added latency per request.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
-    /// Share of requests answered with a fault (0.0-1.0).
+    /// Share of requests answered with a fault (0.0-1.0): 503 Service Unavailable.
     #[arg(long, value_name = "F", default_value_t = 0.0)]
     pub fault_rate: f64,
+    /// Share of requests answered 429 Too Many Requests (with Retry-After).
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub fault_429_rate: f64,
+    /// The Retry-After of a 429, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 1)]
+    pub retry_after: u64,
+    /// Share of requests whose connection is dropped halfway through the body.
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub fault_reset_rate: f64,
+    /// Share of requests whose body trickles out over --slow-body-ms.
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub fault_slow_rate: f64,
+    /// How long a slow body takes.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub slow_body_ms: u64,
+    /// Lifetime of OAuth tokens (expires_in), in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub token_lifetime: u64,
 }
 
 #[derive(Debug, Args)]

@@ -114,13 +114,28 @@ impl From<cprlink_cert::Error> for CliError {
                 .with_hint("pass --password-file FILE, --password-env VAR or --password-stdin"),
             E::Base64Pkcs12 { .. } => CliError::usage(message),
             E::LegacyEncryptionUnavailable { .. } => CliError::usage(message).with_hint(
-                "install OpenSSL 3 with its legacy provider (Debian: libssl3), or re-export the file with AES/3DES",
+                "install OpenSSL 3's legacy provider, or re-export the file with AES or 3DES",
             ),
             E::KeyDoesNotMatchCertificate => CliError::usage(message)
-                .with_hint("check that --key is the key generated with this certificate"),
+                .with_hint("use the private key that was made together with this certificate"),
             E::AlreadyExists { .. } => {
                 CliError::usage(message).with_hint("pass --force to replace it")
             }
+            E::AbsurdIterationCount { .. } => CliError::usage(message).with_hint(
+                "do not use this file; ask for a fresh export from MitID Erhverv",
+            ),
+            E::KeyWithoutCertificate { .. } => CliError::usage(message).with_hint(
+                "give the certificate (.cer/.crt/.pem) or the .p12; `cprlink cert pack` joins cert and key",
+            ),
+            E::NoPrivateKey { .. } => CliError::usage(message)
+                .with_hint("DPG needs the certificate together with its private key (.p12)"),
+            E::NotPkcs12 { .. } | E::EmptyFile { .. } | E::TooLarge { .. } => {
+                CliError::usage(message)
+                    .with_hint("check that this is the file you meant (a .p12/.pfx is binary)")
+            }
+            E::IssuingCaNotEmbedded { .. } => CliError::usage(message).with_hint(
+                "pass the issuing CA's certificate with --chain FILE (ca1.gov.dk publishes them)",
+            ),
             _ => CliError::usage(message),
         }
     }
@@ -180,6 +195,30 @@ impl From<cprlink_onboard::Error> for CliError {
 // ---- cprlink-lookup ---------------------------------------------------------------
 
 // ---- cprlink-sandbox --------------------------------------------------------------
+
+impl From<cprlink_sandbox::Error> for CliError {
+    fn from(e: cprlink_sandbox::Error) -> Self {
+        use cprlink_sandbox::Error as E;
+        let message = e.to_string();
+        match e {
+            E::AddressInUse { .. } => CliError::usage(message).with_hint(
+                "another program (or sandbox) uses that port: pick another with --listen 127.0.0.1:PORT, or port 0 for any free one",
+            ),
+            E::Listen { .. } => CliError::usage(message)
+                .with_hint("--listen takes IP:PORT of an address on this machine, e.g. 127.0.0.1:0"),
+            E::Dir { .. } | E::Write { .. } => CliError::usage(message)
+                .with_hint("pass --dir with a directory you can write to"),
+            E::PopulationSize { .. } => {
+                CliError::usage(message).with_hint("--persons takes 1 to 1000000")
+            }
+            E::FaultRate { .. } => CliError::usage(message).with_hint(
+                "fault rates are shares between 0 and 1 (e.g. --fault-rate 0.1) and together at most 1",
+            ),
+            E::Pki(e) => CliError::from(e),
+            _ => CliError::usage(message),
+        }
+    }
+}
 
 /// Whether an error chain ends in a closed pipe (e.g. `cprlink ... | head`): success.
 pub fn is_broken_pipe(e: &std::io::Error) -> bool {

@@ -127,36 +127,66 @@ pub fn open_certificate_file(
     ui: &Ui,
     prompter: &mut dyn Prompter,
 ) -> Result<(Loaded, Option<Secret>), CliError> {
-    let mut given = from_flags(args)?;
+    try_open_certificate_file(path, args, fallback, ui, prompter).map_err(CliError::from)
+}
+
+/// Why [`try_open_certificate_file`] failed: the file itself (the library's error, kept
+/// so that `cert verify` can report it as a check), or the password sources.
+#[derive(Debug)]
+pub enum OpenError {
+    File(cprlink_cert::Error),
+    Password(CliError),
+}
+
+impl From<OpenError> for CliError {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::File(e) => e.into(),
+            OpenError::Password(e) => e,
+        }
+    }
+}
+
+/// [`open_certificate_file`], keeping the library's error.
+pub fn try_open_certificate_file(
+    path: &Path,
+    args: &PasswordArgs,
+    fallback: Option<&ConfigPassword>,
+    ui: &Ui,
+    prompter: &mut dyn Prompter,
+) -> Result<(Loaded, Option<Secret>), OpenError> {
+    let mut given = from_flags(args).map_err(OpenError::Password)?;
     if given.is_none()
         && let Some(fb) = fallback
     {
-        given = fb.resolve()?;
+        given = fb.resolve().map_err(OpenError::Password)?;
     }
     if let Some(secret) = given {
-        let loaded = load(path, Some(secret.expose()))?;
+        let loaded = load(path, Some(secret.expose())).map_err(OpenError::File)?;
         return Ok((loaded, Some(secret)));
     }
     match load(path, None) {
         Ok(loaded) => return Ok((loaded, None)),
         Err(cprlink_cert::Error::PasswordRequired { .. }) => {}
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(OpenError::File(e)),
     }
     let prompt = format!("Password for {}", path.display());
     for attempt in 1..=3 {
-        let secret = Secret(prompter.password(&prompt, PASSWORD_FLAGS)?);
+        let answer = prompter
+            .password(&prompt, PASSWORD_FLAGS)
+            .map_err(|e| OpenError::Password(e.into()))?;
+        let secret = Secret(answer);
         match load(path, Some(secret.expose())) {
             Ok(loaded) => return Ok((loaded, Some(secret))),
             Err(cprlink_cert::Error::WrongPassword { .. }) if attempt < 3 => {
                 ui.warn("wrong password, try again");
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(OpenError::File(e)),
         }
     }
-    Err(CliError::auth(format!(
-        "wrong password for {}",
-        path.display()
-    )))
+    Err(OpenError::File(cprlink_cert::Error::WrongPassword {
+        path: path.to_path_buf(),
+    }))
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
     clippy::print_stderr
 )]
 
+mod cert;
 mod cli;
 mod onboard;
+mod sandbox;
 mod support;

@@ -1,0 +1,132 @@
+//! The checklist through the library API (the onboarding code calls it this way). The
+//! full matrix of cases runs through the CLI in `crates/cprlink/tests/it/cert.rs`.
+
+use cprlink_cert::p12::Profile;
+use cprlink_cert::verify::{CHECK_IDS, CheckStatus, Report, Verdict, VerifyOptions, verify_file};
+use cprlink_cert::{Environment, Error};
+
+use crate::support::{PASSWORD, fx, leaf, p12_of, spec, tmp};
+
+fn opts() -> VerifyOptions {
+    let mut o = VerifyOptions::new();
+    o.extra_trust = vec![fx().pki.root.cert.clone()];
+    o
+}
+
+fn status(r: &Report, id: &str) -> CheckStatus {
+    r.check(id)
+        .unwrap_or_else(|| panic!("no check {id}"))
+        .status
+}
+
+#[test]
+fn a_good_file_passes_with_every_check_in_order() {
+    let dir = tmp();
+    let path = dir.path().join("good.p12");
+    std::fs::write(
+        &path,
+        p12_of(
+            &fx().good,
+            &[fx().pki.issuing.cert.clone()],
+            Profile::Compat,
+        ),
+    )
+    .unwrap();
+    let mut o = opts();
+    o.expected_cvr = Some("29189846".into());
+    o.environment = Some(Environment::Test);
+    o.uploaded_cer = Some(fx().good.clone());
+    let r = verify_file(&path, Some(PASSWORD), &o).unwrap();
+    assert_eq!(r.verdict, Verdict::Pass, "{:#?}", r.checks);
+    let ids: Vec<&str> = r.checks.iter().map(|c| c.id).collect();
+    assert_eq!(ids, CHECK_IDS[..22].to_vec(), "no revocation unless online");
+    assert_eq!(status(&r, "cer_match"), CheckStatus::Pass);
+    assert_eq!(status(&r, "fingerprints"), CheckStatus::Info);
+    assert_eq!(status(&r, "protection"), CheckStatus::Info);
+    let sha1 = cprlink_cert::facts::sha1_thumbprint(&fx().good).unwrap();
+    assert_eq!(r.leaf_sha1(), Some(sha1.as_str()));
+    assert!(r.leaf.as_ref().unwrap().days_left > 1000);
+    // The JSON document is exactly {verdict, checks}.
+    let json = serde_json_like(&r);
+    assert!(
+        json.starts_with(
+            "{\"verdict\":\"pass\",\"checks\":[{\"id\":\"format\",\"status\":\"pass\""
+        )
+    );
+}
+
+/// Serialises without a serde_json dependency: the library's Serialize goes through
+/// the `openssl`-free derive, so any serializer shows the same field names.
+fn serde_json_like(r: &Report) -> String {
+    let mut s = format!("{{\"verdict\":\"{}\",\"checks\":[", r.verdict.as_str());
+    for (i, c) in r.checks.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&format!(
+            "{{\"id\":\"{}\",\"status\":\"{}\"}}",
+            c.id,
+            c.status.as_str()
+        ));
+    }
+    s + "]}"
+}
+
+#[test]
+fn wrong_password_and_non_pkcs12_are_errors_with_a_report_for_them() {
+    let dir = tmp();
+    let path = dir.path().join("good.p12");
+    std::fs::write(&path, p12_of(&fx().good, &[], Profile::Modern)).unwrap();
+    let err = verify_file(&path, Some("wrong"), &opts()).unwrap_err();
+    assert!(matches!(err, Error::WrongPassword { .. }), "{err}");
+    let r = Report::for_open_error(&err).unwrap();
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert_eq!(status(&r, "format"), CheckStatus::Pass);
+    assert_eq!(status(&r, "password"), CheckStatus::Fail);
+
+    let pem = dir.path().join("cert.pem");
+    std::fs::write(&pem, fx().good.to_pem().unwrap()).unwrap();
+    let err = verify_file(&pem, None, &opts()).unwrap_err();
+    assert!(matches!(err, Error::NotPkcs12 { .. }), "{err}");
+    assert!(err.to_string().contains("PEM certificate"), "{err}");
+    let r = Report::for_open_error(&err).unwrap();
+    assert_eq!(status(&r, "format"), CheckStatus::Fail);
+}
+
+#[test]
+fn the_verdict_is_the_worst_status() {
+    let dir = tmp();
+    // RSA 3072 but only 30 days left: warn, no fail.
+    let now = chrono::Utc::now();
+    let soon = leaf(&spec().valid(
+        now - chrono::Duration::days(300),
+        now + chrono::Duration::days(30),
+    ));
+    let path = dir.path().join("soon.p12");
+    std::fs::write(
+        &path,
+        p12_of(&soon, &[fx().pki.issuing.cert.clone()], Profile::Compat),
+    )
+    .unwrap();
+    let r = verify_file(&path, Some(PASSWORD), &opts()).unwrap();
+    assert_eq!(r.verdict, Verdict::Warn, "{:#?}", r.checks);
+    assert_eq!(status(&r, "validity"), CheckStatus::Warn);
+    // With --warn-days 20 the same file passes.
+    let mut o = opts();
+    o.warn_days = 20;
+    assert_eq!(
+        verify_file(&path, Some(PASSWORD), &o).unwrap().verdict,
+        Verdict::Pass
+    );
+    // Judged after its end, it fails.
+    let mut o = opts();
+    o.now = now + chrono::Duration::days(31);
+    let r = verify_file(&path, Some(PASSWORD), &o).unwrap();
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert_eq!(status(&r, "validity"), CheckStatus::Fail);
+    assert_eq!(
+        status(&r, "chain"),
+        CheckStatus::Pass,
+        "the path itself is fine"
+    );
+}

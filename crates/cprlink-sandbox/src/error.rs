@@ -1,0 +1,44 @@
+//! The one error type of `cprlink-sandbox`.
+//!
+//! Variants say what went wrong in the user's terms (a port in use, a directory that
+//! cannot be written, a bad option). They never carry a CPR number or a secret. The
+//! binary maps them to exit codes and adds hints.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Everything that can stop a sandbox from starting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("cannot listen on {addr}: the address is already in use")]
+    AddressInUse { addr: SocketAddr },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot use {} as the sandbox directory: {source}", path.display())]
+    Dir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the population size must be between 1 and {max}, not {persons}")]
+    PopulationSize { persons: u32, max: u32 },
+    #[error("fault {name} must be between 0 and 1, not {value}")]
+    FaultRate { name: &'static str, value: String },
+    #[error("cannot make the sandbox's test certificates: {0}")]
+    Pki(#[from] cprlink_cert::Error),
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[from] openssl::error::ErrorStack),
+    #[error("the sandbox's setup task failed: {0}")]
+    Task(String),
+}

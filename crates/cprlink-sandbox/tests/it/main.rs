@@ -1,0 +1,18 @@
+//! The sandbox's integration tests: a real server on 127.0.0.1, talked to by
+//! independent clients (curl and reqwest with native TLS), never by cprlink's own
+//! client code.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
+mod access;
+mod faults;
+mod files;
+mod graphql;
+mod population;
+mod rest;
+mod support;
