@@ -113,6 +113,7 @@ impl Case {
         let p12_path = self.path(&format!("dpg-{days}.p12"));
         std::fs::write(&p12_path, p12).unwrap();
         std::fs::write(self.path("p12.password"), "correct horse\n").unwrap();
+        std::fs::write(self.path("test-ca.pem"), pki().ca_bundle_pem().unwrap()).unwrap();
         (cer, p12_path)
     }
 }
@@ -222,6 +223,8 @@ fn selfservice_route_on_the_command_line() {
             p12.to_str().unwrap(),
             "--password-file",
             "p12.password",
+            "--trust",
+            "test-ca.pem",
             "--done",
         ])
         .success();
@@ -242,6 +245,8 @@ fn selfservice_route_on_the_command_line() {
             "service-user",
             "--certificate",
             cer.to_str().unwrap(),
+            "--trust",
+            "test-ca.pem",
         ])
         .success();
     assert!(stderr(&a).contains("recorded certificate") || stderr(&a).contains("nothing changed"));
@@ -335,6 +340,70 @@ fn selfservice_route_on_the_command_line() {
         "the password must never be in the note"
     );
 
+    // The handover: the verify checklist runs first, with the case's CVR and environment.
+    let p12_s = p12.to_str().unwrap();
+    let pw = ["--password-file", "p12.password"];
+    let trust = ["--trust", "test-ca.pem"];
+    let e = case.refused(
+        &[&["record", "dpg-handover", "--p12", p12_s][..], &pw].concat(),
+        2,
+    );
+    assert!(e.contains("failed checks:") && e.contains("chain"), "{e}");
+    let (_, other) = case.certificate(3 * 365 + 1);
+    let other_s = other.to_str().unwrap();
+    let e = case.refused(
+        &[
+            &["record", "dpg-handover", "--p12", other_s][..],
+            &pw,
+            &trust,
+        ]
+        .concat(),
+        2,
+    );
+    assert!(e.contains("not the one registered at Datafordeler"), "{e}");
+    let cer_s = cer.to_str().unwrap();
+    let e = case.refused(
+        &[&["record", "dpg-handover", "--p12", cer_s][..], &trust].concat(),
+        2,
+    );
+    assert!(e.contains("not a PKCS#12 file"), "{e}");
+    std::fs::write(case.path("wrong.password"), "nope\n").unwrap();
+    let wrong = ["--password-file", "wrong.password"];
+    case.refused(
+        &[
+            &["record", "dpg-handover", "--p12", p12_s][..],
+            &wrong,
+            &trust,
+        ]
+        .concat(),
+        3,
+    );
+    let done = ["--received-by", "DPG Service Center", "--done"];
+    case.run(
+        &[
+            &["record", "dpg-handover", "--p12", p12_s][..],
+            &pw,
+            &trust,
+            &done,
+        ]
+        .concat(),
+    )
+    .success();
+    let (json, code) = case.status_json();
+    assert_eq!(code, 0);
+    assert_eq!(json["complete"], true, "{json}");
+    let handover = &json["steps"][5]["facts"];
+    assert_eq!(handover["p12_sha1_thumbprint"], thumb.as_str());
+    assert_eq!(handover["handed_over_on"], today().as_str());
+    assert_ne!(handover["p12_verdict"], "fail");
+    let note = stdout(
+        &case
+            .run(&["letter", "dpg-handover", "--lang", "en"])
+            .success(),
+    );
+    assert!(note.contains("as a .p12 file (dpg-1095.p12)"), "{note}");
+    assert!(!note.contains("correct horse"));
+
     let report = stdout(&case.run(&["report", "--format", "html"]).success());
     assert!(report.starts_with("<!DOCTYPE html>") && report.contains("CPR-2026-0042"));
     let md = stdout(&case.run(&["report"]).success());
@@ -424,6 +493,8 @@ fn refused_values_change_nothing() {
             "service-user",
             "--certificate",
             cer.to_str().unwrap(),
+            "--trust",
+            "test-ca.pem",
         ],
         2,
     );
@@ -506,6 +577,8 @@ fn status_exits_1_when_blocked() {
         "s",
         "--certificate",
         cer.to_str().unwrap(),
+        "--trust",
+        "test-ca.pem",
         "--done",
     ])
     .success();
@@ -734,6 +807,8 @@ fn interactive_session_in_a_real_terminal() {
         "s",
         "--certificate",
         cer.to_str().unwrap(),
+        "--trust",
+        "test-ca.pem",
         "--done",
     ])
     .success();

@@ -13,7 +13,7 @@ use cprlink_onboard::steps::{FieldDef, FieldKind, StepDef};
 use cprlink_onboard::{Case, Facts, Route, Stamp, StepState};
 
 use super::render::{guidance, say};
-use super::{certificate_evidence, evidence_of, handover_evidence};
+use super::{certificate_evidence, evidence_of, handover_evidence, read_trust};
 use crate::args::PasswordArgs;
 use crate::exit::{CliError, Code};
 use crate::output::Ui;
@@ -299,7 +299,7 @@ pub(super) fn ask_certificate(
             let bytes = if pem { leaf.to_pem() } else { leaf.to_der() }
                 .map_err(|e| CliError::usage(format!("cannot encode the certificate: {e}")))?;
             cprlink_cert::files::write_public(&out, &bytes, Overwrite::Refuse)?;
-            let ev = evidence_of(&loaded, &out)?;
+            let ev = evidence_of(&loaded, &out, &read_trust(trust)?)?;
             say(
                 ui,
                 &format!(
@@ -459,12 +459,19 @@ pub(super) fn pack_in_place(
         .key
         .as_ref()
         .ok_or_else(|| CliError::usage(format!("{} holds no private key", key_file.display())))?;
-    let chain: Vec<_> = certs
+    // The file's own CA certificates, else the embedded OCES3 issuing CA that signed
+    // the leaf: without the intermediate, mutual TLS fails with "unknown ca".
+    let mut chain: Vec<_> = certs
         .certificates
         .iter()
         .filter(|c| c.to_der().ok() != leaf.to_der().ok())
         .cloned()
         .collect();
+    if chain.is_empty()
+        && let Some(ca) = cprlink_cert::trust::embedded_issuing_ca_for(leaf)
+    {
+        chain.push(ca);
+    }
     let password = cprlink_cert::p12::generate_password()?;
     let der = cprlink_cert::p12::build(
         key,
@@ -524,6 +531,9 @@ mod tests {
         let wrong_cer = dir.path().join("wrong.cer");
         std::fs::write(&wrong_cer, wrong.cert.to_der().unwrap()).unwrap();
 
+        let ca = dir.path().join("test-ca.pem");
+        std::fs::write(&ca, pki.ca_bundle_pem().unwrap()).unwrap();
+
         let mut case = Case::open(&path).unwrap();
         let cer_s = cer.display().to_string();
         let wrong_s = wrong_cer.display().to_string();
@@ -545,7 +555,7 @@ mod tests {
             "2026-13-01", // bad date, re-asked
                           // script ends: Ctrl-C while asked for the date again
         ]);
-        let err = walk(&mut case, "cprlink onboard", &[], &Ui::plain(), &mut p).unwrap_err();
+        let err = walk(&mut case, "cprlink onboard", &[ca], &Ui::plain(), &mut p).unwrap_err();
         assert_eq!(err.code, Code::Interrupted);
         let t = p.transcript.join("\n");
         assert!(t.contains("Certificate file you uploaded (.cer, .pem or .p12) [Enter to skip] !! /nonexistent/dpg.cer is not a file"), "{t}");
@@ -567,5 +577,103 @@ mod tests {
         assert_eq!(st.steps[2].facts["case_number"], "CPR-1");
         assert!(!st.steps[2].facts.contains_key("applied_on"));
         assert_eq!(st.steps[2].state, StepState::InProgress);
+    }
+
+    /// At the handover, the walk packs the .p12 in place (password generated into a
+    /// 0600 file), verifies it with the case's CVR and environment, and records it.
+    #[test]
+    fn walk_packs_verifies_and_records_the_handover() {
+        use crate::prompt::ScriptedPrompter;
+        use cprlink_cert::testpki::{LeafSpec, TestPki};
+        use cprlink_onboard::CertificateEvidence;
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("onboarding.toml");
+        let pki = TestPki::generate("pack in place").unwrap();
+        let leaf = pki
+            .issue(&LeafSpec::oces3_system("DPG", "Aarhus Kommune", "29189846"))
+            .unwrap();
+        let facts = cprlink_cert::CertFacts::of(&leaf.cert, chrono::Utc::now()).unwrap();
+        let new = NewCase {
+            authority: "Aarhus Kommune".into(),
+            cvr: "29189846".into(),
+            route: Route::Selfservice,
+            environment: TargetEnvironment::Test,
+            contact_name: None,
+            contact_email: None,
+        };
+        let mut case = Case::init(&path, new, &Stamp::now()).unwrap();
+        let now = Stamp::now();
+        let steps = [
+            (
+                "selfservice-user",
+                Facts::new()
+                    .text("username", "u")
+                    .text("login_method", "mitid"),
+            ),
+            (
+                "service-user",
+                Facts::new().text("service_user", "s").certificate(
+                    "certificate",
+                    CertificateEvidence::from_facts("dpg.cer", &facts),
+                ),
+            ),
+            ("cpr-application", Facts::new().text("case_number", "C-1")),
+            ("cpr-approval", Facts::new()),
+            (
+                "production-access",
+                Facts::new().text("dpg_ip", "80.62.117.20"),
+            ),
+        ];
+        for (id, f) in steps {
+            case.record(id, &f, true, &now).unwrap();
+        }
+
+        let cert_pem = dir.path().join("dpg.pem");
+        let mut pem = leaf.cert.to_pem().unwrap();
+        pem.extend(pki.issuing.cert.to_pem().unwrap());
+        std::fs::write(&cert_pem, pem).unwrap();
+        let key_pem = dir.path().join("dpg.key");
+        std::fs::write(&key_pem, leaf.key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+        let ca = dir.path().join("test-ca.pem");
+        std::fs::write(&ca, pki.ca_bundle_pem().unwrap()).unwrap();
+        let out = dir.path().join("handover.p12");
+
+        let (c, k, o) = (
+            cert_pem.display().to_string(),
+            key_pem.display().to_string(),
+            out.display().to_string(),
+        );
+        let mut p = ScriptedPrompter::new([
+            "n", // have the .p12? no
+            "y", // pack now
+            c.as_str(),
+            k.as_str(),
+            o.as_str(),
+            "",  // handed over: today
+            "",  // received by: skip
+            "y", // mark done
+        ]);
+        let code = walk(&mut case, "cprlink onboard", &[ca], &Ui::plain(), &mut p).unwrap();
+        assert_eq!(code, Code::Success, "{:?}", p.transcript);
+        assert_eq!(p.remaining(), 0);
+
+        let mode = |f: &Path| std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        let pw = dir.path().join("handover.p12.password");
+        assert_eq!((mode(&out), mode(&pw)), (0o600, 0o600));
+        let password = std::fs::read_to_string(&pw).unwrap();
+        assert!(cprlink_cert::load(&out, Some(password.trim())).is_ok());
+
+        let st = Case::load(&path).unwrap().status(Stamp::now().today);
+        assert!(st.complete, "{st:?}");
+        let f = &st.steps[5].facts;
+        assert_eq!(f["p12_sha1_thumbprint"], facts.sha1_thumbprint);
+        assert_ne!(f["p12_verdict"], "fail");
+        assert!(
+            !std::fs::read_to_string(&path)
+                .unwrap()
+                .contains(password.trim())
+        );
     }
 }

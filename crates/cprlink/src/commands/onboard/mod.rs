@@ -11,11 +11,14 @@ mod render;
 
 use std::path::{Path, PathBuf};
 
-use cprlink_cert::{CertFacts, Loaded};
+use cprlink_cert::openssl::x509::X509;
+use cprlink_cert::trust::{self, ChainStatus};
+use cprlink_cert::verify::{self, CheckStatus, Report, Verdict, VerifyOptions};
+use cprlink_cert::{CertFacts, FileFormat, Loaded};
 use cprlink_onboard::steps::{FieldKind, StepDef};
 use cprlink_onboard::{
     Case, CertificateEvidence, Facts, HandoverEvidence, Language, LetterKind, NewCase, Route,
-    Stamp, TargetEnvironment, letters, report,
+    Stamp, TargetEnvironment, VerifyVerdict, letters, report,
 };
 use serde::Serialize;
 
@@ -332,6 +335,18 @@ fn report_recorded(
     Ok(())
 }
 
+/// Reads `--trust` files (PEM or DER CA certificates) for test PKIs.
+fn read_trust(paths: &[PathBuf]) -> Result<Vec<X509>, CliError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let certs = trust::read_trust_file(p).map_err(|e| {
+            CliError::from(e).with_hint("--trust takes PEM (or DER) CA certificates")
+        })?;
+        out.extend(certs);
+    }
+    Ok(out)
+}
+
 /// Reads a certificate file (.cer/.pem/.p12) into evidence. A .p12 asks for its
 /// password (flags, else a hidden prompt). Only public facts leave this function.
 fn certificate_evidence(
@@ -341,25 +356,81 @@ fn certificate_evidence(
     ui: &Ui,
     prompter: &mut dyn Prompter,
 ) -> Result<CertificateEvidence, CliError> {
-    let _ = trust;
+    let extra = read_trust(trust)?;
     let (loaded, _secret) = secrets::open_certificate_file(file, password, None, ui, prompter)?;
-    evidence_of(&loaded, file)
+    evidence_of(&loaded, file, &extra)
 }
 
-fn evidence_of(loaded: &Loaded, file: &Path) -> Result<CertificateEvidence, CliError> {
+/// The evidence of a loaded file's certificate, with its chain built against the
+/// embedded OCES3 roots and `extra` (the same chain rules as `cprlink cert verify`).
+fn evidence_of(
+    loaded: &Loaded,
+    file: &Path,
+    extra: &[X509],
+) -> Result<CertificateEvidence, CliError> {
     let leaf = loaded
         .leaf()
         .ok_or_else(|| CliError::usage(format!("{} holds no certificate", file.display())))?;
-    let facts = CertFacts::of(leaf, chrono::Utc::now())?;
-    Ok(CertificateEvidence::from_facts(
-        file.display().to_string(),
-        &facts,
-    ))
+    let now = chrono::Utc::now();
+    let facts = CertFacts::of(leaf, now)?;
+    let chain = trust::build_chain(leaf, &loaded.certificates, extra, now)?;
+    Ok(evidence_with_chain(file, &facts, Some(&chain)))
 }
 
-/// Runs `cprlink cert verify`'s checklist on the handover .p12 and turns the result
-/// into evidence for the model (which refuses a failing file, or one whose certificate
-/// is not the one registered at Datafordeler).
+/// Evidence from facts, judged by the chain where one was built: the root reached
+/// tells production from test and OCES3 best.
+fn evidence_with_chain(
+    file: &Path,
+    facts: &CertFacts,
+    chain: Option<&ChainStatus>,
+) -> CertificateEvidence {
+    let mut ev = CertificateEvidence::from_facts(file.display().to_string(), facts);
+    ev.environment = verify::effective_environment(facts, chain);
+    ev.generation = verify::effective_generation(facts, chain);
+    ev.chain_problem = chain.filter(|c| !c.verified).map(ChainStatus::describe);
+    ev
+}
+
+/// The handover evidence from a verify report (for `record`, the interactive walk and
+/// the demo): the certificate the key belongs to, the verdict, the failed and warned
+/// check ids.
+pub(crate) fn handover_evidence_from(
+    report: &Report,
+    loaded: &Loaded,
+    file: &Path,
+) -> Result<HandoverEvidence, CliError> {
+    let facts = match &report.leaf {
+        Some(f) => f.clone(),
+        None => {
+            let leaf = loaded.leaf().ok_or_else(|| {
+                CliError::usage(format!("{} holds no certificate", file.display()))
+            })?;
+            CertFacts::of(leaf, chrono::Utc::now())?
+        }
+    };
+    let ids = |status: CheckStatus| {
+        report
+            .checks
+            .iter()
+            .filter(|c| c.status == status)
+            .map(|c| c.id.to_owned())
+            .collect::<Vec<_>>()
+    };
+    Ok(HandoverEvidence {
+        certificate: evidence_with_chain(file, &facts, report.chain.as_ref()),
+        verdict: match report.verdict {
+            Verdict::Pass => VerifyVerdict::Pass,
+            Verdict::Warn => VerifyVerdict::Warn,
+            Verdict::Fail => VerifyVerdict::Fail,
+        },
+        failed_checks: ids(CheckStatus::Fail),
+        warned_checks: ids(CheckStatus::Warn),
+    })
+}
+
+/// Runs `cprlink cert verify`'s checklist on the handover .p12 (against the case's CVR
+/// and environment) and turns the result into evidence for the model, which refuses a
+/// failing file, or one whose certificate is not the one registered at Datafordeler.
 fn handover_evidence(
     file: &Path,
     password: &PasswordArgs,
@@ -368,15 +439,24 @@ fn handover_evidence(
     ui: &Ui,
     prompter: &mut dyn Prompter,
 ) -> Result<HandoverEvidence, CliError> {
-    let _ = (trust, case);
+    let mut opts = VerifyOptions::new();
+    opts.expected_cvr = Some(case.state().cvr.clone());
+    opts.environment = Some(match case.state().environment {
+        TargetEnvironment::Production => cprlink_cert::Environment::Production,
+        TargetEnvironment::Test => cprlink_cert::Environment::Test,
+    });
+    opts.extra_trust = read_trust(trust)?;
     let (loaded, _secret) = secrets::open_certificate_file(file, password, None, ui, prompter)?;
-    let _certificate = evidence_of(&loaded, file)?;
-    // The verify checklist (`cprlink_cert::verify`) is being built on branch `cert`;
-    // until it is merged, a .p12 cannot be verified here, and an unverified one is
-    // never recorded.
-    Err(CliError::usage(
-        "checking the handover .p12 needs the `cprlink cert verify` checklist, which is not in this build yet",
-    ))
+    if loaded.format != FileFormat::Pkcs12 {
+        return Err(CliError::usage(format!(
+            "{} is a {}, not a PKCS#12 file",
+            file.display(),
+            loaded.format.describe()
+        ))
+        .with_hint("DPG needs the .p12/.pfx with the certificate and its private key"));
+    }
+    let report = verify::verify(&loaded, &opts);
+    handover_evidence_from(&report, &loaded, file)
 }
 
 fn status(path: &Path, prefix: &str, ctx: &mut Context) -> Result<Code, CliError> {
