@@ -477,7 +477,7 @@ pub const SELFSERVICE: &[StepDef] = &[
     CPR_APPROVAL,
     StepDef {
         id: "production-access",
-        title: "Production access and IP whitelisting (Datafordeler support)",
+        title: "Production access and IP whitelisting",
         what: "Write to Datafordeler support (`cprlink onboard letter datafordeler-support`): \
                ask for Production access for the web user and the service user, citing the \
                CPR approval, and for whitelisting of the DPG service's fixed external IPv4 \

@@ -396,6 +396,9 @@ fn selfservice_route_on_the_command_line() {
     assert_eq!(handover["p12_sha1_thumbprint"], thumb.as_str());
     assert_eq!(handover["handed_over_on"], today().as_str());
     assert_ne!(handover["p12_verdict"], "fail");
+    let human = stdout(&case.run(&["status"]).success());
+    assert!(human.contains("Onboarding is complete"), "{human}");
+    assert!(human.lines().all(|l| l.chars().count() <= 100), "{human}");
     let note = stdout(
         &case
             .run(&["letter", "dpg-handover", "--lang", "en"])
