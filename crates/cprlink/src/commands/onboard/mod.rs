@@ -27,6 +27,7 @@ use crate::args::{
     OnboardReportArgs, PasswordArgs, ReportFormat,
 };
 use crate::commands::Context;
+use crate::commands::cert::read_trust;
 use crate::exit::{CliError, Code};
 use crate::output::Ui;
 use crate::prompt::Prompter;
@@ -333,18 +334,6 @@ fn report_recorded(
     }
     say(ui, &format!("Next: {}", st.next_action));
     Ok(())
-}
-
-/// Reads `--trust` files (PEM or DER CA certificates) for test PKIs.
-fn read_trust(paths: &[PathBuf]) -> Result<Vec<X509>, CliError> {
-    let mut out = Vec::new();
-    for p in paths {
-        let certs = trust::read_trust_file(p).map_err(|e| {
-            CliError::from(e).with_hint("--trust takes PEM (or DER) CA certificates")
-        })?;
-        out.extend(certs);
-    }
-    Ok(out)
 }
 
 /// Reads a certificate file (.cer/.pem/.p12) into evidence. A .p12 asks for its
