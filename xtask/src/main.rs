@@ -6,6 +6,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 
+mod bench;
 mod docs;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("docs") => docs::run(&root(), args.iter().any(|a| a == "--check")),
+        Some("bench") => bench::run(&root(), &args[1..]),
         Some("help") | None => {
             println!("usage: cargo xtask <ci|docs [--check]|bench>");
             Ok(())

@@ -2,7 +2,7 @@
 //!
 //! Owns the making of certificate chains for the sandbox, the demo and the tests:
 //! the same name order and attribute types as the real OCES3 chain
-//! (`C, organizationIdentifier, O, serialNumber, CN` for a leaf), RSASSA-PSS
+//! (`CN, serialNumber, O, organizationIdentifier, C` for a leaf), RSASSA-PSS
 //! signatures, keyUsage without EKU. Everything here is for *test* PKIs: the CA
 //! names carry an `OU=Test - ...` so that nothing made here can pass for production.
 //! It never touches the embedded trust anchors.
@@ -76,7 +76,8 @@ impl std::fmt::Debug for Issued {
 /// What to put into a CA certificate.
 #[derive(Debug, Clone)]
 pub struct CaSpec {
-    /// Name entries in DER order (`("C", "DK")` first), by OpenSSL short name or OID.
+    /// Name entries in DER order, by OpenSSL short name or OID. OCES3 puts `CN` first
+    /// and `C` last (see `shared/oces3/`), and so do the constructors here.
     pub subject: Vec<(String, String)>,
     pub key_bits: u32,
     pub signature: Signature,
@@ -92,10 +93,10 @@ impl CaSpec {
         let now = Utc::now();
         CaSpec {
             subject: vec![
-                ("C".into(), "DK".into()),
-                ("O".into(), label.into()),
-                ("OU".into(), format!("Test - {label}")),
                 ("CN".into(), common_name.into()),
+                ("OU".into(), format!("Test - {label}")),
+                ("O".into(), label.into()),
+                ("C".into(), "DK".into()),
             ],
             key_bits: 3072,
             signature: Signature::RsaPssSha512,
@@ -135,14 +136,14 @@ impl LeafSpec {
         let now = Utc::now() - Duration::minutes(5);
         LeafSpec {
             subject: vec![
-                ("C".into(), "DK".into()),
-                (OID_ORGANIZATION_IDENTIFIER.into(), format!("NTRDK-{cvr}")),
-                ("O".into(), organisation.into()),
+                ("CN".into(), common_name.into()),
                 (
                     "serialNumber".into(),
                     format!("UI:DK-O:G:{}", random_uuid()),
                 ),
-                ("CN".into(), common_name.into()),
+                ("O".into(), organisation.into()),
+                (OID_ORGANIZATION_IDENTIFIER.into(), format!("NTRDK-{cvr}")),
+                ("C".into(), "DK".into()),
             ],
             key_bits: 3072,
             signature: Signature::RsaPssSha256,
@@ -173,9 +174,9 @@ impl LeafSpec {
         let now = Utc::now() - Duration::minutes(5);
         LeafSpec {
             subject: vec![
-                ("C".into(), "DK".into()),
-                ("O".into(), "cprlink sandbox".into()),
                 ("CN".into(), common_name.into()),
+                ("O".into(), "cprlink sandbox".into()),
+                ("C".into(), "DK".into()),
             ],
             key_bits: 2048,
             signature: Signature::Sha256WithRsa,
@@ -519,9 +520,10 @@ pub fn random_uuid() -> String {
     )
 }
 
-/// `C=DK, O=..., CN=...` in RFC 2253-like order (most specific first), for messages.
+/// `CN=..., O=..., C=DK`: the entries in the certificate's own order, as
+/// `openssl x509 -subject` prints them, for messages.
 pub fn name_text(name: &openssl::x509::X509NameRef) -> String {
-    let mut parts: Vec<String> = name
+    let parts: Vec<String> = name
         .entries()
         .map(|e| {
             let key = match e.object().nid().short_name() {
@@ -539,7 +541,6 @@ pub fn name_text(name: &openssl::x509::X509NameRef) -> String {
             format!("{key}={value}")
         })
         .collect();
-    parts.reverse();
     parts.join(", ")
 }
 

@@ -241,22 +241,20 @@ pub(crate) fn handle(shared: &Shared, ip: IpAddr, headers: &HeaderMap, body: &[u
             );
         }
     };
-    if !shared.access.ip_allowed(ip) {
-        return error_response(
-            StatusCode::UNAUTHORIZED,
+    // Not `invalid_token`: a new token would not help.
+    let not_registered = || {
+        unauthorized(
             "No authentication method found",
             codes::NOT_REGISTERED,
-        );
+            "Bearer realm=\"distribution\"",
+        )
+    };
+    if !shared.access.ip_allowed(ip) {
+        return not_registered();
     }
     if let Holder::Certificate(t) = &holder {
         match shared.access.certificate(t) {
-            None => {
-                return error_response(
-                    StatusCode::UNAUTHORIZED,
-                    "No authentication method found",
-                    codes::NOT_REGISTERED,
-                );
-            }
+            None => return not_registered(),
             Some(false) => {
                 return error_response(
                     StatusCode::FORBIDDEN,
@@ -743,7 +741,7 @@ fn text(out: &mut Vec<u8>, t: &Text) {
 
 fn time(out: &mut Vec<u8>, t: Option<&Timestamp>) {
     match t {
-        Some(t) => json_str(out, &t.to_string()),
+        Some(t) => t.write_json(out),
         None => out.extend_from_slice(b"null"),
     }
 }

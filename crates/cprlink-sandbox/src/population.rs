@@ -16,9 +16,9 @@
 //! letters, accents and hyphens. [`Case`] names them and [`Population::example`] finds
 //! one. This module renders nothing; `rest.rs` and `graphql.rs` do.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
-use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Weekday};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
 use crate::cpr;
 use crate::hash::{self, Rng};
@@ -86,22 +86,42 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The 32 ASCII bytes of the CPR form, without an allocation (hot path).
+    pub fn bytes(&self) -> [u8; 32] {
+        let t = self.0;
+        let mut b = *b"0000-00-00T00:00:00.000000+01:00";
+        let put = |b: &mut [u8; 32], at: usize, v: u32, width: usize| {
+            let mut v = v;
+            for k in (0..width).rev() {
+                b[at + k] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(&mut b, 0, t.year().unsigned_abs(), 4);
+        put(&mut b, 5, t.month(), 2);
+        put(&mut b, 8, t.day(), 2);
+        put(&mut b, 11, t.hour(), 2);
+        put(&mut b, 14, t.minute(), 2);
+        put(&mut b, 17, t.second(), 2);
+        if danish_summer_time(t) {
+            b[28] = b'2';
+        }
+        b
+    }
+
+    /// Appends the timestamp as a JSON string.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'"');
+        out.extend_from_slice(&self.bytes());
+        out.push(b'"');
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let t = self.0;
-        let offset = if danish_summer_time(t) {
-            "+02:00"
-        } else {
-            "+01:00"
-        };
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{}.000000{offset}",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.time().format("%H:%M:%S")
-        )
+        // The bytes are ASCII digits and punctuation.
+        f.write_str(std::str::from_utf8(&self.bytes()).unwrap_or_default())
     }
 }
 
@@ -112,21 +132,24 @@ fn danish_summer_time(t: NaiveDateTime) -> bool {
     if y < 1980 {
         return false;
     }
-    let last_sunday = |month: u32| {
-        let next = if month == 12 {
-            ymd(y + 1, 1, 1)
-        } else {
-            ymd(y, month + 1, 1)
-        };
-        let mut d = next - Duration::days(1);
-        while d.weekday() != Weekday::Sun {
-            d -= Duration::days(1);
-        }
-        d
+    let month = t.month();
+    let end_month = if y >= 1996 { 10 } else { 9 };
+    if !(3..=end_month).contains(&month) {
+        return false;
+    }
+    // The last Sunday of a month with 30 or 31 days.
+    let last_sunday = |m: u32, last_day: u32| {
+        let d = ymd(y, m, last_day);
+        last_day - d.weekday().num_days_from_sunday()
     };
-    let start = Timestamp::at(last_sunday(3), 2, 0).0;
-    let end = Timestamp::at(last_sunday(if y >= 1996 { 10 } else { 9 }), 3, 0).0;
-    t >= start && t < end
+    let start = last_sunday(3, 31);
+    let end = last_sunday(end_month, if end_month == 10 { 31 } else { 30 });
+    let (day, hour) = (t.day(), t.hour());
+    match month {
+        3 => day > start || (day == start && hour >= 2),
+        m if m == end_month => day < end || (day == end && hour < 3),
+        _ => true,
+    }
 }
 
 /// Record status of a name or number record.
@@ -650,6 +673,7 @@ fn random_moment(rng: &mut Rng, from: NaiveDate, to: NaiveDate) -> Timestamp {
 }
 
 fn uuid(rng: &mut Rng) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let a = rng.next_u64();
     let b = rng.next_u64();
     let mut bytes = [0u8; 16];
@@ -662,7 +686,8 @@ fn uuid(rng: &mut Rng) -> String {
         if matches!(k, 4 | 6 | 8 | 10) {
             s.push('-');
         }
-        let _ = write!(s, "{byte:02x}");
+        s.push(char::from(HEX[usize::from(byte >> 4)]));
+        s.push(char::from(HEX[usize::from(byte & 15)]));
     }
     s
 }
@@ -1037,5 +1062,21 @@ mod tests {
         assert_eq!(t.to_string(), "1961-12-07T12:00:00.000000+01:00");
         let s = Timestamp::at(ymd(2016, 7, 9), 9, 25);
         assert_eq!(s.to_string(), "2016-07-09T09:25:00.000000+02:00");
+        // 2024: summer time from 31 March 02:00 to 27 October 03:00.
+        for (d, h, summer) in [
+            (ymd(2024, 3, 31), 1, false),
+            (ymd(2024, 3, 31), 2, true),
+            (ymd(2024, 10, 27), 2, true),
+            (ymd(2024, 10, 27), 3, false),
+            (ymd(1990, 9, 30), 12, false),
+            (ymd(1990, 9, 29), 12, true),
+            (ymd(1975, 7, 1), 12, false),
+        ] {
+            assert_eq!(
+                danish_summer_time(Timestamp::at(d, h, 0).0),
+                summer,
+                "{d} {h}"
+            );
+        }
     }
 }

@@ -155,9 +155,9 @@ fn text(obj: &mut JsonObject<'_>, name: &str, value: &Text) {
 }
 
 fn timestamps(obj: &mut JsonObject<'_>, from: &Timestamp, to: Option<&Timestamp>) {
-    obj.str("virkningFra", &from.to_string());
+    from.write_json(obj.key("virkningFra"));
     if let Some(t) = to {
-        obj.str("virkningTil", &t.to_string());
+        t.write_json(obj.key("virkningTil"));
     }
 }
 
@@ -186,10 +186,10 @@ fn wrapped_list<T>(
 fn person(out: &mut Vec<u8>, p: &Person) {
     let mut obj = JsonObject::open(out);
     obj.str("id", &p.id);
-    obj.str("foedselsdato", &p.foedselsdato.to_string());
+    p.foedselsdato.write_json(obj.key("foedselsdato"));
     obj.str("koen", p.koen);
     obj.str("status", p.status);
-    obj.str("statusdato", &p.statusdato.to_string());
+    p.statusdato.write_json(obj.key("statusdato"));
     wrapped_list(
         obj.key("Personnumre"),
         "Personnummer",

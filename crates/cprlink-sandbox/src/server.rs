@@ -268,11 +268,16 @@ async fn api(shared: &Shared, conn: &Conn, endpoint: Endpoint, req: Request<Inco
             let query = req.uri().query().unwrap_or("");
             let decision = shared.faults.decide(hash::bytes(query.as_bytes()));
             if let Some(r) = early_fault(decision) {
-                tracing::debug!("sandbox: REST -> {} (injected)", r.status());
+                tracing::info!("sandbox: REST -> {} (injected)", r.status());
                 return r;
             }
             let resp = match shared.access.check(ip, conn.thumbprint.as_deref()) {
-                Verdict::Unauthorized => unauthorized_rest(),
+                Verdict::Unauthorized => {
+                    tracing::info!(
+                        "sandbox: REST from {ip} -> 401 (certificate not registered or IP not allowlisted)"
+                    );
+                    unauthorized_rest()
+                }
                 Verdict::Forbidden => http::problem(
                     StatusCode::FORBIDDEN,
                     "Access denied: the certificate's user has no access to CprPersonSmallSimple",
@@ -282,8 +287,8 @@ async fn api(shared: &Shared, conn: &Conn, endpoint: Endpoint, req: Request<Inco
                     Err(detail) => http::problem(StatusCode::BAD_REQUEST, detail, None),
                     Ok(r) => {
                         let resp = rest::answer(&shared.population, shared.seed, &r);
-                        if tracing::enabled!(tracing::Level::DEBUG) {
-                            tracing::debug!(
+                        if tracing::enabled!(tracing::Level::INFO) {
+                            tracing::info!(
                                 "sandbox: REST {} [{}] page {} size {} -> {}",
                                 if r.single { "eq" } else { "wi" },
                                 rest::masked_summary(&r.numbers),
@@ -318,7 +323,7 @@ async fn api(shared: &Shared, conn: &Conn, endpoint: Endpoint, req: Request<Inco
             } else {
                 token::secret_variant(&shared.tokens, &shared.client_secret, &headers, &body)
             };
-            tracing::debug!("sandbox: token ({endpoint:?}) -> {}", resp.status());
+            tracing::info!("sandbox: token ({endpoint:?}) -> {}", resp.status());
             resp
         }
         Endpoint::Graphql => {
@@ -332,11 +337,11 @@ async fn api(shared: &Shared, conn: &Conn, endpoint: Endpoint, req: Request<Inco
             };
             let decision = shared.faults.decide(hash::bytes(&body));
             if let Some(r) = early_fault(decision) {
-                tracing::debug!("sandbox: GraphQL -> {} (injected)", r.status());
+                tracing::info!("sandbox: GraphQL -> {} (injected)", r.status());
                 return r;
             }
             let resp = crate::graphql::handle(shared, ip, &headers, &body);
-            tracing::debug!("sandbox: GraphQL -> {}", resp.status());
+            tracing::info!("sandbox: GraphQL -> {}", resp.status());
             late_fault(decision, resp)
         }
     }
