@@ -330,13 +330,31 @@ pub(super) fn ask_certificate(
             }
         };
         let facts = Facts::new().certificate(field.key, evidence);
-        match case.check(def.id, &facts, false, &Stamp::now()) {
-            Ok(_) => return Ok(Some(facts)),
-            Err(e) => {
-                ui.warn(&format!("{}: {e}", file.display()));
-                if !prompter.confirm("Try another file?", true, &flag)? {
-                    return Ok(None);
-                }
+        if let Some(answer) = accept_or_retry(case, def, facts, &file, &flag, ui, prompter)? {
+            return Ok(answer);
+        }
+    }
+}
+
+/// The model's verdict on a file's evidence: `Some(Some(facts))` accepted,
+/// `Some(None)` refused and the person gives up, `None` refused and they try again.
+fn accept_or_retry(
+    case: &Case,
+    def: &StepDef,
+    facts: Facts,
+    file: &Path,
+    flag: &str,
+    ui: &Ui,
+    prompter: &mut dyn Prompter,
+) -> Result<Option<Option<Facts>>, CliError> {
+    match case.check(def.id, &facts, false, &Stamp::now()) {
+        Ok(_) => Ok(Some(Some(facts))),
+        Err(e) => {
+            ui.warn(&format!("{}: {e}", file.display()));
+            if prompter.confirm("Try another file?", true, flag)? {
+                Ok(None)
+            } else {
+                Ok(Some(None))
             }
         }
     }
@@ -410,14 +428,8 @@ pub(super) fn ask_handover(
             }
         };
         let facts = Facts::new().handover(field.key, evidence);
-        match case.check(def.id, &facts, false, &Stamp::now()) {
-            Ok(_) => return Ok(Some(facts)),
-            Err(e) => {
-                ui.warn(&format!("{}: {e}", file.display()));
-                if !prompter.confirm("Try another file?", true, &flag)? {
-                    return Ok(None);
-                }
-            }
+        if let Some(answer) = accept_or_retry(case, def, facts, &file, &flag, ui, prompter)? {
+            return Ok(answer);
         }
     }
 }
