@@ -117,13 +117,9 @@ pub(super) fn render_status(ui: &Ui, st: &Status) -> String {
     out
 }
 
-/// One JSON document on stdout. Serialised first, so that a closed pipe
-/// (`... --json | head`) reaches `exit.rs` as the broken pipe it is (success).
+/// One JSON document on stdout (a closed pipe is success, see `Ui::print_json`).
 pub(super) fn print_json<T: Serialize>(ui: &Ui, value: &T) -> Result<(), CliError> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| CliError::usage(format!("internal: cannot write JSON: {e}")))?;
-    ui.print(&text)?;
-    Ok(())
+    Ok(ui.print_json(value)?)
 }
 
 /// A note on stderr, wrapped to the terminal width we promise.
