@@ -145,7 +145,9 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, password: Option<&str>) -> Result
         });
     }
     let text = strip_bom_and_space(&bytes);
-    if text.starts_with(b"-----BEGIN ") {
+    // `openssl pkcs12 -nokeys` and `openssl x509 -text` put "Bag Attributes" /
+    // "subject=" or the decoded text before the PEM block: still a PEM file.
+    if text.starts_with(b"-----BEGIN ") || (text[0] != 0x30 && has_pem_block(text)) {
         return load_pem(path, &bytes, text, password);
     }
     if looks_like_base64(text) {
@@ -158,6 +160,11 @@ pub fn load_bytes(path: &Path, bytes: Vec<u8>, password: Option<&str>) -> Result
         path: path.to_path_buf(),
         reason: "neither PEM text nor DER (it does not start with an ASN.1 SEQUENCE)".to_owned(),
     })
+}
+
+/// Whether a line starting with `-----BEGIN ` appears in text.
+fn has_pem_block(text: &[u8]) -> bool {
+    text.windows(12).any(|w| w == b"\n-----BEGIN ")
 }
 
 fn is_p12_name(path: &Path) -> bool {
@@ -373,6 +380,15 @@ mod tests {
         let leaf = pki
             .issue(&LeafSpec::oces3_system("A", "K", "12345678"))
             .unwrap();
+
+        // What `openssl pkcs12 -nokeys` writes: attribute lines before the block.
+        let bag_path = dir.path().join("bag.pem");
+        let mut bag = b"Bag Attributes\n    localKeyID: 01 \nsubject=CN = A\n\n".to_vec();
+        bag.extend(leaf.cert.to_pem().unwrap());
+        std::fs::write(&bag_path, bag).unwrap();
+        let loaded = load(&bag_path, None).unwrap();
+        assert_eq!(loaded.format, FileFormat::PemCertificate);
+        assert_eq!(loaded.certificates.len(), 1);
 
         let der_path = dir.path().join("a.cer");
         std::fs::write(&der_path, leaf.cert.to_der().unwrap()).unwrap();

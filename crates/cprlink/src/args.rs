@@ -294,15 +294,22 @@ pub enum OnboardCommand {
     /// Start a new onboarding case.
     Init(OnboardInitArgs),
     /// Guidance for the current step, then ask for what to record.
-    Next,
+    Next(OnboardNextArgs),
     /// Record facts for a step without prompts.
-    Record(OnboardRecordArgs),
+    Record(Box<OnboardRecordArgs>),
     /// Checklist of the steps, recorded facts and the next action.
     Status,
     /// A ready text to send, filled from the state.
     Letter(OnboardLetterArgs),
     /// The whole case file.
     Report(OnboardReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OnboardNextArgs {
+    /// Extra trust anchors (PEM) for certificates of a test PKI.
+    #[arg(long, value_name = "FILE.pem")]
+    pub trust: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -333,45 +340,58 @@ pub enum LoginMethod {
 
 #[derive(Debug, Args)]
 pub struct OnboardRecordArgs {
-    /// The step id (e.g. `service-user`); see `cprlink onboard status`.
+    /// The step id (e.g. `service-user`; see `cprlink onboard status`), or `contact`.
     pub step: String,
     /// Mark the step done (when its required facts are recorded).
     #[arg(long)]
     pub done: bool,
 
     // selfservice-user
+    /// Username of the web user in Datafordeler Self-Service.
     #[arg(long, value_name = "TEXT", help_heading = "selfservice-user")]
     pub username: Option<String>,
+    /// How the web user logs in.
     #[arg(long, value_enum, help_heading = "selfservice-user")]
     pub login_method: Option<LoginMethod>,
 
     // service-user
+    /// Name of the service user.
     #[arg(long, value_name = "TEXT", help_heading = "service-user")]
     pub service_user: Option<String>,
-    /// The certificate uploaded as CER (.cer/.pem/.p12).
+    /// The certificate uploaded as CER (.cer/.pem/.p12; also for oauth-certificate).
     #[arg(long, value_name = "FILE", help_heading = "service-user")]
     pub certificate: Option<PathBuf>,
 
     // cpr-application
+    /// The CPR service desk's case number.
     #[arg(long, value_name = "TEXT", help_heading = "cpr-application")]
     pub case_number: Option<String>,
+    /// The day the virk.dk application was sent (YYYY-MM-DD; default today with --done).
     #[arg(long, value_name = "DATE", help_heading = "cpr-application")]
     pub applied_on: Option<String>,
+    /// The virk.dk receipt number.
     #[arg(long, value_name = "TEXT", help_heading = "cpr-application")]
     pub virk_receipt: Option<String>,
 
     // cpr-approval
+    /// The day CPR approved (YYYY-MM-DD; default today with --done).
     #[arg(long, value_name = "DATE", help_heading = "cpr-approval")]
     pub approved_on: Option<String>,
+    /// The approval letter's reference.
     #[arg(long, value_name = "TEXT", help_heading = "cpr-approval")]
     pub approval_reference: Option<String>,
 
     // production-access
-    /// The DPG service's fixed external IPv4 address.
+    /// The DPG service's fixed external IPv4 address (also for ip-allowlist).
     #[arg(long, value_name = "IPV4", help_heading = "production-access")]
     pub dpg_ip: Option<String>,
+    /// The day the request went to Datafordeler support (starts the waiting).
+    #[arg(long, value_name = "DATE", help_heading = "production-access")]
+    pub requested_on: Option<String>,
+    /// Datafordeler support's ticket number.
     #[arg(long, value_name = "TEXT", help_heading = "production-access")]
     pub support_ticket: Option<String>,
+    /// The day support confirmed access and whitelisting (default today with --done).
     #[arg(long, value_name = "DATE", help_heading = "production-access")]
     pub confirmed_on: Option<String>,
 
@@ -379,10 +399,32 @@ pub struct OnboardRecordArgs {
     /// The .p12 handed to DPG (verified first).
     #[arg(long, value_name = "FILE", help_heading = "dpg-handover")]
     pub p12: Option<PathBuf>,
+    /// The day the .p12 went to DPG (default today with --done).
     #[arg(long, value_name = "DATE", help_heading = "dpg-handover")]
     pub handed_over_on: Option<String>,
+    /// Who at DPG received it.
     #[arg(long, value_name = "TEXT", help_heading = "dpg-handover")]
     pub received_by: Option<String>,
+
+    // route administration: it-system, oauth-certificate (--certificate),
+    // ip-allowlist (--dpg-ip, --added-on), data-access (--added-on)
+    /// Name of the IT-system in Datafordeler Administration.
+    #[arg(long, value_name = "TEXT", help_heading = "administration route")]
+    pub it_system: Option<String>,
+    /// The IT-system's client id (for OAuth tokens).
+    #[arg(long, value_name = "TEXT", help_heading = "administration route")]
+    pub client_id: Option<String>,
+    /// The day the IP range or the data access was added.
+    #[arg(long, value_name = "DATE", help_heading = "administration route")]
+    pub added_on: Option<String>,
+
+    // contact (step id `contact`): who the letters are from
+    /// Contact person named in the letters.
+    #[arg(long, value_name = "NAME", help_heading = "contact")]
+    pub contact_name: Option<String>,
+    /// Contact e-mail the letters ask to reply to.
+    #[arg(long, value_name = "EMAIL", help_heading = "contact")]
+    pub contact_email: Option<String>,
 
     #[command(flatten)]
     pub password: PasswordArgs,

@@ -143,6 +143,55 @@ impl From<cprlink_cert::Error> for CliError {
 
 // ---- cprlink-onboard --------------------------------------------------------------
 
+impl From<cprlink_onboard::Error> for CliError {
+    fn from(e: cprlink_onboard::Error) -> Self {
+        use cprlink_onboard::Error as E;
+        // Every onboarding refusal is an input error (exit 2): the value, the file or the
+        // order of steps is wrong, and nothing was changed. "Blocked" (exit 1) is a
+        // verdict of `onboard status`, not an error.
+        let message = e.to_string();
+        let err = CliError::usage(message);
+        match e {
+            E::StateMissing { .. } => err.with_hint(
+                "start a case with `cprlink onboard init --authority NAME --cvr CVR`, or pass --state FILE",
+            ),
+            E::StateExists { .. } => err.with_hint(
+                "look at it with `cprlink onboard status`, or pass --state FILE for another case",
+            ),
+            E::Corrupt { .. } => err.with_hint(
+                "cprlink will not overwrite it: fix the file by hand (it is TOML) or restore a backup",
+            ),
+            E::NewerVersion { .. } => {
+                err.with_hint("use the cprlink that wrote it (or a newer one); this file was left as it is")
+            }
+            E::Locked { .. } => err.with_hint(
+                "another `cprlink onboard` is working on this case; finish or stop it (Ctrl-C), then try again",
+            ),
+            E::UnknownStep { .. } | E::EarlierStepsNotDone { .. } => {
+                err.with_hint("see the steps and what is open with `cprlink onboard status`")
+            }
+            E::UnknownField { step, .. } | E::NothingToRecord { step, .. } => {
+                err.with_hint(format!("see what {step} needs with `cprlink onboard next --no-input`"))
+            }
+            E::MissingFacts { step, missing } => err.with_hint(format!(
+                "record them: `cprlink onboard record {step} {} --done`; nothing was changed",
+                missing.join(" ")
+            )),
+            E::InvalidValue { .. } => err.with_hint("nothing was recorded; run the command again with a corrected value"),
+            E::CertificateRefused { .. } => err.with_hint(
+                "see everything about the file with `cprlink cert inspect FILE`; nothing was recorded",
+            ),
+            E::HandoverRefused { .. } => err.with_hint(
+                "run `cprlink cert verify FILE.p12 --cvr CVR --cer UPLOADED.cer` for every check; nothing was recorded",
+            ),
+            E::LetterMissingFacts { .. } => {
+                err.with_hint("record them with `cprlink onboard record STEP --FIELD VALUE`, then ask for the letter again")
+            }
+            _ => err,
+        }
+    }
+}
+
 // ---- cprlink-lookup ---------------------------------------------------------------
 
 impl From<cprlink_lookup::Error> for CliError {

@@ -67,9 +67,11 @@ impl Ui {
 
     /// Writes one JSON document and a newline to stdout.
     pub fn print_json<T: Serialize + ?Sized>(&self, value: &T) -> io::Result<()> {
+        // Serialise first, so a closed pipe surfaces as the io error it is (success).
+        let mut text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+        text.push('\n');
         let mut out = io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, value).map_err(io::Error::other)?;
-        writeln!(out)?;
+        out.write_all(text.as_bytes())?;
         out.flush()
     }
 

@@ -84,7 +84,7 @@ fn require_leaf(loaded: &Loaded) -> Result<X509, CliError> {
     })
 }
 
-fn read_trust(paths: &[PathBuf]) -> Result<Vec<X509>, CliError> {
+pub(crate) fn read_trust(paths: &[PathBuf]) -> Result<Vec<X509>, CliError> {
     let mut out = Vec::new();
     for p in paths {
         let certs = trust::read_trust_file(p).map_err(|e| {

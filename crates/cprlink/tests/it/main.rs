@@ -11,6 +11,7 @@ mod cert;
 mod cli;
 mod doctor;
 mod lookup;
+mod onboard;
 mod sandbox;
 mod serve;
 mod support;

@@ -1,0 +1,526 @@
+//! Ready-to-send texts filled from a case: the application to the CPR service desk,
+//! the request to Datafordeler support, and the handover note to DPG.
+//!
+//! Owns their wording in Danish (default) and English. A letter is made only when every
+//! fact it needs is recorded; otherwise the error names each missing fact and the flag
+//! that records it, never a placeholder that could be sent by mistake. The handover
+//! note never carries the .p12 password (the library never sees it) and says it goes
+//! by another channel.
+
+use std::path::Path;
+
+use crate::case::Case;
+use crate::error::Error;
+use crate::state::State;
+use crate::steps::{Route, TargetEnvironment};
+
+/// Which letter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LetterKind {
+    /// To the CPR service desk: asks for a case number for the virk.dk application.
+    CprApplication,
+    /// To Datafordeler support: production access and IP whitelisting (route selfservice).
+    DatafordelerSupport,
+    /// To DPG: the handover note that goes with the .p12.
+    DpgHandover,
+}
+
+impl LetterKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LetterKind::CprApplication => "cpr-application",
+            LetterKind::DatafordelerSupport => "datafordeler-support",
+            LetterKind::DpgHandover => "dpg-handover",
+        }
+    }
+}
+
+/// The letter's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    Da,
+    En,
+}
+
+/// A letter: recipient, subject, body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Letter {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+impl Letter {
+    /// The letter as plain text, with `To:`/`Subject:` (or `Til:`/`Emne:`) lines first.
+    pub fn to_text(&self, lang: Language) -> String {
+        let (to, subject) = match lang {
+            Language::Da => ("Til", "Emne"),
+            Language::En => ("To", "Subject"),
+        };
+        format!(
+            "{to}: {}\n{subject}: {}\n\n{}",
+            self.to, self.subject, self.body
+        )
+    }
+}
+
+/// Plain-text mail lines: short enough to read anywhere and to quote.
+pub const LINE_WIDTH: usize = 72;
+
+/// Wraps prose lines at spaces to `width` characters. Lines that are list items or
+/// indented hold exact values to copy (a service name, a thumbprint) and stay whole.
+fn wrap_body(body: &str, width: usize) -> String {
+    let mut out = String::new();
+    for line in body.split('\n') {
+        let t = line.trim_start();
+        let is_item = line.len() != t.len()
+            || t.starts_with("- ")
+            || t.find(". ")
+                .is_some_and(|i| i > 0 && t[..i].bytes().all(|b| b.is_ascii_digit()));
+        if is_item || line.chars().count() <= width {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let mut current = String::new();
+        for word in line.split(' ').filter(|w| !w.is_empty()) {
+            if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > width {
+                out.push_str(&current);
+                out.push('\n');
+                current.clear();
+            }
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(word);
+        }
+        out.push_str(&current);
+        out.push('\n');
+    }
+    // `split` gave one line more than the text had newlines.
+    out.pop();
+    out
+}
+
+/// Collects the facts a letter needs and remembers the missing ones.
+struct Needs<'a> {
+    state: &'a State,
+    missing: Vec<String>,
+}
+
+impl<'a> Needs<'a> {
+    fn fact(&mut self, step: &str, key: &str, flag: &str) -> String {
+        match self.state.fact(step, key) {
+            Some(v) => v.to_owned(),
+            None => {
+                self.missing.push(format!("{step} ({flag})"));
+                String::new()
+            }
+        }
+    }
+
+    fn contact_email(&mut self) -> String {
+        match &self.state.contact_email {
+            Some(e) => e.clone(),
+            None => {
+                self.missing
+                    .push("the contact e-mail (record contact --contact-email EMAIL)".to_owned());
+                String::new()
+            }
+        }
+    }
+}
+
+/// Renders `kind` in `lang` from `case`, or says which facts are missing.
+pub fn render(kind: LetterKind, lang: Language, case: &Case) -> Result<Letter, Error> {
+    let state = case.state();
+    let mut needs = Needs {
+        state,
+        missing: Vec::new(),
+    };
+    let letter = match kind {
+        LetterKind::CprApplication => cpr_application(&mut needs, lang),
+        LetterKind::DatafordelerSupport => {
+            if state.route != Route::Selfservice {
+                return Err(Error::LetterNotForRoute {
+                    letter: kind.as_str().to_owned(),
+                    route: state.route.to_string(),
+                });
+            }
+            datafordeler_support(&mut needs, lang)
+        }
+        LetterKind::DpgHandover => dpg_handover(&mut needs, lang),
+    };
+    if needs.missing.is_empty() {
+        Ok(Letter {
+            body: wrap_body(&letter.body, LINE_WIDTH),
+            ..letter
+        })
+    } else {
+        Err(Error::LetterMissingFacts {
+            letter: kind.as_str().to_owned(),
+            missing: needs.missing,
+        })
+    }
+}
+
+fn signature(state: &State, email: &str) -> String {
+    match &state.contact_name {
+        Some(name) => format!("{name}\n{}\n{email}\n", state.authority),
+        None => format!("{}\n{email}\n", state.authority),
+    }
+}
+
+fn cpr_application(n: &mut Needs<'_>, lang: Language) -> Letter {
+    let s = n.state;
+    let email = n.contact_email();
+    let production = s.environment == TargetEnvironment::Production;
+    let product_lines = match s.route {
+        Route::Selfservice => {
+            let su = n.fact("service-user", "service_user", "--service-user");
+            let thumb = s.fact("service-user", "certificate_sha1_thumbprint");
+            let mut lines = match lang {
+                Language::Da => vec![
+                    format!(
+                        "- Miljø: {}",
+                        if production {
+                            "Produktion"
+                        } else {
+                            "Demo (Test)"
+                        }
+                    ),
+                    "- Produkt: Datafordeler".to_owned(),
+                    "- Datafordeler-tjeneste: CprPersonSmallSimple (PersonSmallCurrentListSimple)"
+                        .to_owned(),
+                    format!("- Tjenestebruger på Datafordeleren: {su}"),
+                ],
+                Language::En => vec![
+                    format!(
+                        "- Environment: {}",
+                        if production {
+                            "Production"
+                        } else {
+                            "Demo (Test)"
+                        }
+                    ),
+                    "- Product: Datafordeler".to_owned(),
+                    "- Datafordeler service: CprPersonSmallSimple (PersonSmallCurrentListSimple)"
+                        .to_owned(),
+                    format!("- Service user at Datafordeler: {su}"),
+                ],
+            };
+            if let Some(t) = thumb {
+                lines.push(match lang {
+                    Language::Da => {
+                        format!("- Tjenestebrugerens certifikat (SHA-1 thumbprint): {t}")
+                    }
+                    Language::En => {
+                        format!("- The service user's certificate (SHA-1 thumbprint): {t}")
+                    }
+                });
+            }
+            lines
+        }
+        Route::Administration => {
+            let it = n.fact("it-system", "it_system", "--it-system");
+            match lang {
+                Language::Da => vec![
+                    format!(
+                        "- Miljø: {}",
+                        if production {
+                            "Produktion"
+                        } else {
+                            "Demo (Test)"
+                        }
+                    ),
+                    "- Produkt: Datafordeler GraphQL og Fildownload".to_owned(),
+                    "- Dataadgang: CustomPublicSectorPerson".to_owned(),
+                    format!("- IT-system i Datafordeler Administration: {it}"),
+                ],
+                Language::En => vec![
+                    format!(
+                        "- Environment: {}",
+                        if production {
+                            "Production"
+                        } else {
+                            "Demo (Test)"
+                        }
+                    ),
+                    "- Product: Datafordeler GraphQL og Fildownload".to_owned(),
+                    "- Data access: CustomPublicSectorPerson".to_owned(),
+                    format!("- IT-system in Datafordeler Administration: {it}"),
+                ],
+            }
+        }
+    };
+    let products = product_lines.join("\n");
+    let sig = signature(s, &email);
+    match lang {
+        Language::Da => Letter {
+            to: "CPR-servicedesken".to_owned(),
+            subject: format!(
+                "Adgang til navneopslag i CPR via Datafordeleren - {} (CVR {})",
+                s.authority, s.cvr
+            ),
+            body: format!(
+                "Kære CPR-servicedesk\n\n\
+                 {auth} (CVR {cvr}) ønsker adgang til navneopslag i CPR via Datafordeleren, så \
+                 vores Digital Post-løsning (Timengo DPG) kan finde navnet på en borger ud fra \
+                 CPR-nummeret.\n\n\
+                 Vi beder om et sagsnummer, så vi kan sende ansøgningen via virk.dk med disse \
+                 oplysninger:\n\n{products}\n\n\
+                 Svar gerne til {email}.\n\n\
+                 Med venlig hilsen\n{sig}",
+                auth = s.authority,
+                cvr = s.cvr,
+            ),
+        },
+        Language::En => Letter {
+            to: "The CPR service desk".to_owned(),
+            subject: format!(
+                "Access to CPR name lookups through Datafordeler - {} (CVR {})",
+                s.authority, s.cvr
+            ),
+            body: format!(
+                "Dear CPR service desk\n\n\
+                 {auth} (CVR {cvr}) asks for access to name lookups in CPR through Datafordeler, \
+                 so that our Digital Post solution (Timengo DPG) can find a citizen's name from \
+                 the CPR number.\n\n\
+                 Please give us a case number, so that we can apply on virk.dk with these \
+                 details:\n\n{products}\n\n\
+                 Please reply to {email}.\n\n\
+                 Kind regards\n{sig}",
+                auth = s.authority,
+                cvr = s.cvr,
+            ),
+        },
+    }
+}
+
+fn datafordeler_support(n: &mut Needs<'_>, lang: Language) -> Letter {
+    let s = n.state;
+    let case_number = n.fact("cpr-application", "case_number", "--case-number");
+    let approved_on = n.fact("cpr-approval", "approved_on", "--approved-on");
+    let username = n.fact("selfservice-user", "username", "--username");
+    let service_user = n.fact("service-user", "service_user", "--service-user");
+    let thumb = n.fact(
+        "service-user",
+        "certificate_sha1_thumbprint",
+        "--certificate",
+    );
+    let ip = n.fact("production-access", "dpg_ip", "--dpg-ip");
+    let email = n.contact_email();
+    let reference = s.fact("cpr-approval", "approval_reference");
+    let production = s.environment == TargetEnvironment::Production;
+    let sig = signature(s, &email);
+    match lang {
+        Language::Da => Letter {
+            to: "Datafordelerens support".to_owned(),
+            subject: format!(
+                "{}adgang og IP-whitelisting efter CPR-godkendelse - {} (CVR {})",
+                if production { "Produktions" } else { "Test" },
+                s.authority,
+                s.cvr
+            ),
+            body: format!(
+                "Kære Datafordelerens support\n\n\
+                 CPR-servicedesken har godkendt, at {auth} (CVR {cvr}) må lave navneopslag i CPR \
+                 via Datafordeleren (sagsnummer {case_number}, godkendt {approved_on}{reference}).\n\n\
+                 Vi beder jer derfor om:\n\n\
+                 1. Adgang til {env} for\n   \
+                    - webbrugeren: {username}\n   \
+                    - tjenestebrugeren: {service_user} (certifikat, SHA-1 thumbprint {thumb})\n\n\
+                 2. IP-whitelisting af den faste eksterne IPv4-adresse, som vores DPG-tjeneste \
+                 (Timengo DPG) kalder fra: {ip}\n\n\
+                 Skriv gerne til {email}, når det er på plads.\n\n\
+                 Med venlig hilsen\n{sig}",
+                auth = s.authority,
+                cvr = s.cvr,
+                env = if production {
+                    "produktionsmiljøet (https://selfservice.datafordeler.dk)"
+                } else {
+                    "testmiljøet"
+                },
+                reference = reference.map_or_else(String::new, |r| format!(", reference {r}")),
+            ),
+        },
+        Language::En => Letter {
+            to: "Datafordeler support".to_owned(),
+            subject: format!(
+                "{} access and IP whitelisting after CPR approval - {} (CVR {})",
+                if production { "Production" } else { "Test" },
+                s.authority,
+                s.cvr
+            ),
+            body: format!(
+                "Dear Datafordeler support\n\n\
+                 The CPR service desk has approved name lookups in CPR through Datafordeler for \
+                 {auth} (CVR {cvr}) (case number {case_number}, approved on \
+                 {approved_on}{reference}).\n\n\
+                 We therefore ask you for:\n\n\
+                 1. Access to {env} for\n   \
+                    - the web user: {username}\n   \
+                    - the service user: {service_user} (certificate, SHA-1 thumbprint {thumb})\n\n\
+                 2. IP whitelisting of the fixed external IPv4 address our DPG service \
+                 (Timengo DPG) calls from: {ip}\n\n\
+                 Please write to {email} when this is done.\n\n\
+                 Kind regards\n{sig}",
+                auth = s.authority,
+                cvr = s.cvr,
+                env = if production {
+                    "the Production environment (https://selfservice.datafordeler.dk)"
+                } else {
+                    "the test environment"
+                },
+                reference = reference.map_or_else(String::new, |r| format!(", reference {r}")),
+            ),
+        },
+    }
+}
+
+fn dpg_handover(n: &mut Needs<'_>, lang: Language) -> Letter {
+    let s = n.state;
+    let cert_step = s.route.certificate_step();
+    // The .p12's own facts when it is recorded, else the registered certificate's.
+    let (step, prefix, flag) = if s.fact("dpg-handover", "p12_sha1_thumbprint").is_some() {
+        ("dpg-handover", "p12", "--p12")
+    } else {
+        (cert_step, "certificate", "--certificate")
+    };
+    let subject = n.fact(step, &format!("{prefix}_subject"), flag);
+    let cvr = s
+        .fact(step, &format!("{prefix}_cvr"))
+        .unwrap_or(&s.cvr)
+        .to_owned();
+    let thumb = n.fact(step, &format!("{prefix}_sha1_thumbprint"), flag);
+    let sha256 = s
+        .fact(step, &format!("{prefix}_sha256_fingerprint"))
+        .unwrap_or("")
+        .to_owned();
+    let not_after = n.fact(step, &format!("{prefix}_not_after"), flag);
+    let file = s
+        .fact("dpg-handover", "p12_file")
+        .and_then(|f| Path::new(f).file_name())
+        .map(|f| f.to_string_lossy().into_owned());
+    let client_id = match s.route {
+        Route::Administration => Some(n.fact("it-system", "client_id", "--client-id")),
+        Route::Selfservice => None,
+    };
+    let ip = s.fact(s.route.ip_step(), "dpg_ip");
+    let email = n.contact_email();
+    let sig = signature(s, &email);
+    let da = lang == Language::Da;
+    let mut facts = vec![
+        format!(
+            "- {}: {subject}",
+            if da {
+                "Certifikatets subject"
+            } else {
+                "Certificate subject"
+            }
+        ),
+        format!("- CVR: {cvr}"),
+        format!("- SHA-1 thumbprint: {thumb}"),
+    ];
+    if !sha256.is_empty() {
+        facts.push(format!("- SHA-256 fingerprint: {sha256}"));
+    }
+    facts.push(format!(
+        "- {}: {not_after}",
+        if da { "Udløber" } else { "Expires" }
+    ));
+    if let Some(id) = &client_id {
+        facts.push(format!(
+            "- {}: {id}",
+            if da {
+                "Client id (IT-system i Datafordeler Administration)"
+            } else {
+                "Client id (IT-system in Datafordeler Administration)"
+            }
+        ));
+    }
+    if let Some(ip) = ip {
+        facts.push(format!(
+            "- {}: {ip}",
+            if da {
+                "IP-adresse whitelistet hos Datafordeleren"
+            } else {
+                "IP address whitelisted at Datafordeler"
+            }
+        ));
+    }
+    let facts = facts.join("\n");
+    let file_da = file
+        .as_deref()
+        .map_or_else(String::new, |f| format!(" ({f})"));
+    match lang {
+        Language::Da => Letter {
+            to: "DPG Service Center <servicecenter@sikker-post.dk>".to_owned(),
+            subject: format!(
+                "Certifikat til CPR-opslag i DPG - {} (CVR {})",
+                s.authority, s.cvr
+            ),
+            body: format!(
+                "Kære DPG Service Center\n\n\
+                 Datafordeleren har givet {auth} adgang til navneopslag i CPR. Hermed det \
+                 system-/organisationscertifikat, som er registreret hos Datafordeleren, som \
+                 .p12-fil{file_da}, så I kan oprette forbindelsen:\n\n{facts}\n\n\
+                 Kontroller venligst, at SHA-1 thumbprint i filen er den samme som ovenfor.\n\n\
+                 Adgangskoden til .p12-filen sender vi ad en anden kanal (telefon eller SMS). \
+                 Den står ikke i denne besked.\n\n\
+                 Med venlig hilsen\n{sig}",
+                auth = s.authority,
+            ),
+        },
+        Language::En => Letter {
+            to: "DPG Service Center <servicecenter@sikker-post.dk>".to_owned(),
+            subject: format!(
+                "Certificate for CPR lookups in DPG - {} (CVR {})",
+                s.authority, s.cvr
+            ),
+            body: format!(
+                "Dear DPG Service Center\n\n\
+                 Datafordeler has given {auth} access to name lookups in CPR. Here is the system \
+                 or organisation certificate registered at Datafordeler, as a .p12 file{file_da}, \
+                 so that you can set up the connection:\n\n{facts}\n\n\
+                 Please check that the SHA-1 thumbprint in the file is the one above.\n\n\
+                 The password of the .p12 file follows by another channel (phone or SMS). It is \
+                 not in this message.\n\n\
+                 Kind regards\n{sig}",
+                auth = s.authority,
+            ),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prose_wraps_at_72_and_list_items_stay_whole() {
+        let item = "- Datafordeler-tjeneste: CprPersonSmallSimple (PersonSmallCurrentListSimple)";
+        let body = format!(
+            "Kære alle\n\n{}\n\n{item}\n   - thumbprint {}\n",
+            "ord ".repeat(40),
+            "A".repeat(70)
+        );
+        let out = wrap_body(&body, 72);
+        let mut items = 0;
+        for line in out.lines() {
+            if line.trim_start().starts_with("- ") {
+                items += 1;
+            } else {
+                assert!(line.chars().count() <= 72, "{line:?}");
+            }
+        }
+        assert_eq!(items, 2);
+        assert!(out.contains(&format!("\n{item}\n")), "{out}");
+        assert!(out.ends_with('\n'));
+        assert!(out.starts_with("Kære alle\n\nord ord"));
+        assert_eq!(
+            out.split("\n\n").nth(1).unwrap().split_whitespace().count(),
+            40
+        );
+    }
+}

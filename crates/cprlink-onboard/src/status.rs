@@ -1,0 +1,364 @@
+//! The derived status of a case: per step done / in progress / waiting since N days /
+//! not started, the next action in one sentence, warnings, and whether it is blocked.
+//!
+//! Owns these derivations and nothing else: nothing here is stored, so the status can
+//! never disagree with the facts. "Blocked" means progress is impossible until the
+//! admin fixes something outside the tool: the registered certificate has expired, or
+//! (before go-live) has fewer than 30 days left, too few to finish the remaining steps.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::case::Case;
+use crate::state::{Progress, State};
+use crate::steps::{FieldKind, Route, StepDef};
+use crate::validate::{MIN_DAYS_LEFT, WARN_DAYS_LEFT};
+
+/// Days of waiting after which a reminder is suggested.
+pub const LONG_WAIT_DAYS: i64 = 30;
+
+/// The last day of the Self-Service route: "phased out from 30 June 2026"
+/// (`reference/datafordeler.md` section 3).
+pub fn selfservice_phase_out() -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(2026, 6, 30)
+}
+
+/// A step's derived state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Done,
+    InProgress,
+    Waiting,
+    NotStarted,
+}
+
+impl StepState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Done => "done",
+            StepState::InProgress => "in_progress",
+            StepState::Waiting => "waiting",
+            StepState::NotStarted => "not_started",
+        }
+    }
+}
+
+/// One step in `status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepStatus {
+    pub id: String,
+    pub title: String,
+    pub state: StepState,
+    /// Who the step waits on (only when `state` is `waiting`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_on: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_days: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_on: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub done_on: Option<NaiveDate>,
+    pub facts: BTreeMap<String, String>,
+    /// Flags of required facts not recorded yet (empty once done).
+    pub missing: Vec<String>,
+}
+
+/// Something the admin should know; `code` is stable for scripts.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Warning {
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    pub message: String,
+}
+
+/// The whole status (the shape of `cprlink onboard status --json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub authority: String,
+    pub cvr: String,
+    pub route: Route,
+    pub environment: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_email: Option<String>,
+    pub steps: Vec<StepStatus>,
+    /// The first step not done, if any.
+    pub current_step: Option<String>,
+    pub next_action: String,
+    /// The `onboard record` command that completes the current step, if any.
+    pub next_command: Option<String>,
+    pub warnings: Vec<Warning>,
+    pub blocked: bool,
+    pub blockers: Vec<String>,
+    pub complete: bool,
+}
+
+impl Case {
+    /// The status as of `today`, with commands spelled `cprlink onboard ...`.
+    pub fn status(&self, today: NaiveDate) -> Status {
+        self.status_with(today, "cprlink onboard")
+    }
+
+    /// The status, with suggested commands starting with `prefix` (e.g.
+    /// `cprlink onboard --state other.toml`).
+    pub fn status_with(&self, today: NaiveDate, prefix: &str) -> Status {
+        derive(self, today, prefix)
+    }
+
+    /// The `record` command that would complete `step`: its required facts not yet
+    /// recorded, as flags with placeholders, then `--done`.
+    pub fn record_command(&self, step: &StepDef, prefix: &str) -> String {
+        let facts = self.state().step(step.id).map(|s| &s.facts);
+        let mut cmd = format!("{prefix} record {}", step.id);
+        for f in step.fields.iter().filter(|f| f.required) {
+            if facts.is_some_and(|fs| fs.contains_key(f.presence_key())) {
+                continue;
+            }
+            cmd.push(' ');
+            cmd.push_str(&f.usage());
+            if f.kind == FieldKind::Handover {
+                cmd.push_str(" --password-file FILE");
+            }
+        }
+        cmd.push_str(" --done");
+        cmd
+    }
+
+    /// Whether `step` counts as done: marked done, and for the handover, still about
+    /// the certificate registered at Datafordeler (a renewal undoes it).
+    pub fn is_done(&self, step: &str) -> bool {
+        let state = self.state();
+        if state.step(step).map(|s| s.progress) != Some(Progress::Done) {
+            return false;
+        }
+        step != "dpg-handover" || !renewal_pending(state)
+    }
+}
+
+/// The registered certificate differs from the one handed to DPG.
+fn renewal_pending(state: &State) -> bool {
+    let registered = state.fact(
+        state.route.certificate_step(),
+        "certificate_sha1_thumbprint",
+    );
+    let handed = state.fact("dpg-handover", "p12_sha1_thumbprint");
+    matches!((registered, handed), (Some(r), Some(h)) if r != h)
+}
+
+fn derive(case: &Case, today: NaiveDate, prefix: &str) -> Status {
+    let state = case.state();
+    let defs = case.steps();
+    let mut steps = Vec::with_capacity(defs.len());
+    let mut all_before_done = true;
+    let mut current: Option<&StepDef> = None;
+    for (i, def) in defs.iter().enumerate() {
+        let rec = state.step(def.id);
+        let facts = rec.map(|r| r.facts.clone()).unwrap_or_default();
+        let done = case.is_done(def.id);
+        let missing: Vec<String> = if done {
+            Vec::new()
+        } else {
+            def.fields
+                .iter()
+                .filter(|f| f.required && !facts.contains_key(f.presence_key()))
+                .map(|f| f.usage())
+                .collect()
+        };
+        let waiting_since = if !done && all_before_done {
+            waiting_since(state, defs, i, def)
+        } else {
+            None
+        };
+        let st = if done {
+            StepState::Done
+        } else if waiting_since.is_some() {
+            StepState::Waiting
+        } else if rec.is_some_and(|r| r.progress != Progress::NotStarted) || !facts.is_empty() {
+            StepState::InProgress
+        } else {
+            StepState::NotStarted
+        };
+        if !done && current.is_none() {
+            current = Some(def);
+        }
+        all_before_done &= done;
+        steps.push(StepStatus {
+            id: def.id.to_owned(),
+            title: def.title.to_owned(),
+            state: st,
+            waiting_on: waiting_since.and(def.waits_on.map(str::to_owned)),
+            waiting_since,
+            waiting_days: waiting_since.map(|d| (today - d).num_days().max(0)),
+            started_on: rec.and_then(|r| r.started_on),
+            done_on: rec.and_then(|r| r.done_on),
+            facts,
+            missing,
+        });
+    }
+    let complete = current.is_none();
+
+    let mut warnings = Vec::new();
+    let mut blockers = Vec::new();
+    let cert_step = state.route.certificate_step();
+    if let Some(not_after) = state.fact_date(cert_step, "certificate_not_after") {
+        let days = (not_after - today).num_days();
+        let renew = format!(
+            "renew it at MitID Erhverv, upload the new one at Datafordeler and record it with \
+             `{prefix} record {cert_step} --certificate FILE`; a renewal has a new thumbprint, so \
+             it must also be handed to DPG again"
+        );
+        if days < 0 {
+            blockers.push(format!(
+                "the registered certificate expired on {not_after}: {renew}"
+            ));
+        } else if !complete && days < MIN_DAYS_LEFT {
+            blockers.push(format!(
+                "the registered certificate expires on {not_after}, in {days} days, before the \
+                 remaining steps can be done: {renew}"
+            ));
+        } else if days <= WARN_DAYS_LEFT {
+            warnings.push(Warning {
+                code: "certificate_expiring",
+                step: Some(cert_step.to_owned()),
+                message: format!(
+                    "the registered certificate expires on {not_after}, in {days} days: {renew}"
+                ),
+            });
+        }
+    }
+    if renewal_pending(state) {
+        warnings.push(Warning {
+            code: "renewal_not_handed_over",
+            step: Some("dpg-handover".to_owned()),
+            message: format!(
+                "the certificate registered at Datafordeler (SHA-1 {}) is not the one handed to DPG \
+                 (SHA-1 {}): hand the renewed certificate to DPG again",
+                state.fact(cert_step, "certificate_sha1_thumbprint").unwrap_or("?"),
+                state.fact("dpg-handover", "p12_sha1_thumbprint").unwrap_or("?"),
+            ),
+        });
+    }
+    if let Some(w) = state.fact("dpg-handover", "p12_warned_checks") {
+        warnings.push(Warning {
+            code: "handover_verify_warnings",
+            step: Some("dpg-handover".to_owned()),
+            message: format!("`cprlink cert verify` warned about the handed-over .p12: {w}"),
+        });
+    }
+    for s in &steps {
+        if let (Some(days), Some(on)) = (s.waiting_days, &s.waiting_on)
+            && days > LONG_WAIT_DAYS
+        {
+            warnings.push(Warning {
+                code: "long_wait",
+                step: Some(s.id.clone()),
+                message: format!("waiting for {on} for {days} days: consider asking them about it"),
+            });
+        }
+    }
+    if state.route == Route::Selfservice
+        && !complete
+        && selfservice_phase_out().is_some_and(|d| today >= d)
+    {
+        warnings.push(Warning {
+            code: "route_phased_out",
+            step: None,
+            message: "Datafordeler marks the Self-Service route \"phased out from 30 June 2026\"; \
+                      check with Datafordeler, or start over with `--route administration`"
+                .to_owned(),
+        });
+    }
+
+    let next_command = current.map(|d| case.record_command(d, prefix));
+    let next_action = if let Some(b) = blockers.first() {
+        format!("Blocked: {b}.")
+    } else if let (Some(def), Some(cmd)) = (current, &next_command) {
+        let st = steps.iter().find(|s| s.id == def.id);
+        let missing_none = st.is_some_and(|s| s.missing.is_empty());
+        match st {
+            Some(s) if s.state == StepState::Waiting => format!(
+                "Wait for {}{} (waiting since {}, {} days); when the answer comes, run `{cmd}`.",
+                def.waits_on.unwrap_or("the answer"),
+                quote_case(state, def),
+                s.waiting_since.map_or_else(String::new, |d| d.to_string()),
+                s.waiting_days.unwrap_or(0),
+            ),
+            _ if missing_none => format!(
+                "Everything for {} is recorded: mark it done with `{prefix} record {} --done`.",
+                def.id, def.id
+            ),
+            _ => format!("{}, then run `{cmd}`.", def.action),
+        }
+    } else {
+        let expiry = state
+            .fact(cert_step, "certificate_not_after")
+            .map_or_else(String::new, |d| format!(" Renew the certificate before {d}: a renewal must be registered at Datafordeler and handed to DPG again."));
+        format!("Onboarding is complete: DPG can connect to CPR.{expiry}")
+    };
+
+    Status {
+        authority: state.authority.clone(),
+        cvr: state.cvr.clone(),
+        route: state.route,
+        environment: state.environment.to_string(),
+        contact_name: state.contact_name.clone(),
+        contact_email: state.contact_email.clone(),
+        steps,
+        current_step: current.map(|d| d.id.to_owned()),
+        next_action,
+        next_command,
+        blocked: !blockers.is_empty(),
+        blockers,
+        warnings,
+        complete,
+    }
+}
+
+/// ", case 12345" when waiting on the CPR service desk with a case number.
+fn quote_case(state: &State, def: &StepDef) -> String {
+    if def.id == "cpr-approval"
+        && let Some(n) = state.fact("cpr-application", "case_number")
+    {
+        return format!(" on case {n}");
+    }
+    if let Some(t) = state.fact(def.id, "support_ticket") {
+        return format!(" on ticket {t}");
+    }
+    String::new()
+}
+
+/// Since when a step waits on another organisation, or `None` when it does not (yet).
+fn waiting_since(state: &State, defs: &[StepDef], i: usize, def: &StepDef) -> Option<NaiveDate> {
+    def.waits_on?;
+    let rec = state.step(def.id);
+    let date_of = |step: &str, key: &str| state.fact_date(step, key);
+    if def.waiting_after.is_empty() {
+        // Waits as soon as the step before it is done: since that step's last date.
+        let prev = defs.get(i.checked_sub(1)?)?;
+        let latest_fact = prev
+            .fields
+            .iter()
+            .filter(|f| f.kind == FieldKind::Date)
+            .filter_map(|f| date_of(prev.id, f.key))
+            .max();
+        return latest_fact.or_else(|| state.step(prev.id).and_then(|r| r.done_on));
+    }
+    let triggered = def
+        .waiting_after
+        .iter()
+        .any(|k| rec.is_some_and(|r| r.facts.contains_key(*k)));
+    if !triggered {
+        return None;
+    }
+    def.waiting_after
+        .iter()
+        .find_map(|k| date_of(def.id, k))
+        .or_else(|| rec.and_then(|r| r.started_on))
+}

@@ -1,0 +1,15 @@
+//! `cprlink-onboard`'s integration tests: one test binary, one module per concern.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
+mod administration;
+mod letters_report;
+mod selfservice;
+mod state_file;
+mod status;
+mod support;
