@@ -3,9 +3,6 @@
 //! reference.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
-// Until every command of the SPEC has landed, parts of the skeleton are unused.
-// Remove once all commands are built.
-#![allow(dead_code)]
 
 pub mod args;
 mod commands;

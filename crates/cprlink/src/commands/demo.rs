@@ -1,9 +1,565 @@
-//! `cprlink demo`.
+//! `cprlink demo`: the whole story on the embedded sandbox, in one command.
+//!
+//! Starts the sandbox in-process on free ports, then runs the very commands a user
+//! would type (each printed as `$ cprlink ...` before it runs, through the same parser
+//! and command code): a test certificate, the CER exported and registered, the handover
+//! .p12 packed and verified, the six onboarding steps recorded, single lookups and a
+//! bulk run of 1,000. It adds no behaviour of its own beyond setting the stage and
+//! checking the bulk answers against the sandbox's `persons.csv`.
 
-use crate::args::DemoArgs;
-use crate::commands::Context;
+use std::fmt::Write as _;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::{Duration, Local};
+use clap::Parser;
+use console::Style;
+use cprlink_cert::files::{Overwrite, write_private, write_public};
+use cprlink_cert::testpki::LeafSpec;
+use cprlink_sandbox::population::Case;
+use cprlink_sandbox::{Sandbox, SandboxOptions};
+
+use crate::args::{Cli, DemoArgs};
+use crate::commands::{Context, dispatch};
 use crate::exit::{CliError, Code};
+use crate::output::Ui;
+use crate::prompt::NoInputPrompter;
 
-pub fn run(_args: &DemoArgs, _ctx: &mut Context) -> Result<Code, CliError> {
-    Err(super::not_built("demo", 3))
+/// The demo authority. The CVR is a made-up 8-digit number.
+const AUTHORITY: &str = "Demo Kommune";
+const CVR: &str = "12345678";
+/// An example public IPv4 address standing in for DPG's fixed external address.
+const DPG_IP: &str = "185.45.8.10";
+const PERSONS: u32 = 2000;
+const BULK: usize = 1000;
+
+pub fn run(args: &DemoArgs, ctx: &mut Context) -> Result<Code, CliError> {
+    let started = Instant::now();
+    let ui = ctx.ui.clone();
+    // Without --dir, everything lives in a temporary directory removed at the end.
+    let tmp;
+    let dir: PathBuf = match &args.dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)
+                .map_err(|e| CliError::usage(format!("cannot create {}: {e}", d.display())))?;
+            std::path::absolute(d).map_err(|e| CliError::usage(format!("{}: {e}", d.display())))?
+        }
+        None => {
+            tmp = tempfile::Builder::new()
+                .prefix("cprlink-demo-")
+                .tempdir()
+                .map_err(|e| CliError::usage(format!("cannot make a temporary directory: {e}")))?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let demo = Demo {
+        ui: ui.clone(),
+        dir: dir.clone(),
+    };
+    for name in [
+        "demo.cer",
+        "dpg-handover.p12",
+        "dpg-handover.p12.password",
+        "onboarding.toml",
+    ] {
+        if dir.join(name).exists() {
+            return Err(CliError::usage(format!(
+                "{} already holds a demo ({name} exists)",
+                dir.display()
+            ))
+            .with_hint("pass an empty or new --dir"));
+        }
+    }
+
+    let rt = ctx.runtime()?;
+    demo.heading("cprlink demo: connecting DPG to CPR, on the embedded sandbox");
+    demo.say(&format!(
+        "Everything happens in D={} (shown as $D below).",
+        dir.display()
+    ));
+    demo.say("Starting the sandbox: a local stand-in for Datafordeler (mutual TLS, REST, OAuth, GraphQL) ...");
+    let mut opts = SandboxOptions::new(dir.join("sandbox"));
+    opts.persons = PERSONS;
+    let sandbox = rt
+        .block_on(Sandbox::start(opts))
+        .map_err(|e| CliError::unavailable(format!("the sandbox did not start: {e}")))?;
+    demo.say(&format!(
+        "Sandbox up: REST {}, GraphQL {}; {PERSONS} synthetic persons.",
+        sandbox.rest_base_url(),
+        sandbox.graphql_url()
+    ));
+    // The sandbox serves from the runtime's worker threads while the commands run.
+    let result = demo.story(&sandbox);
+    rt.block_on(sandbox.shutdown());
+    let summary = result?;
+    demo.heading("Done");
+    demo.say(&summary);
+    demo.say(&format!(
+        "The demo took {:.1} s.",
+        started.elapsed().as_secs_f64()
+    ));
+    demo.next_steps(args.dir.is_some());
+    Ok(Code::Success)
+}
+
+struct Demo {
+    ui: Ui,
+    dir: PathBuf,
+}
+
+impl Demo {
+    fn story(&self, sandbox: &Sandbox) -> Result<String, CliError> {
+        let d = &self.dir;
+        let ca = sandbox.files().ca_pem.clone();
+        let pki = sandbox.pki();
+
+        // 1. The certificate.
+        self.heading("1. The certificate (MitID Erhverv in real life)");
+        self.say(&format!(
+            "In production, MitID Erhverv issues {AUTHORITY} an OCES3 system certificate. Here the \
+             sandbox's test CA issues one of the same shape (RSA 3072, RSASSA-PSS, CVR {CVR})."
+        ));
+        let leaf = pki
+            .issue(&LeafSpec::oces3_system(
+                "Demo Kommune DPG CPR",
+                AUTHORITY,
+                CVR,
+            ))
+            .map_err(CliError::from)?;
+        let cert_pem = d.join("certificate.pem");
+        let key_pem = d.join("private-key.pem");
+        let issuing_pem = d.join("issuing-ca.pem");
+        write_public(
+            &cert_pem,
+            &leaf.cert.to_pem().map_err(cert_err)?,
+            Overwrite::Refuse,
+        )?;
+        write_private(
+            &key_pem,
+            &leaf.key.private_key_to_pem_pkcs8().map_err(cert_err)?,
+            Overwrite::Refuse,
+        )?;
+        write_public(
+            &issuing_pem,
+            &pki.issuing.cert.to_pem().map_err(cert_err)?,
+            Overwrite::Refuse,
+        )?;
+        self.run(&[
+            "cert",
+            "inspect",
+            "$D/certificate.pem",
+            "--trust",
+            &self.rel(&ca),
+        ])?;
+
+        // 2. The CER for Datafordeler, "uploaded" = registered with the sandbox.
+        self.heading("2. Export the CER and upload it to Datafordeler (onboarding step 2)");
+        self.run(&[
+            "cert",
+            "export-cer",
+            "$D/certificate.pem",
+            "--out",
+            "$D/demo.cer",
+        ])?;
+        let thumbprint = cprlink_cert::facts::sha1_thumbprint(&leaf.cert)?;
+        sandbox.register_certificate(&thumbprint, true);
+        self.say(&format!(
+            "Registered {thumbprint} with the sandbox, as Self-Service does when the CER is uploaded."
+        ));
+
+        // 3. The handover .p12 for DPG.
+        self.heading("3. Pack the handover .p12 for DPG and verify it as DPG staff would");
+        self.run(&[
+            "cert",
+            "pack",
+            "--cert",
+            "$D/certificate.pem",
+            "--key",
+            "$D/private-key.pem",
+            "--chain",
+            "$D/issuing-ca.pem",
+            "--out",
+            "$D/dpg-handover.p12",
+        ])?;
+        let verify = self.run_code(&[
+            "cert",
+            "verify",
+            "$D/dpg-handover.p12",
+            "--password-file",
+            "$D/dpg-handover.p12.password",
+            "--cer",
+            "$D/demo.cer",
+            "--cvr",
+            CVR,
+            "--environment",
+            "test",
+            "--trust",
+            &self.rel(&ca),
+        ])?;
+        if verify != Code::Success {
+            return Err(CliError::new(
+                Code::No,
+                "the demo's own .p12 did not verify",
+            ));
+        }
+
+        // 4. The six onboarding steps, as they would be recorded over weeks.
+        self.heading("4. The six onboarding steps, recorded as they happen (weeks, in real life)");
+        let today = Local::now().date_naive();
+        let day = |n: i64| (today - Duration::days(n)).format("%Y-%m-%d").to_string();
+        let state = "$D/onboarding.toml";
+        self.run(&[
+            "onboard",
+            "init",
+            "--authority",
+            AUTHORITY,
+            "--cvr",
+            CVR,
+            "--environment",
+            "test",
+            "--contact-email",
+            "it@demo-kommune.invalid",
+            "--state",
+            state,
+        ])?;
+        self.run(&[
+            "onboard",
+            "record",
+            "selfservice-user",
+            "--username",
+            "demo-admin",
+            "--login-method",
+            "mitid",
+            "--done",
+            "--state",
+            state,
+        ])?;
+        self.run(&[
+            "onboard",
+            "record",
+            "service-user",
+            "--service-user",
+            "demo-dpg-cpr",
+            "--certificate",
+            "$D/demo.cer",
+            "--trust",
+            &self.rel(&ca),
+            "--done",
+            "--state",
+            state,
+        ])?;
+        let applied = day(35);
+        let approved = day(14);
+        let confirmed = day(3);
+        self.run(&[
+            "onboard",
+            "record",
+            "cpr-application",
+            "--case-number",
+            "CPR-2026-0042",
+            "--applied-on",
+            &applied,
+            "--virk-receipt",
+            "VIRK-7731",
+            "--done",
+            "--state",
+            state,
+        ])?;
+        self.run(&[
+            "onboard",
+            "record",
+            "cpr-approval",
+            "--approved-on",
+            &approved,
+            "--approval-reference",
+            "CPR-2026-0042/G",
+            "--done",
+            "--state",
+            state,
+        ])?;
+        self.run(&[
+            "onboard",
+            "record",
+            "production-access",
+            "--dpg-ip",
+            DPG_IP,
+            "--support-ticket",
+            "DAF-SUP-1187",
+            "--confirmed-on",
+            &confirmed,
+            "--done",
+            "--state",
+            state,
+        ])?;
+        self.run(&[
+            "onboard",
+            "record",
+            "dpg-handover",
+            "--p12",
+            "$D/dpg-handover.p12",
+            "--password-file",
+            "$D/dpg-handover.p12.password",
+            "--trust",
+            &self.rel(&ca),
+            "--received-by",
+            "DPG Service Center",
+            "--done",
+            "--state",
+            state,
+        ])?;
+        self.run(&["onboard", "status", "--state", state])?;
+
+        // 5. Lookups with the handed-over certificate.
+        self.heading("5. Lookups with the handed-over .p12 (what DPG now does)");
+        let config = self.write_config(sandbox)?;
+        let pop = sandbox.population();
+        let cases = [
+            (
+                Case::DanishLetters,
+                "A name with Danish letters, kept exactly (UTF-8):",
+            ),
+            (
+                Case::ProtectedInForce,
+                "Name and address protection in force: authorities get the name, flagged:",
+            ),
+            (
+                Case::Deceased,
+                "A deceased person (person status as CPR says it):",
+            ),
+            (Case::Emigrated, "An emigrated person:"),
+        ];
+        let cfg = self.rel(&config);
+        let mut first = None;
+        for (case, what) in cases {
+            let Some(i) = pop.example(case) else { continue };
+            let cpr = pop.cpr(i);
+            self.say(&format!("\n{what}"));
+            self.run(&["--config", &cfg, "lookup", &cpr, "--format", "table"])?;
+            first.get_or_insert(cpr);
+        }
+        self.say("\nThe same through GraphQL (OAuth token over mutual TLS, then a Bearer call):");
+        if let Some(cpr) = &first {
+            self.run(&[
+                "--config", &cfg, "lookup", "--api", "graphql", cpr, "--format", "table",
+            ])?;
+        }
+
+        // 6. Bulk.
+        self.heading("6. A bulk run: 1,000 CPR numbers, streamed, in batches");
+        let expected = read_expected(&sandbox.files().persons_csv, BULK)?;
+        let bulk = d.join("bulk.txt");
+        let mut text = String::with_capacity(BULK * 11);
+        for (cpr, _) in &expected {
+            let _ = writeln!(text, "{cpr}");
+        }
+        write_public(&bulk, text.as_bytes(), Overwrite::Refuse)?;
+        let t = Instant::now();
+        self.run(&[
+            "--config",
+            &cfg,
+            "lookup",
+            "--input",
+            "$D/bulk.txt",
+            "--output",
+            "$D/names.jsonl",
+        ])?;
+        let secs = t.elapsed().as_secs_f64();
+        let (matched, total) = compare(&d.join("names.jsonl"), &expected)?;
+        if matched != total {
+            return Err(CliError::new(
+                Code::No,
+                format!("{matched} of {total} bulk answers match the sandbox's persons.csv"),
+            ));
+        }
+        Ok(format!(
+            "{AUTHORITY} (CVR {CVR}) is connected on the sandbox: certificate registered, .p12 \
+             verified and handed over, six steps done. {total} of {total} bulk names match the \
+             expected answers ({:.0} lookups/s over {} requests of up to 20).",
+            total as f64 / secs.max(0.001),
+            total.div_ceil(20)
+        ))
+    }
+
+    /// `cprlink.toml` for the lookups: the sandbox's URLs, the handed-over identity.
+    fn write_config(&self, sandbox: &Sandbox) -> Result<PathBuf, CliError> {
+        let p12 = self.dir.join("dpg-handover.p12");
+        let pw = self.dir.join("dpg-handover.p12.password");
+        let ca = &sandbox.files().ca_pem;
+        let text = format!(
+            "# Written by `cprlink demo`: the sandbox's URLs (ports change every run) and the\n\
+             # .p12 handed over to DPG.\n\
+             [datafordeler]\n\
+             environment = \"sandbox\"\n\
+             api = \"rest\"\n\
+             rest_base_url = {rest:?}\n\
+             graphql_url = {graphql:?}\n\
+             token_url = {token:?}\n\
+             client_id = {client:?}\n\
+             ca_file = {ca:?}\n\n\
+             [certificate]\n\
+             p12 = {p12:?}\n\
+             password_file = {pw:?}\n",
+            rest = sandbox.rest_base_url(),
+            graphql = sandbox.graphql_url(),
+            token = sandbox.token_url(),
+            client = sandbox.client_id(),
+            ca = ca.display().to_string(),
+            p12 = p12.display().to_string(),
+            pw = pw.display().to_string(),
+        );
+        let path = self.dir.join("cprlink.toml");
+        write_public(&path, text.as_bytes(), Overwrite::Refuse)?;
+        self.say(&format!(
+            "Wrote {} (the handed-over .p12 as the client identity).",
+            self.rel(&path)
+        ));
+        Ok(path)
+    }
+
+    /// Prints and runs one cprlink command; a non-zero code is an error.
+    fn run(&self, argv: &[&str]) -> Result<(), CliError> {
+        match self.run_code(argv)? {
+            Code::Success => Ok(()),
+            code => Err(CliError::new(
+                code,
+                format!("`cprlink {}` did not succeed", argv.join(" ")),
+            )),
+        }
+    }
+
+    /// Prints and runs one cprlink command through the real parser and command code.
+    fn run_code(&self, argv: &[&str]) -> Result<Code, CliError> {
+        let shown: Vec<String> = argv.iter().map(|a| shell_word(a)).collect();
+        self.print(&format!(
+            "\n{} {}",
+            self.ui.style_stdout(Style::new().dim(), "$ cprlink"),
+            self.ui.style_stdout(Style::new().bold(), &shown.join(" "))
+        ))?;
+        let d = self.dir.display().to_string();
+        let real: Vec<String> = std::iter::once("cprlink".to_owned())
+            .chain(argv.iter().map(|a| a.replace("$D", &d)))
+            .collect();
+        let cli = Cli::try_parse_from(&real).map_err(|e| {
+            CliError::usage(format!("internal: a demo command does not parse: {e}"))
+        })?;
+        let mut ctx = Context::new(
+            self.ui.clone(),
+            Box::new(NoInputPrompter),
+            cli.global.config.clone(),
+        );
+        dispatch(&cli, &mut ctx)
+    }
+
+    /// `$D/...` for a path inside the demo directory.
+    fn rel(&self, path: &Path) -> String {
+        match path.strip_prefix(&self.dir) {
+            Ok(rest) => format!("$D/{}", rest.display()),
+            Err(_) => path.display().to_string(),
+        }
+    }
+
+    fn heading(&self, text: &str) {
+        let _ = self.print(&format!(
+            "\n{}",
+            self.ui
+                .style_stdout(Style::new().cyan().bold(), &format!("== {text}"))
+        ));
+    }
+
+    fn say(&self, text: &str) {
+        let _ = self.print(&wrap(text, 96));
+    }
+
+    fn print(&self, text: &str) -> Result<(), CliError> {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{text}")?;
+        out.flush()?;
+        Ok(())
+    }
+
+    fn next_steps(&self, kept: bool) {
+        let mut t = String::from("\nTry next:\n");
+        t.push_str(
+            "  cprlink sandbox --dir ./sbx          # the sandbox on its own, until Ctrl-C\n",
+        );
+        t.push_str("  cprlink --config ./sbx/cprlink.toml lookup --input ./sbx/persons.csv --format table\n");
+        t.push_str("  cprlink --config ./sbx/cprlink.toml doctor\n");
+        t.push_str("  cprlink cert inspect ../shared/oces3/example-prod-system-cert.pem\n");
+        t.push_str("  cprlink onboard init --authority \"Your Kommune\" --cvr 12345678   # your real case\n");
+        if kept {
+            let _ = writeln!(
+                t,
+                "  cprlink cert verify {}/dpg-handover.p12 --password-file {0}/dpg-handover.p12.password \
+                 --trust {0}/sandbox/ca.pem",
+                self.dir.display()
+            );
+        } else {
+            t.push_str("  cprlink demo --dir ./demo            # keep the files of this story\n");
+        }
+        t.push_str("Guides: docs/authority-admin.md, docs/dpg-staff.md, docs/operator.md");
+        let _ = self.print(&t);
+    }
+}
+
+fn cert_err(e: cprlink_cert::openssl::error::ErrorStack) -> CliError {
+    CliError::from(cprlink_cert::Error::from(e))
+}
+
+/// Quotes a word for display when it holds spaces.
+fn shell_word(word: &str) -> String {
+    if word.contains(' ') {
+        format!("\"{word}\"")
+    } else {
+        word.to_owned()
+    }
+}
+
+/// The first `n` rows of persons.csv: (cpr, expected name).
+fn read_expected(csv_path: &Path, n: usize) -> Result<Vec<(String, String)>, CliError> {
+    let mut reader = csv::Reader::from_path(csv_path)
+        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", csv_path.display())))?;
+    let mut rows = Vec::with_capacity(n);
+    for record in reader.records().take(n) {
+        let record = record.map_err(|e| CliError::usage(format!("{}: {e}", csv_path.display())))?;
+        rows.push((record[0].to_owned(), record[1].to_owned()));
+    }
+    Ok(rows)
+}
+
+/// How many output records carry the expected name, in order.
+fn compare(jsonl: &Path, expected: &[(String, String)]) -> Result<(usize, usize), CliError> {
+    let file = std::fs::File::open(jsonl)
+        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", jsonl.display())))?;
+    let mut matched = 0;
+    let mut lines = 0;
+    for (line, (cpr, name)) in std::io::BufReader::new(file).lines().zip(expected) {
+        let line = line?;
+        lines += 1;
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .map_err(|e| CliError::usage(format!("{}: not JSON Lines: {e}", jsonl.display())))?;
+        if v["cpr"] == cpr.as_str() && v["status"] == "found" && v["name"] == name.as_str() {
+            matched += 1;
+        }
+    }
+    Ok((matched, expected.len().max(lines)))
+}
+
+/// Wraps prose at `width` columns.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out
 }

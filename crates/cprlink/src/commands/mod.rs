@@ -68,10 +68,3 @@ pub fn dispatch(cli: &Cli, ctx: &mut Context) -> Result<Code, CliError> {
         Command::Demo(a) => demo::run(a, ctx),
     }
 }
-
-/// The error for a command whose issue has not landed yet.
-pub(crate) fn not_built(command: &str, issue: u32) -> CliError {
-    CliError::usage(format!(
-        "`cprlink {command}` is not built yet (issue #{issue})"
-    ))
-}

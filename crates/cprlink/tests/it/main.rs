@@ -9,6 +9,7 @@
 
 mod cert;
 mod cli;
+mod demo;
 mod doctor;
 mod lookup;
 mod onboard;
