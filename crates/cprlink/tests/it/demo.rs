@@ -16,7 +16,11 @@ fn demo_tells_the_whole_story_and_keeps_its_files() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
 
     // Every act of the story ran, through the real commands.
     for needle in [
@@ -32,7 +36,9 @@ fn demo_tells_the_whole_story_and_keeps_its_files() {
     }
     // A protected person is shown as such, with the name (authorities get it).
     assert!(
-        stdout.lines().any(|l| l.contains("found") && l.contains(" yes ")),
+        stdout
+            .lines()
+            .any(|l| l.contains("found") && l.contains(" yes ")),
         "no protected person in:\n{stdout}"
     );
     // stderr never shows a CPR number unmasked.
@@ -59,9 +65,5 @@ fn demo_tells_the_whole_story_and_keeps_its_files() {
     assert_eq!(names.lines().count(), 1000);
 
     // A second run into the same directory refuses instead of mixing two stories.
-    cprlink()
-        .args(["demo", "--dir"])
-        .arg(&d)
-        .assert()
-        .code(2);
+    cprlink().args(["demo", "--dir"]).arg(&d).assert().code(2);
 }
