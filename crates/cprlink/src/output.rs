@@ -11,6 +11,9 @@ use serde::Serialize;
 
 use crate::args::{ColorChoice, GlobalArgs};
 
+/// Human output fits this many columns.
+pub const WIDTH: usize = 100;
+
 /// The terminal as the commands see it.
 #[derive(Debug, Clone)]
 pub struct Ui {
@@ -132,5 +135,69 @@ pub fn print_error(ui: &Ui, err: &crate::exit::CliError) {
     for hint in &err.hints {
         let label = ui.style_stderr(Style::new().cyan(), "Hint:");
         let _ = writeln!(e, "{label} {hint}");
+    }
+}
+
+/// `head` followed by `text` wrapped into the column that starts at `indent` (the head's
+/// width on screen, which colour codes do not change); continuation lines are indented.
+pub fn hanging(head: &str, indent: usize, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, (at, line)) in wrap_indented(text, indent).into_iter().enumerate() {
+        if i == 0 && at == indent {
+            out.push(format!("{head}{line}").trim_end().to_owned());
+            continue;
+        }
+        if i == 0 {
+            out.push(head.trim_end().to_owned());
+        }
+        out.push(format!("{:at$}{line}", ""));
+    }
+    out
+}
+
+/// Wraps `text` for a column starting at `indent`; returns (indent, line) pairs. A word
+/// too long for the column (a SHA-256 fingerprint) gets a line of its own, moved left
+/// as far as needed to stay within [`WIDTH`].
+fn wrap_indented(text: &str, indent: usize) -> Vec<(usize, String)> {
+    let avail = WIDTH - indent;
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let len = word.chars().count();
+        if len > avail {
+            if !line.is_empty() {
+                out.push((indent, std::mem::take(&mut line)));
+            }
+            out.push((
+                WIDTH.saturating_sub(len).min(indent).max(2),
+                word.to_owned(),
+            ));
+            continue;
+        }
+        if !line.is_empty() && line.chars().count() + 1 + len > avail {
+            out.push((indent, std::mem::take(&mut line)));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push((indent, line));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hanging_keeps_width() {
+        let text = "word ".repeat(120);
+        for line in hanging("label", 20, &text) {
+            assert!(line.chars().count() <= WIDTH, "{line}");
+        }
+        assert_eq!(hanging("", 0, "a b"), vec!["a b".to_owned()]);
     }
 }

@@ -26,11 +26,10 @@ use crate::args::{
 };
 use crate::commands::Context;
 use crate::exit::{CliError, Code};
-use crate::output::Ui;
+use crate::output::{Ui, hanging};
 use crate::secrets::{self, OpenError, Secret};
 
 /// Human output never goes wider than this.
-const WIDTH: usize = 100;
 
 pub fn run(args: &CertCommand, ctx: &mut Context) -> Result<Code, CliError> {
     match args {
@@ -935,7 +934,7 @@ fn render_report(report: &Report, ui: &Ui) -> Result<(), CliError> {
             ui.verdict_word(check.status.as_str()),
             check.id
         );
-        out.extend(layout(&head, indent, &check.detail));
+        out.extend(hanging(&head, indent, &check.detail));
     }
     let failed: Vec<&str> = report.failures().map(|c| c.id).collect();
     let warned: Vec<&str> = report
@@ -953,7 +952,7 @@ fn render_report(report: &Report, ui: &Ui) -> Result<(), CliError> {
         Verdict::Fail => format!("verdict: fail (failed: {})", failed.join(", ")),
     };
     out.push(String::new());
-    out.extend(layout("", 0, &summary));
+    out.extend(hanging("", 0, &summary));
     ui.print(&out.join("\n"))?;
     Ok(())
 }
@@ -964,59 +963,9 @@ fn render_report(report: &Report, ui: &Ui) -> Result<(), CliError> {
 /// Label column width of key-value output.
 const LABEL_W: usize = 20;
 
-/// Appends `label  value`, the value wrapped within [`WIDTH`] (see [`layout`]).
+/// Appends `label  value`, the value wrapped within [`crate::output::WIDTH`] (see [`hanging`]).
 fn kv(out: &mut Vec<String>, label: &str, value: &str) {
-    out.extend(layout(&format!("{label:<LABEL_W$}"), LABEL_W, value));
-}
-
-/// `head` followed by `text` wrapped into the column that starts at `indent` (the head's
-/// width on screen, which colour codes do not change); continuation lines are indented.
-fn layout(head: &str, indent: usize, text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for (i, (at, line)) in wrap_indented(text, indent).into_iter().enumerate() {
-        if i == 0 && at == indent {
-            out.push(format!("{head}{line}").trim_end().to_owned());
-            continue;
-        }
-        if i == 0 {
-            out.push(head.trim_end().to_owned());
-        }
-        out.push(format!("{:at$}{line}", ""));
-    }
-    out
-}
-
-/// Wraps `text` for a column starting at `indent`; returns (indent, line) pairs. A word
-/// too long for the column (a SHA-256 fingerprint) gets a line of its own, moved left
-/// as far as needed to stay within [`WIDTH`].
-fn wrap_indented(text: &str, indent: usize) -> Vec<(usize, String)> {
-    let avail = WIDTH - indent;
-    let mut out = Vec::new();
-    let mut line = String::new();
-    for word in text.split(' ').filter(|w| !w.is_empty()) {
-        let len = word.chars().count();
-        if len > avail {
-            if !line.is_empty() {
-                out.push((indent, std::mem::take(&mut line)));
-            }
-            out.push((
-                WIDTH.saturating_sub(len).min(indent).max(2),
-                word.to_owned(),
-            ));
-            continue;
-        }
-        if !line.is_empty() && line.chars().count() + 1 + len > avail {
-            out.push((indent, std::mem::take(&mut line)));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() || out.is_empty() {
-        out.push((indent, line));
-    }
-    out
+    out.extend(hanging(&format!("{label:<LABEL_W$}"), LABEL_W, value));
 }
 
 #[cfg(test)]
@@ -1024,11 +973,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn layout_keeps_width() {
-        let text = "word ".repeat(120);
-        for line in layout("label", 20, &text) {
-            assert!(line.chars().count() <= WIDTH, "{line}");
-        }
+    fn key_value_layout() {
         let long = "X".repeat(95);
         let mut out = Vec::new();
         kv(&mut out, "SHA-256 fingerprint", &long);

@@ -23,7 +23,7 @@ use cprlink_sandbox::{Sandbox, SandboxOptions};
 use crate::args::{Cli, DemoArgs};
 use crate::commands::{Context, dispatch};
 use crate::exit::{CliError, Code};
-use crate::output::Ui;
+use crate::output::{Ui, hanging};
 use crate::prompt::NoInputPrompter;
 
 /// The demo authority. The CVR is a made-up 8-digit number.
@@ -468,7 +468,7 @@ impl Demo {
     }
 
     fn say(&self, text: &str) {
-        let _ = self.print(&wrap(text, 96));
+        let _ = self.print(&hanging("", 0, text).join("\n"));
     }
 
     fn print(&self, text: &str) -> Result<(), CliError> {
@@ -543,23 +543,4 @@ fn compare(jsonl: &Path, expected: &[(String, String)]) -> Result<(usize, usize)
         }
     }
     Ok((matched, expected.len().max(lines)))
-}
-
-/// Wraps prose at `width` columns.
-fn wrap(text: &str, width: usize) -> String {
-    let mut out = String::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            out.push_str(&line);
-            out.push('\n');
-            line.clear();
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    out.push_str(&line);
-    out
 }

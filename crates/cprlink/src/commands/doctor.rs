@@ -12,6 +12,7 @@ use crate::args::{ApiArg, DoctorArgs};
 use crate::commands::Context;
 use crate::commands::lookup::p12_password;
 use crate::exit::{CliError, Code};
+use crate::output::hanging;
 
 pub fn run(args: &DoctorArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let probe = match &args.probe_cpr {
@@ -83,40 +84,21 @@ fn config_failure(e: &CliError) -> Report {
     }
 }
 
-/// Word-wraps `text` to `width` columns, continuation lines indented by `indent`.
-fn wrap(text: &str, width: usize, indent: usize) -> String {
-    let mut out = String::new();
-    let mut col = indent;
-    for (i, word) in text.split_whitespace().enumerate() {
-        let len = word.chars().count();
-        if i > 0 && col + 1 + len > width {
-            out.push('\n');
-            out.push_str(&" ".repeat(indent));
-            col = indent;
-        } else if i > 0 {
-            out.push(' ');
-            col += 1;
-        }
-        out.push_str(word);
-        col += len;
-    }
-    out
-}
-
 fn render(ctx: &Context, report: &Report) -> String {
     let mut out = String::new();
+    // verdict word (4), two spaces, the check id (11), two spaces.
     let indent = 4 + 2 + 11 + 2;
     for c in &report.checks {
-        out.push_str(&format!(
-            "{}  {:<11}  {}\n",
-            ctx.ui.verdict_word(c.status.as_str()),
-            c.id,
-            wrap(&c.detail, 100, indent)
-        ));
-        if let Some(fix) = &c.fix {
-            out.push_str(&" ".repeat(indent));
-            out.push_str(&wrap(&format!("fix: {fix}"), 100, indent));
+        let head = format!("{}  {:<11}  ", ctx.ui.verdict_word(c.status.as_str()), c.id);
+        for line in hanging(&head, indent, &c.detail) {
+            out.push_str(&line);
             out.push('\n');
+        }
+        if let Some(fix) = &c.fix {
+            for line in hanging(&" ".repeat(indent), indent, &format!("fix: {fix}")) {
+                out.push_str(&line);
+                out.push('\n');
+            }
         }
     }
     let failed = report.checks.iter().find(|c| c.status == CheckStatus::Fail);
@@ -128,17 +110,4 @@ fn render(ctx: &Context, report: &Report) -> String {
         )),
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::wrap;
-
-    #[test]
-    fn wrapping_keeps_lines_within_width() {
-        let text = "word ".repeat(60);
-        for line in wrap(&text, 100, 19).lines() {
-            assert!(line.chars().count() <= 100);
-        }
-    }
 }

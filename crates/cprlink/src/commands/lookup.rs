@@ -316,17 +316,7 @@ pub fn run(args: &LookupArgs, ctx: &mut Context) -> Result<Code, CliError> {
     };
 
     let client = client(ctx, overrides)?;
-    let audit_path = {
-        let cfg = ctx.config()?;
-        cfg.path(&cfg.config.lookup.audit_log)
-    };
-    let audit = match audit_path {
-        Some(p) => Some(Arc::new(cprlink_lookup::audit::AuditLog::open(
-            &p,
-            args.purpose.clone(),
-        )?)),
-        None => None,
-    };
+    let audit = audit_log(ctx, args.purpose.clone())?;
 
     let bar = (ctx.ui.stderr_is_terminal && !ctx.ui.quiet && args.cprs.len() != 1)
         .then(|| progress_bar(total));
@@ -407,4 +397,21 @@ pub fn run(args: &LookupArgs, ctx: &mut Context) -> Result<Code, CliError> {
             Err(err)
         }
     }
+}
+
+/// The audit trail named by the config's `audit_log`, if any, opened for `purpose`.
+pub(crate) fn audit_log(
+    ctx: &mut Context,
+    purpose: Option<String>,
+) -> Result<Option<Arc<cprlink_lookup::audit::AuditLog>>, CliError> {
+    let path = {
+        let cfg = ctx.config()?;
+        cfg.path(&cfg.config.lookup.audit_log)
+    };
+    Ok(match path {
+        Some(p) => Some(Arc::new(cprlink_lookup::audit::AuditLog::open(
+            &p, purpose,
+        )?)),
+        None => None,
+    })
 }

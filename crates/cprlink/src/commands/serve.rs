@@ -6,7 +6,6 @@
 //! of a service: exit 0.
 
 use std::os::unix::fs::PermissionsExt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use cprlink_lookup::serve::{self, ServeOptions};
@@ -49,17 +48,7 @@ pub fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
             ..Overrides::default()
         },
     )?;
-    let audit_path = {
-        let cfg = ctx.config()?;
-        cfg.path(&cfg.config.lookup.audit_log)
-    };
-    let audit = match audit_path {
-        Some(p) => Some(Arc::new(cprlink_lookup::audit::AuditLog::open(
-            &p,
-            Some("serve".to_owned()),
-        )?)),
-        None => None,
-    };
+    let audit = super::lookup::audit_log(ctx, Some("serve".to_owned()))?;
     let mut opts = ServeOptions::new(args.listen);
     opts.token = token;
     opts.cache_ttl = Duration::from_secs(args.cache_ttl);
