@@ -29,8 +29,6 @@ use crate::exit::{CliError, Code};
 use crate::output::{Ui, hanging};
 use crate::secrets::{self, OpenError, Secret};
 
-/// Human output never goes wider than this.
-
 pub fn run(args: &CertCommand, ctx: &mut Context) -> Result<Code, CliError> {
     match args {
         CertCommand::Inspect(a) => inspect(a, ctx),
