@@ -479,7 +479,10 @@ impl Demo {
     }
 
     fn next_steps(&self, kept: bool) {
-        let mut t = String::from("\nTry next:\n");
+        let mut t = String::from(
+            "\nTry next (from a checkout, `cprlink` is target/release/cprlink; \
+             `cargo install --path crates/cprlink` puts it on your PATH):\n",
+        );
         t.push_str(
             "  cprlink sandbox --dir ./sbx          # the sandbox on its own, until Ctrl-C\n",
         );
