@@ -607,6 +607,14 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     )
 }
 
+/// One Prometheus metric without labels: HELP, TYPE and the value.
+fn scalar(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
+}
+
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut out = String::with_capacity(4096);
     let m = &state.metrics;
@@ -642,42 +650,46 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     );
     let _ = writeln!(out, "cprlink_http_request_duration_seconds_count {count}");
     let stats = state.client.stats();
-    out.push_str("# HELP cprlink_upstream_requests_total HTTP requests sent to Datafordeler (each attempt).\n");
-    out.push_str("# TYPE cprlink_upstream_requests_total counter\n");
-    let _ = writeln!(
-        out,
-        "cprlink_upstream_requests_total {}",
-        stats.requests.load(Ordering::Relaxed)
+    scalar(
+        &mut out,
+        "cprlink_upstream_requests_total",
+        "counter",
+        "HTTP requests sent to Datafordeler (each attempt).",
+        stats.requests.load(Ordering::Relaxed),
     );
-    out.push_str("# HELP cprlink_upstream_retries_total Retries after transient failures.\n");
-    out.push_str("# TYPE cprlink_upstream_retries_total counter\n");
-    let _ = writeln!(
-        out,
-        "cprlink_upstream_retries_total {}",
-        stats.retries.load(Ordering::Relaxed)
+    scalar(
+        &mut out,
+        "cprlink_upstream_retries_total",
+        "counter",
+        "Retries after transient failures.",
+        stats.retries.load(Ordering::Relaxed),
     );
     out.push_str("# HELP cprlink_upstream_errors_total Failed upstream attempts, by kind.\n");
     out.push_str("# TYPE cprlink_upstream_errors_total counter\n");
     for (kind, n) in stats.error_counts() {
         let _ = writeln!(out, "cprlink_upstream_errors_total{{kind=\"{kind}\"}} {n}");
     }
-    out.push_str("# HELP cprlink_cache_hits_total Lookups answered from the cache.\n");
-    out.push_str("# TYPE cprlink_cache_hits_total counter\n");
-    let _ = writeln!(
-        out,
-        "cprlink_cache_hits_total {}",
-        m.cache_hits.load(Ordering::Relaxed)
+    scalar(
+        &mut out,
+        "cprlink_cache_hits_total",
+        "counter",
+        "Lookups answered from the cache.",
+        m.cache_hits.load(Ordering::Relaxed),
     );
-    out.push_str("# HELP cprlink_cache_misses_total Lookups that went to Datafordeler.\n");
-    out.push_str("# TYPE cprlink_cache_misses_total counter\n");
-    let _ = writeln!(
-        out,
-        "cprlink_cache_misses_total {}",
-        m.cache_misses.load(Ordering::Relaxed)
+    scalar(
+        &mut out,
+        "cprlink_cache_misses_total",
+        "counter",
+        "Lookups that went to Datafordeler.",
+        m.cache_misses.load(Ordering::Relaxed),
     );
-    out.push_str("# HELP cprlink_cache_entries Answers held in the cache.\n");
-    out.push_str("# TYPE cprlink_cache_entries gauge\n");
-    let _ = writeln!(out, "cprlink_cache_entries {}", state.cache.len());
+    scalar(
+        &mut out,
+        "cprlink_cache_entries",
+        "gauge",
+        "Answers held in the cache.",
+        state.cache.len() as u64,
+    );
     out.push_str("# HELP cprlink_uptime_seconds Seconds since the service started.\n");
     out.push_str("# TYPE cprlink_uptime_seconds gauge\n");
     let _ = writeln!(
