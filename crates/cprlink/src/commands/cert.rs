@@ -586,12 +586,24 @@ struct Packed<'a> {
     key: PKey<Private>,
     leaf: X509,
     chain: Vec<X509>,
-    name: String,
+    /// `--name`, or the name the input already carried; else a default from the facts.
+    name: Option<String>,
     new_password_file: Option<&'a Path>,
-    added_oces: bool,
+    add_oces_chain: bool,
 }
 
+/// The common end of `pack` and `repack`: the embedded issuing CA if asked, warnings
+/// about the certificate, the friendly name, then the files.
 fn write_p12(p: Packed<'_>, ctx: &mut Context) -> Result<Code, CliError> {
+    let mut chain = p.chain;
+    let added_oces = if p.add_oces_chain {
+        add_oces_issuer(&mut chain, &p.leaf)?
+    } else {
+        false
+    };
+    let facts = CertFacts::of(&p.leaf, Utc::now())?;
+    warn_about(&facts, &ctx.ui);
+    let name = p.name.unwrap_or_else(|| default_friendly_name(&facts));
     let overwrite = if p.force {
         Overwrite::Replace
     } else {
@@ -618,12 +630,12 @@ fn write_p12(p: Packed<'_>, ctx: &mut Context) -> Result<Code, CliError> {
             }
         }
     }
-    let chain = order_chain(&p.leaf, p.chain);
+    let chain = order_chain(&p.leaf, chain);
     let der = p12::build(
         &p.key,
         &p.leaf,
         &chain,
-        Some(&p.name),
+        Some(&name),
         secret.expose(),
         p.profile,
     )?;
@@ -637,7 +649,6 @@ fn write_p12(p: Packed<'_>, ctx: &mut Context) -> Result<Code, CliError> {
         files::write_private(p.out, &der, overwrite)?;
     }
 
-    let facts = CertFacts::of(&p.leaf, Utc::now())?;
     let chain_names: Vec<String> = chain
         .iter()
         .map(|c| {
@@ -652,11 +663,11 @@ fn write_p12(p: Packed<'_>, ctx: &mut Context) -> Result<Code, CliError> {
         ctx.ui.print_json(&json!({
             "out": p.out.display().to_string(),
             "profile": p.profile.as_str(),
-            "friendly_name": p.name,
+            "friendly_name": name,
             "password_file": generated.then(|| pw_path.display().to_string()),
             "password_generated": generated,
             "ca_certificates": chain.len(),
-            "added_oces_issuing_ca": p.added_oces,
+            "added_oces_issuing_ca": added_oces,
             "subject": facts.subject,
             "cvr": facts.cvr,
             "not_after": facts.not_after,
@@ -669,7 +680,7 @@ fn write_p12(p: Packed<'_>, ctx: &mut Context) -> Result<Code, CliError> {
     let mut lines = Vec::new();
     kv(&mut lines, "  Certificate", &cert_line(&facts));
     kv(&mut lines, "  Protection", profile_words(p.profile));
-    kv(&mut lines, "  Friendly name", &p.name);
+    kv(&mut lines, "  Friendly name", &name);
     let chain_text = if chain.is_empty() {
         "none (add the issuing CA with --add-oces-chain)".to_owned()
     } else {
@@ -767,17 +778,6 @@ fn pack(a: &CertPackArgs, ctx: &mut Context) -> Result<Code, CliError> {
             ));
         }
     }
-    let added_oces = if a.add_oces_chain {
-        add_oces_issuer(&mut chain, &leaf)?
-    } else {
-        false
-    };
-    let facts = CertFacts::of(&leaf, now)?;
-    warn_about(&facts, &ctx.ui);
-    let name = a
-        .name
-        .clone()
-        .unwrap_or_else(|| default_friendly_name(&facts));
     write_p12(
         Packed {
             out: &a.out,
@@ -786,9 +786,9 @@ fn pack(a: &CertPackArgs, ctx: &mut Context) -> Result<Code, CliError> {
             key,
             leaf,
             chain,
-            name,
+            name: a.name.clone(),
             new_password_file: a.new_password_file.as_deref(),
-            added_oces,
+            add_oces_chain: a.add_oces_chain,
         },
         ctx,
     )
@@ -816,18 +816,6 @@ fn repack(a: &CertRepackArgs, ctx: &mut Context) -> Result<Code, CliError> {
     for c in &loaded.certificates {
         push_unique(&mut chain, &leaf, c.clone());
     }
-    let added_oces = if a.add_oces_chain {
-        add_oces_issuer(&mut chain, &leaf)?
-    } else {
-        false
-    };
-    let facts = CertFacts::of(&leaf, Utc::now())?;
-    warn_about(&facts, &ctx.ui);
-    let name = a
-        .name
-        .clone()
-        .or_else(|| p12.friendly_name.clone())
-        .unwrap_or_else(|| default_friendly_name(&facts));
     write_p12(
         Packed {
             out: &a.out,
@@ -836,9 +824,9 @@ fn repack(a: &CertRepackArgs, ctx: &mut Context) -> Result<Code, CliError> {
             key,
             leaf,
             chain,
-            name,
+            name: a.name.clone().or_else(|| p12.friendly_name.clone()),
             new_password_file: a.new_password_file.as_deref(),
-            added_oces,
+            add_oces_chain: a.add_oces_chain,
         },
         ctx,
     )
