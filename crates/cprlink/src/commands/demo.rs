@@ -33,6 +33,8 @@ const CVR: &str = "12345678";
 const DPG_IP: &str = "185.45.8.10";
 const PERSONS: u32 = 2000;
 const BULK: usize = 1000;
+/// The demo's onboarding case file.
+const STATE: &str = "$D/onboarding.toml";
 
 pub fn run(args: &DemoArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let started = Instant::now();
@@ -208,7 +210,6 @@ impl Demo {
         self.heading("4. The six onboarding steps, recorded as they happen (weeks, in real life)");
         let today = Local::now().date_naive();
         let day = |n: i64| (today - Duration::days(n)).format("%Y-%m-%d").to_string();
-        let state = "$D/onboarding.toml";
         self.run(&[
             "onboard",
             "init",
@@ -221,94 +222,71 @@ impl Demo {
             "--contact-email",
             "it@demo-kommune.invalid",
             "--state",
-            state,
+            STATE,
         ])?;
-        self.run(&[
-            "onboard",
-            "record",
+        self.record(
             "selfservice-user",
-            "--username",
-            "demo-admin",
-            "--login-method",
-            "mitid",
-            "--done",
-            "--state",
-            state,
-        ])?;
-        self.run(&[
-            "onboard",
-            "record",
+            &["--username", "demo-admin", "--login-method", "mitid"],
+        )?;
+        self.record(
             "service-user",
-            "--service-user",
-            "demo-dpg-cpr",
-            "--certificate",
-            "$D/demo.cer",
-            "--trust",
-            &self.rel(&ca),
-            "--done",
-            "--state",
-            state,
-        ])?;
+            &[
+                "--service-user",
+                "demo-dpg-cpr",
+                "--certificate",
+                "$D/demo.cer",
+                "--trust",
+                &self.rel(&ca),
+            ],
+        )?;
         let applied = day(35);
         let approved = day(14);
         let confirmed = day(3);
-        self.run(&[
-            "onboard",
-            "record",
+        self.record(
             "cpr-application",
-            "--case-number",
-            "CPR-2026-0042",
-            "--applied-on",
-            &applied,
-            "--virk-receipt",
-            "VIRK-7731",
-            "--done",
-            "--state",
-            state,
-        ])?;
-        self.run(&[
-            "onboard",
-            "record",
+            &[
+                "--case-number",
+                "CPR-2026-0042",
+                "--applied-on",
+                &applied,
+                "--virk-receipt",
+                "VIRK-7731",
+            ],
+        )?;
+        self.record(
             "cpr-approval",
-            "--approved-on",
-            &approved,
-            "--approval-reference",
-            "CPR-2026-0042/G",
-            "--done",
-            "--state",
-            state,
-        ])?;
-        self.run(&[
-            "onboard",
-            "record",
+            &[
+                "--approved-on",
+                &approved,
+                "--approval-reference",
+                "CPR-2026-0042/G",
+            ],
+        )?;
+        self.record(
             "production-access",
-            "--dpg-ip",
-            DPG_IP,
-            "--support-ticket",
-            "DAF-SUP-1187",
-            "--confirmed-on",
-            &confirmed,
-            "--done",
-            "--state",
-            state,
-        ])?;
-        self.run(&[
-            "onboard",
-            "record",
+            &[
+                "--dpg-ip",
+                DPG_IP,
+                "--support-ticket",
+                "DAF-SUP-1187",
+                "--confirmed-on",
+                &confirmed,
+            ],
+        )?;
+        self.record(
             "dpg-handover",
-            "--p12",
-            "$D/dpg-handover.p12",
-            "--password-file",
-            "$D/dpg-handover.p12.password",
-            "--trust",
-            &self.rel(&ca),
-            "--received-by",
-            "DPG Service Center",
-            "--done",
-            "--state",
-            state,
-        ])?;
-        self.run(&["onboard", "status", "--state", state])?;
+            &[
+                "--p12",
+                "$D/dpg-handover.p12",
+                "--password-file",
+                "$D/dpg-handover.p12.password",
+                "--trust",
+                &self.rel(&ca),
+                "--received-by",
+                "DPG Service Center",
+            ],
+        )?;
+        self.run(&["onboard", "status", "--state", STATE])?;
 
         // 5. Lookups with the handed-over certificate.
         self.heading("5. Lookups with the handed-over .p12 (what DPG now does)");
@@ -426,6 +404,14 @@ impl Demo {
                 format!("`cprlink {}` did not succeed", argv.join(" ")),
             )),
         }
+    }
+
+    /// `cprlink onboard record STEP FIELDS... --done` on the demo's case file.
+    fn record(&self, step: &str, fields: &[&str]) -> Result<(), CliError> {
+        let mut argv = vec!["onboard", "record", step];
+        argv.extend_from_slice(fields);
+        argv.extend_from_slice(&["--done", "--state", STATE]);
+        self.run(&argv)
     }
 
     /// Prints and runs one cprlink command through the real parser and command code.
