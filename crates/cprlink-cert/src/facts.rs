@@ -351,7 +351,7 @@ fn extended_key_usage_names(cert: &X509Ref) -> Option<Vec<String>> {
     Some(names)
 }
 
-fn is_ca(cert: &X509Ref) -> bool {
+pub(crate) fn is_ca(cert: &X509Ref) -> bool {
     // X509_check_ca is not exposed; keyCertSign or a CA basicConstraints both show as
     // the text "CA:TRUE" in the DER-level extension, so read basicConstraints directly.
     use crate::der::{Reader, tag};

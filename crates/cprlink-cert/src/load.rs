@@ -77,7 +77,7 @@ impl Loaded {
         }
         self.certificates
             .iter()
-            .find(|c| !crate::facts::CertFacts::of(c, chrono::Utc::now()).is_ok_and(|f| f.is_ca))
+            .find(|c| !crate::facts::is_ca(c))
             .or_else(|| self.certificates.first())
     }
 }
