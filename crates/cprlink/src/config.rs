@@ -135,7 +135,7 @@ fn apply_env(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<toml::Table, CliError> {
     let defaults = toml::Table::try_from(Config::default())
-        .map_err(|e| CliError::usage(format!("internal: config schema: {e}")))?;
+        .map_err(|e| CliError::internal(format!("config schema: {e}")))?;
     for (section, keys) in &defaults {
         let Some(keys) = keys.as_table() else {
             continue;

@@ -29,6 +29,8 @@ pub struct Ui {
     pub stderr_is_terminal: bool,
     pub stdout_is_terminal: bool,
     pub quiet: bool,
+    /// `-v`: errors show their causes.
+    pub verbose: u8,
 }
 
 impl Ui {
@@ -52,6 +54,7 @@ impl Ui {
             stderr_is_terminal: stderr_tty,
             stdout_is_terminal: stdout_tty,
             quiet: args.quiet,
+            verbose: args.verbose,
         }
     }
 
@@ -65,6 +68,7 @@ impl Ui {
             stderr_is_terminal: false,
             stdout_is_terminal: false,
             quiet: false,
+            verbose: 0,
         }
     }
 
@@ -127,11 +131,16 @@ impl Ui {
     }
 }
 
-/// Prints an error and its hints on stderr.
+/// Prints an error, its causes (with `-v`) and its hints on stderr.
 pub fn print_error(ui: &Ui, err: &crate::exit::CliError) {
     let mut e = io::stderr().lock();
     let label = ui.style_stderr(Style::new().red().bold(), "error:");
     let _ = writeln!(e, "{label} {}", err.message);
+    if ui.verbose > 0 {
+        for cause in &err.causes {
+            let _ = writeln!(e, "  caused by: {cause}");
+        }
+    }
     for hint in &err.hints {
         let label = ui.style_stderr(Style::new().cyan(), "Hint:");
         let _ = writeln!(e, "{label} {hint}");

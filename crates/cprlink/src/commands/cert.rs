@@ -130,7 +130,7 @@ fn inspect(a: &CertInspectArgs, ctx: &mut Context) -> Result<Code, CliError> {
 
     if ctx.ui.json {
         let mut doc =
-            serde_json::to_value(&facts).map_err(|e| CliError::usage(format!("internal: {e}")))?;
+            serde_json::to_value(&facts).map_err(|e| CliError::internal(e.to_string()))?;
         if let Value::Object(map) = &mut doc {
             map.insert("file".into(), json!(loaded.path.display().to_string()));
             map.insert("format".into(), json!(loaded.format));

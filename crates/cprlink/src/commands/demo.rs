@@ -426,9 +426,8 @@ impl Demo {
         let real: Vec<String> = std::iter::once("cprlink".to_owned())
             .chain(argv.iter().map(|a| a.replace("$D", &d)))
             .collect();
-        let cli = Cli::try_parse_from(&real).map_err(|e| {
-            CliError::usage(format!("internal: a demo command does not parse: {e}"))
-        })?;
+        let cli = Cli::try_parse_from(&real)
+            .map_err(|e| CliError::internal(format!("a demo command does not parse: {e}")))?;
         let mut ctx = Context::new(
             self.ui.clone(),
             Box::new(NoInputPrompter),

@@ -43,7 +43,7 @@ impl Context {
         }
         match &self.config {
             Some(c) => Ok(c),
-            None => Err(CliError::usage("internal: config not loaded")),
+            None => Err(CliError::internal("config not loaded")),
         }
     }
 
