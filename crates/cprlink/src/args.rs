@@ -88,6 +88,9 @@ pub enum Command {
 
     /// The whole story on the embedded sandbox, in one command.
     Demo(DemoArgs),
+
+    /// Print the shell completion script (bash, zsh, fish or powershell) on stdout.
+    Completions(CompletionsArgs),
 }
 
 /// Where a password comes from. There is deliberately no flag that takes the secret.
@@ -599,4 +602,20 @@ pub struct DemoArgs {
     /// Keep everything in DIR instead of a temporary directory.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// The shells `cprlink completions` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
 }

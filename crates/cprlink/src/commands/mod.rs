@@ -1,6 +1,7 @@
 //! One module per command: thin (parse -> call the library -> render).
 
 pub mod cert;
+pub mod completions;
 pub mod demo;
 pub mod doctor;
 pub mod lookup;
@@ -66,5 +67,6 @@ pub fn dispatch(cli: &Cli, ctx: &mut Context) -> Result<Code, CliError> {
         Command::Doctor(a) => doctor::run(a, ctx),
         Command::Sandbox(a) => sandbox::run(a, ctx),
         Command::Demo(a) => demo::run(a, ctx),
+        Command::Completions(a) => completions::run(a, ctx),
     }
 }
