@@ -2,8 +2,10 @@
 //!
 //! Owns reading a certificate into plain data: subject parts, CVR, certificate UUID,
 //! kind (system/organisation vs employee), OCES generation, production vs test,
-//! validity, key, signature algorithm, usages and fingerprints. It passes no verdict:
-//! `verify` does that.
+//! validity, key, signature algorithm, usages and fingerprints, and the text of names
+//! for messages ([`name_text`]). The OCES3 name facts (the `organizationIdentifier` OID,
+//! the policies) live here too: production code never reaches into `testpki` for them.
+//! It passes no verdict: `verify` does that.
 
 use chrono::{DateTime, Utc};
 use openssl::hash::MessageDigest;
@@ -12,7 +14,11 @@ use openssl::x509::{X509ExtendedKeyUsage, X509KeyUsage, X509NameRef, X509Ref};
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::testpki::{OID_ORGANIZATION_IDENTIFIER, name_text};
+
+/// OID of `organizationIdentifier` (no `Nid` in the `openssl` crate).
+pub const OID_ORGANIZATION_IDENTIFIER: &str = "2.5.4.97";
+/// OCES3 certificate policies carried by system/organisation certificates.
+pub const OCES3_POLICIES: [&str; 2] = ["0.4.0.2042.1.1", "1.2.208.169.1.1.1.3.7.1"];
 
 /// Production or test PKI, as told by the issuer's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -183,6 +189,30 @@ pub fn sha256_fingerprint(cert: &X509Ref) -> Result<String, Error> {
         .map(|b| format!("{b:02X}"))
         .collect::<Vec<_>>()
         .join(":"))
+}
+
+/// `CN=..., O=..., C=DK`: the entries in the certificate's own order, as
+/// `openssl x509 -subject` prints them, for messages.
+pub fn name_text(name: &X509NameRef) -> String {
+    let parts: Vec<String> = name
+        .entries()
+        .map(|e| {
+            let key = match e.object().nid().short_name() {
+                Ok(s) if e.object().nid() != openssl::nid::Nid::UNDEF => s.to_owned(),
+                _ => {
+                    let oid = e.object().to_string();
+                    if oid == OID_ORGANIZATION_IDENTIFIER || oid == "organizationIdentifier" {
+                        "organizationIdentifier".to_owned()
+                    } else {
+                        oid
+                    }
+                }
+            };
+            let value = e.data().to_string().unwrap_or_default();
+            format!("{key}={value}")
+        })
+        .collect();
+    parts.join(", ")
 }
 
 /// The first value of a name attribute.

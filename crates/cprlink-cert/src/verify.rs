@@ -702,7 +702,7 @@ fn check_intermediate(
     chain: Option<&ChainStatus>,
 ) {
     let issuer_cn = crate::facts::entry(leaf.issuer_name(), Nid::COMMONNAME)
-        .unwrap_or_else(|| crate::testpki::name_text(leaf.issuer_name()));
+        .unwrap_or_else(|| crate::facts::name_text(leaf.issuer_name()));
     if trust::is_self_signed(leaf) {
         c.info(
             "intermediate",

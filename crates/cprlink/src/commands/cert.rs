@@ -573,7 +573,7 @@ fn add_oces_issuer(chain: &mut Vec<X509>, leaf: &X509Ref) -> Result<bool, CliErr
             Ok(true)
         }
         None => Err(cprlink_cert::Error::IssuingCaNotEmbedded {
-            issuer: cprlink_cert::testpki::name_text(leaf.issuer_name()),
+            issuer: cprlink_cert::facts::name_text(leaf.issuer_name()),
         }
         .into()),
     }
@@ -656,7 +656,7 @@ fn write_p12(p: Packed<'_>, ctx: &mut Context) -> Result<Code, CliError> {
                 c.subject_name(),
                 cprlink_cert::openssl::nid::Nid::COMMONNAME,
             )
-            .unwrap_or_else(|| cprlink_cert::testpki::name_text(c.subject_name()))
+            .unwrap_or_else(|| cprlink_cert::facts::name_text(c.subject_name()))
         })
         .collect();
     if ctx.ui.json {
@@ -774,7 +774,7 @@ fn pack(a: &CertPackArgs, ctx: &mut Context) -> Result<Code, CliError> {
         if CertFacts::of(c, now).is_ok_and(|f| !f.is_ca) {
             ctx.ui.warn(&format!(
                 "{} is not a CA certificate; it goes into the file anyway",
-                cprlink_cert::testpki::name_text(c.subject_name())
+                cprlink_cert::facts::name_text(c.subject_name())
             ));
         }
     }
