@@ -9,10 +9,11 @@
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
-use cprlink_cert::facts::{CertFacts, same_certificate};
+use cprlink_cert::chain;
+use cprlink_cert::facts::CertFacts;
 use cprlink_cert::files::{self, Overwrite};
 use cprlink_cert::openssl::pkey::{PKey, Private};
-use cprlink_cert::openssl::x509::{X509, X509Ref};
+use cprlink_cert::openssl::x509::X509;
 use cprlink_cert::p12::{self, Profile};
 use cprlink_cert::protection::Protection;
 use cprlink_cert::trust::{self, ChainStatus};
@@ -540,45 +541,6 @@ fn password_path(out: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Orders the CA certificates from the leaf's issuer upwards; unrelated ones last.
-fn order_chain(leaf: &X509Ref, mut certs: Vec<X509>) -> Vec<X509> {
-    let mut ordered = Vec::with_capacity(certs.len());
-    let mut current = leaf.to_owned();
-    while let Some(i) = certs.iter().position(|c| trust::issued_by(&current, c)) {
-        let next = certs.remove(i);
-        if trust::is_self_signed(&next) {
-            ordered.push(next);
-            break;
-        }
-        current = next.clone();
-        ordered.push(next);
-    }
-    ordered.extend(certs);
-    ordered
-}
-
-fn push_unique(chain: &mut Vec<X509>, leaf: &X509Ref, cert: X509) {
-    if !same_certificate(&cert, leaf) && !chain.iter().any(|c| same_certificate(c, &cert)) {
-        chain.push(cert);
-    }
-}
-
-fn add_oces_issuer(chain: &mut Vec<X509>, leaf: &X509Ref) -> Result<bool, CliError> {
-    if chain.iter().any(|c| trust::issued_by(leaf, c)) {
-        return Ok(false);
-    }
-    match trust::embedded_issuing_ca_for(leaf) {
-        Some(ca) => {
-            chain.push(ca);
-            Ok(true)
-        }
-        None => Err(cprlink_cert::Error::IssuingCaNotEmbedded {
-            issuer: cprlink_cert::facts::name_text(leaf.issuer_name()),
-        }
-        .into()),
-    }
-}
-
 struct Packed<'a> {
     out: &'a Path,
     force: bool,
@@ -597,7 +559,7 @@ struct Packed<'a> {
 fn write_p12(p: Packed<'_>, ctx: &mut Context) -> Result<Code, CliError> {
     let mut chain = p.chain;
     let added_oces = if p.add_oces_chain {
-        add_oces_issuer(&mut chain, &p.leaf)?
+        chain::add_oces_issuer(&mut chain, &p.leaf)?
     } else {
         false
     };
@@ -630,7 +592,7 @@ fn write_p12(p: Packed<'_>, ctx: &mut Context) -> Result<Code, CliError> {
             }
         }
     }
-    let chain = order_chain(&p.leaf, chain);
+    let chain = chain::order(&p.leaf, chain);
     let der = p12::build(
         &p.key,
         &p.leaf,
@@ -758,7 +720,7 @@ fn pack(a: &CertPackArgs, ctx: &mut Context) -> Result<Code, CliError> {
         .ok_or_else(|| CliError::from(cprlink_cert::Error::KeyDoesNotMatchCertificate))?;
     let mut chain = Vec::new();
     for c in &certs.certificates {
-        push_unique(&mut chain, &leaf, c.clone());
+        chain::push_unique(&mut chain, &leaf, c.clone());
     }
     for path in &a.chain {
         let loaded = cprlink_cert::load(path, None)?;
@@ -766,7 +728,7 @@ fn pack(a: &CertPackArgs, ctx: &mut Context) -> Result<Code, CliError> {
             return Err(cprlink_cert::Error::NoCertificate { path: path.clone() }.into());
         }
         for c in loaded.certificates {
-            push_unique(&mut chain, &leaf, c);
+            chain::push_unique(&mut chain, &leaf, c);
         }
     }
     let now = Utc::now();
@@ -814,7 +776,7 @@ fn repack(a: &CertRepackArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let leaf = require_leaf(&loaded)?;
     let mut chain = Vec::new();
     for c in &loaded.certificates {
-        push_unique(&mut chain, &leaf, c.clone());
+        chain::push_unique(&mut chain, &leaf, c.clone());
     }
     write_p12(
         Packed {
