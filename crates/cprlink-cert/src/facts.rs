@@ -306,12 +306,12 @@ fn pss_hash(cert: &X509Ref) -> Option<&'static str> {
     use crate::der::{Reader, tag};
     let der = cert.to_der().ok()?;
     let mut outer = Reader::new(&der);
-    let certificate = outer.expect(tag::SEQUENCE).ok()?;
+    let certificate = outer.read_tag(tag::SEQUENCE).ok()?;
     let mut parts = certificate.children();
-    parts.expect(tag::SEQUENCE).ok()?; // tbsCertificate
-    let alg = parts.expect(tag::SEQUENCE).ok()?;
+    parts.read_tag(tag::SEQUENCE).ok()?; // tbsCertificate
+    let alg = parts.read_tag(tag::SEQUENCE).ok()?;
     let mut alg = alg.children();
-    alg.expect(tag::OID).ok()?;
+    alg.read_tag(tag::OID).ok()?;
     let params = match alg.optional(tag::SEQUENCE).ok()? {
         Some(p) => p,
         // Absent parameters mean the SHA-1 defaults.
@@ -324,10 +324,10 @@ fn pss_hash(cert: &X509Ref) -> Option<&'static str> {
     };
     let oid = hash
         .children()
-        .expect(tag::SEQUENCE)
+        .read_tag(tag::SEQUENCE)
         .ok()?
         .children()
-        .expect(tag::OID)
+        .read_tag(tag::OID)
         .ok()?
         .as_oid()
         .ok()?;
@@ -387,9 +387,9 @@ pub(crate) fn is_ca(cert: &X509Ref) -> bool {
     use crate::der::{Reader, tag};
     let Ok(der) = cert.to_der() else { return false };
     let Some(tbs) = Reader::new(&der)
-        .expect(tag::SEQUENCE)
+        .read_tag(tag::SEQUENCE)
         .ok()
-        .and_then(|c| c.children().expect(tag::SEQUENCE).ok())
+        .and_then(|c| c.children().read_tag(tag::SEQUENCE).ok())
     else {
         return false;
     };
@@ -398,23 +398,23 @@ pub(crate) fn is_ca(cert: &X509Ref) -> bool {
         if field.tag != 0xa3 {
             continue;
         }
-        let Ok(exts) = field.children().expect(tag::SEQUENCE) else {
+        let Ok(exts) = field.children().read_tag(tag::SEQUENCE) else {
             return false;
         };
         let mut exts = exts.children();
         while let Ok(Some(ext)) = exts.next_tlv() {
             let mut parts = ext.children();
-            let Ok(oid) = parts.expect(tag::OID).and_then(|o| o.as_oid()) else {
+            let Ok(oid) = parts.read_tag(tag::OID).and_then(|o| o.as_oid()) else {
                 continue;
             };
             if oid != "2.5.29.19" {
                 continue;
             }
             let _ = parts.optional(0x01); // critical
-            let Ok(value) = parts.expect(tag::OCTET_STRING) else {
+            let Ok(value) = parts.read_tag(tag::OCTET_STRING) else {
                 return false;
             };
-            let Ok(bc) = Reader::new(value.value).expect(tag::SEQUENCE) else {
+            let Ok(bc) = Reader::new(value.value).read_tag(tag::SEQUENCE) else {
                 return false;
             };
             return matches!(bc.children().optional(0x01), Ok(Some(b)) if b.value.first().is_some_and(|v| *v != 0));

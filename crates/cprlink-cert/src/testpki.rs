@@ -438,16 +438,16 @@ fn sign(builder: X509Builder, key: &PKey<Private>, signature: Signature) -> Resu
 
     let err = |e: der::DerError| Error::TestPki(e.to_string());
     let mut outer = der::Reader::new(&provisional);
-    let cert = outer.expect(tag::SEQUENCE).map_err(err)?;
+    let cert = outer.read_tag(tag::SEQUENCE).map_err(err)?;
     let mut parts = cert.children();
-    let tbs = parts.expect(tag::SEQUENCE).map_err(err)?;
+    let tbs = parts.read_tag(tag::SEQUENCE).map_err(err)?;
     let mut fields = tbs.children();
     let mut new_tbs = Vec::with_capacity(tbs.value.len() + 64);
     if let Some(version) = fields.optional(tag::CONTEXT_0).map_err(err)? {
         new_tbs.extend_from_slice(version.raw);
     }
-    new_tbs.extend_from_slice(fields.expect(tag::INTEGER).map_err(err)?.raw);
-    fields.expect(tag::SEQUENCE).map_err(err)?; // the PKCS#1 algorithm: replaced
+    new_tbs.extend_from_slice(fields.read_tag(tag::INTEGER).map_err(err)?.raw);
+    fields.read_tag(tag::SEQUENCE).map_err(err)?; // the PKCS#1 algorithm: replaced
     new_tbs.extend_from_slice(&algorithm);
     while let Some(field) = fields.next_tlv().map_err(err)? {
         new_tbs.extend_from_slice(field.raw);
