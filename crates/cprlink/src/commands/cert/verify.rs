@@ -98,12 +98,12 @@ fn render_report(report: &Report, ui: &Ui) -> Result<(), CliError> {
         );
         out.extend(hanging(&head, indent, &check.detail));
     }
-    let failed: Vec<&str> = report.failures().map(|c| c.id).collect();
+    let failed: Vec<&str> = report.failures().map(|c| c.id.as_str()).collect();
     let warned: Vec<&str> = report
         .checks
         .iter()
         .filter(|c| c.status == cprlink_cert::CheckStatus::Warn)
-        .map(|c| c.id)
+        .map(|c| c.id.as_str())
         .collect();
     let summary = match report.verdict {
         Verdict::Pass => "verdict: pass (every check passed)".to_owned(),
