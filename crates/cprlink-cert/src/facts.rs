@@ -176,19 +176,29 @@ pub fn same_certificate(a: &X509Ref, b: &X509Ref) -> bool {
     matches!((a.to_der(), b.to_der()), (Ok(x), Ok(y)) if x == y)
 }
 
-/// SHA-1 over the DER certificate: upper-case hex without separators.
-pub fn sha1_thumbprint(cert: &X509Ref) -> Result<String, Error> {
-    let d = cert.digest(MessageDigest::sha1())?;
-    Ok(d.iter().map(|b| format!("{b:02X}")).collect())
+/// Bytes as upper-case hex without separators (`52FB92...`): how Windows and the
+/// Datafordeler portals show a SHA-1 thumbprint. The one place that spells it; other
+/// crates call this (or [`sha1_thumbprint`]) instead of formatting bytes themselves.
+pub fn upper_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            // Writing to a String cannot fail.
+            let _ = write!(s, "{b:02X}");
+            s
+        })
 }
 
-/// SHA-256 over the DER certificate: upper-case hex with colons.
+/// SHA-1 over the DER certificate: upper-case hex without separators ([`upper_hex`]).
+pub fn sha1_thumbprint(cert: &X509Ref) -> Result<String, Error> {
+    Ok(upper_hex(&cert.digest(MessageDigest::sha1())?))
+}
+
+/// SHA-256 over the DER certificate: upper-case hex with colons (`7A:F8:...`).
 pub fn sha256_fingerprint(cert: &X509Ref) -> Result<String, Error> {
     let d = cert.digest(MessageDigest::sha256())?;
-    Ok(d.iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":"))
+    Ok(d.chunks(1).map(upper_hex).collect::<Vec<_>>().join(":"))
 }
 
 /// `CN=..., O=..., C=DK`: the entries in the certificate's own order, as
@@ -458,6 +468,17 @@ mod tests {
         assert!(!f.is_ca);
         assert!(CertFacts::of(&pki.issuing.cert, Utc::now()).unwrap().is_ca);
         assert_eq!(f.sha1_thumbprint.len(), 40);
+        assert_eq!(
+            f.sha1_thumbprint,
+            upper_hex(&leaf.cert.digest(MessageDigest::sha1()).unwrap())
+        );
+        assert_eq!(upper_hex(&[0x00, 0x0f, 0xa0, 0xff]), "000FA0FF");
+        assert_eq!(f.sha256_fingerprint.len(), 32 * 3 - 1);
+        assert!(
+            f.sha256_fingerprint
+                .split(':')
+                .all(|p| p.len() == 2 && p == p.to_uppercase())
+        );
         assert!((1090..=1095).contains(&f.days_left), "{}", f.days_left);
     }
 }

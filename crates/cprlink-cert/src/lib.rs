@@ -30,4 +30,6 @@ pub use error::Error;
 pub use facts::{CertFacts, Environment, Generation, Kind};
 pub use load::{FileFormat, Loaded, load};
 pub use p12::Profile;
-pub use verify::{Check, CheckId, CheckStatus, Report, Verdict, VerifyOptions, verify, verify_file};
+pub use verify::{
+    Check, CheckId, CheckStatus, Report, Verdict, VerifyOptions, verify, verify_file,
+};
