@@ -125,9 +125,22 @@ impl CertFacts {
         let issuer = cert.issuer_name();
         let serial_attr = entry(subject, Nid::SERIALNUMBER);
         let cvr = cvr_of(subject, serial_attr.as_deref());
-        let not_before = asn1_to_utc(cert.not_before())?;
-        let not_after = asn1_to_utc(cert.not_after())?;
-        let key = cert.public_key()?;
+        let unreadable = |reason: String| Error::UnreadableCertificate {
+            subject: name_text(subject),
+            reason,
+        };
+        let with_subject = |e: Error| match e {
+            Error::UnreadableCertificate { reason, .. } => unreadable(reason),
+            other => other,
+        };
+        let not_before = asn1_to_utc(cert.not_before()).map_err(with_subject)?;
+        let not_after = asn1_to_utc(cert.not_after()).map_err(with_subject)?;
+        let key = cert.public_key().map_err(|e| {
+            unreadable(format!(
+                "its public key is of a kind OpenSSL cannot read ({})",
+                crate::p12::openssl_reason(&e)
+            ))
+        })?;
         let key_type = match key.id() {
             openssl::pkey::Id::RSA => "RSA".to_owned(),
             openssl::pkey::Id::RSA_PSS => "RSA-PSS".to_owned(),
@@ -433,13 +446,17 @@ pub(crate) fn is_ca(cert: &X509Ref) -> bool {
     false
 }
 
-/// Converts an ASN.1 time to UTC.
+/// Converts an ASN.1 time to UTC. A time that cannot be represented is
+/// [`Error::UnreadableCertificate`] (it came from a certificate).
 pub fn asn1_to_utc(t: &openssl::asn1::Asn1TimeRef) -> Result<DateTime<Utc>, Error> {
+    let out_of_range = || Error::UnreadableCertificate {
+        subject: String::new(),
+        reason: format!("its date {t} is out of range"),
+    };
     let epoch = openssl::asn1::Asn1Time::from_unix(0)?;
-    let diff = epoch.diff(t)?;
+    let diff = epoch.diff(t).map_err(|_| out_of_range())?;
     let secs = i64::from(diff.days) * 86_400 + i64::from(diff.secs);
-    DateTime::from_timestamp(secs, 0)
-        .ok_or_else(|| Error::TestPki("certificate time out of range".to_owned()))
+    DateTime::from_timestamp(secs, 0).ok_or_else(out_of_range)
 }
 
 #[cfg(test)]
