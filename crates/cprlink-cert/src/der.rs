@@ -113,8 +113,9 @@ impl<'a> Reader<'a> {
         }))
     }
 
-    /// The next element, which must exist and carry `expected` as its tag.
-    pub fn expect(&mut self, expected: u8) -> Result<Tlv<'a>, DerError> {
+    /// The next element, which must exist and carry `expected` as its tag. (Not called
+    /// `expect`: it returns an error, it does not panic like `Option::expect`.)
+    pub fn read_tag(&mut self, expected: u8) -> Result<Tlv<'a>, DerError> {
         match self.next_tlv()? {
             Some(tlv) if tlv.tag == expected => Ok(tlv),
             Some(_) => Err(DerError("unexpected tag")),

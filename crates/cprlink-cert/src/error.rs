@@ -1,13 +1,16 @@
 //! The one error type of `cprlink-cert`.
 //!
 //! Variants say what went wrong in the user's terms. They never carry a password
-//! or key material. The binary maps them to exit codes and adds hints.
+//! or key material. The binary maps them to exit codes and adds hints; the enum is
+//! deliberately not `#[non_exhaustive]`, so that a new variant does not compile until
+//! the binary's `exit::cert_error` gives it an exit code and a hint. A user's file that
+//! OpenSSL cannot read always becomes one of the specific variants; [`Error::OpenSsl`]
+//! is left for failures no input of the user's can cause (a bug: exit 5).
 
 use std::path::PathBuf;
 
 /// Everything that can go wrong with certificate files.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     #[error("cannot read {}: {source}", path.display())]
     Read {
@@ -79,8 +82,18 @@ pub enum Error {
     },
     #[error("the private key does not match the certificate")]
     KeyDoesNotMatchCertificate,
+    /// A certificate that parsed but whose facts cannot be read (an unsupported public
+    /// key, a date out of range).
+    #[error(
+        "cannot read the certificate{}: {reason}",
+        if subject.is_empty() { String::new() } else { format!(" {subject}") }
+    )]
+    UnreadableCertificate { subject: String, reason: String },
+    /// Making a test PKI failed (sandbox, demo, tests): never the user's input.
     #[error("test PKI: {0}")]
     TestPki(String),
+    /// OpenSSL failed on values cprlink made itself (building a structure, hashing,
+    /// a random number): never the user's input.
     #[error("OpenSSL: {0}")]
     OpenSsl(#[from] openssl::error::ErrorStack),
 }

@@ -2,8 +2,10 @@
 //!
 //! Owns reading a certificate into plain data: subject parts, CVR, certificate UUID,
 //! kind (system/organisation vs employee), OCES generation, production vs test,
-//! validity, key, signature algorithm, usages and fingerprints. It passes no verdict:
-//! `verify` does that.
+//! validity, key, signature algorithm, usages and fingerprints, and the text of names
+//! for messages ([`name_text`]). The OCES3 name facts (the `organizationIdentifier` OID,
+//! the policies) live here too: production code never reaches into `testpki` for them.
+//! It passes no verdict: `verify` does that.
 
 use chrono::{DateTime, Utc};
 use openssl::hash::MessageDigest;
@@ -12,7 +14,11 @@ use openssl::x509::{X509ExtendedKeyUsage, X509KeyUsage, X509NameRef, X509Ref};
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::testpki::{OID_ORGANIZATION_IDENTIFIER, name_text};
+
+/// OID of `organizationIdentifier` (no `Nid` in the `openssl` crate).
+pub const OID_ORGANIZATION_IDENTIFIER: &str = "2.5.4.97";
+/// OCES3 certificate policies carried by system/organisation certificates.
+pub const OCES3_POLICIES: [&str; 2] = ["0.4.0.2042.1.1", "1.2.208.169.1.1.1.3.7.1"];
 
 /// Production or test PKI, as told by the issuer's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -119,9 +125,22 @@ impl CertFacts {
         let issuer = cert.issuer_name();
         let serial_attr = entry(subject, Nid::SERIALNUMBER);
         let cvr = cvr_of(subject, serial_attr.as_deref());
-        let not_before = asn1_to_utc(cert.not_before())?;
-        let not_after = asn1_to_utc(cert.not_after())?;
-        let key = cert.public_key()?;
+        let unreadable = |reason: String| Error::UnreadableCertificate {
+            subject: name_text(subject),
+            reason,
+        };
+        let with_subject = |e: Error| match e {
+            Error::UnreadableCertificate { reason, .. } => unreadable(reason),
+            other => other,
+        };
+        let not_before = asn1_to_utc(cert.not_before()).map_err(with_subject)?;
+        let not_after = asn1_to_utc(cert.not_after()).map_err(with_subject)?;
+        let key = cert.public_key().map_err(|e| {
+            unreadable(format!(
+                "its public key is of a kind OpenSSL cannot read ({})",
+                crate::p12::openssl_reason(&e)
+            ))
+        })?;
         let key_type = match key.id() {
             openssl::pkey::Id::RSA => "RSA".to_owned(),
             openssl::pkey::Id::RSA_PSS => "RSA-PSS".to_owned(),
@@ -170,19 +189,53 @@ pub fn same_certificate(a: &X509Ref, b: &X509Ref) -> bool {
     matches!((a.to_der(), b.to_der()), (Ok(x), Ok(y)) if x == y)
 }
 
-/// SHA-1 over the DER certificate: upper-case hex without separators.
-pub fn sha1_thumbprint(cert: &X509Ref) -> Result<String, Error> {
-    let d = cert.digest(MessageDigest::sha1())?;
-    Ok(d.iter().map(|b| format!("{b:02X}")).collect())
+/// Bytes as upper-case hex without separators (`52FB92...`): how Windows and the
+/// Datafordeler portals show a SHA-1 thumbprint. The one place that spells it; other
+/// crates call this (or [`sha1_thumbprint`]) instead of formatting bytes themselves.
+pub fn upper_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            // Writing to a String cannot fail.
+            let _ = write!(s, "{b:02X}");
+            s
+        })
 }
 
-/// SHA-256 over the DER certificate: upper-case hex with colons.
+/// SHA-1 over the DER certificate: upper-case hex without separators ([`upper_hex`]).
+pub fn sha1_thumbprint(cert: &X509Ref) -> Result<String, Error> {
+    Ok(upper_hex(&cert.digest(MessageDigest::sha1())?))
+}
+
+/// SHA-256 over the DER certificate: upper-case hex with colons (`7A:F8:...`).
 pub fn sha256_fingerprint(cert: &X509Ref) -> Result<String, Error> {
     let d = cert.digest(MessageDigest::sha256())?;
-    Ok(d.iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":"))
+    Ok(d.chunks(1).map(upper_hex).collect::<Vec<_>>().join(":"))
+}
+
+/// `CN=..., O=..., C=DK`: the entries in the certificate's own order, as
+/// `openssl x509 -subject` prints them, for messages.
+pub fn name_text(name: &X509NameRef) -> String {
+    let parts: Vec<String> = name
+        .entries()
+        .map(|e| {
+            let key = match e.object().nid().short_name() {
+                Ok(s) if e.object().nid() != openssl::nid::Nid::UNDEF => s.to_owned(),
+                _ => {
+                    let oid = e.object().to_string();
+                    if oid == OID_ORGANIZATION_IDENTIFIER || oid == "organizationIdentifier" {
+                        "organizationIdentifier".to_owned()
+                    } else {
+                        oid
+                    }
+                }
+            };
+            let value = e.data().to_string().unwrap_or_default();
+            format!("{key}={value}")
+        })
+        .collect();
+    parts.join(", ")
 }
 
 /// The first value of a name attribute.
@@ -276,12 +329,12 @@ fn pss_hash(cert: &X509Ref) -> Option<&'static str> {
     use crate::der::{Reader, tag};
     let der = cert.to_der().ok()?;
     let mut outer = Reader::new(&der);
-    let certificate = outer.expect(tag::SEQUENCE).ok()?;
+    let certificate = outer.read_tag(tag::SEQUENCE).ok()?;
     let mut parts = certificate.children();
-    parts.expect(tag::SEQUENCE).ok()?; // tbsCertificate
-    let alg = parts.expect(tag::SEQUENCE).ok()?;
+    parts.read_tag(tag::SEQUENCE).ok()?; // tbsCertificate
+    let alg = parts.read_tag(tag::SEQUENCE).ok()?;
     let mut alg = alg.children();
-    alg.expect(tag::OID).ok()?;
+    alg.read_tag(tag::OID).ok()?;
     let params = match alg.optional(tag::SEQUENCE).ok()? {
         Some(p) => p,
         // Absent parameters mean the SHA-1 defaults.
@@ -294,10 +347,10 @@ fn pss_hash(cert: &X509Ref) -> Option<&'static str> {
     };
     let oid = hash
         .children()
-        .expect(tag::SEQUENCE)
+        .read_tag(tag::SEQUENCE)
         .ok()?
         .children()
-        .expect(tag::OID)
+        .read_tag(tag::OID)
         .ok()?
         .as_oid()
         .ok()?;
@@ -357,9 +410,9 @@ pub(crate) fn is_ca(cert: &X509Ref) -> bool {
     use crate::der::{Reader, tag};
     let Ok(der) = cert.to_der() else { return false };
     let Some(tbs) = Reader::new(&der)
-        .expect(tag::SEQUENCE)
+        .read_tag(tag::SEQUENCE)
         .ok()
-        .and_then(|c| c.children().expect(tag::SEQUENCE).ok())
+        .and_then(|c| c.children().read_tag(tag::SEQUENCE).ok())
     else {
         return false;
     };
@@ -368,23 +421,23 @@ pub(crate) fn is_ca(cert: &X509Ref) -> bool {
         if field.tag != 0xa3 {
             continue;
         }
-        let Ok(exts) = field.children().expect(tag::SEQUENCE) else {
+        let Ok(exts) = field.children().read_tag(tag::SEQUENCE) else {
             return false;
         };
         let mut exts = exts.children();
         while let Ok(Some(ext)) = exts.next_tlv() {
             let mut parts = ext.children();
-            let Ok(oid) = parts.expect(tag::OID).and_then(|o| o.as_oid()) else {
+            let Ok(oid) = parts.read_tag(tag::OID).and_then(|o| o.as_oid()) else {
                 continue;
             };
             if oid != "2.5.29.19" {
                 continue;
             }
             let _ = parts.optional(0x01); // critical
-            let Ok(value) = parts.expect(tag::OCTET_STRING) else {
+            let Ok(value) = parts.read_tag(tag::OCTET_STRING) else {
                 return false;
             };
-            let Ok(bc) = Reader::new(value.value).expect(tag::SEQUENCE) else {
+            let Ok(bc) = Reader::new(value.value).read_tag(tag::SEQUENCE) else {
                 return false;
             };
             return matches!(bc.children().optional(0x01), Ok(Some(b)) if b.value.first().is_some_and(|v| *v != 0));
@@ -393,13 +446,17 @@ pub(crate) fn is_ca(cert: &X509Ref) -> bool {
     false
 }
 
-/// Converts an ASN.1 time to UTC.
+/// Converts an ASN.1 time to UTC. A time that cannot be represented is
+/// [`Error::UnreadableCertificate`] (it came from a certificate).
 pub fn asn1_to_utc(t: &openssl::asn1::Asn1TimeRef) -> Result<DateTime<Utc>, Error> {
+    let out_of_range = || Error::UnreadableCertificate {
+        subject: String::new(),
+        reason: format!("its date {t} is out of range"),
+    };
     let epoch = openssl::asn1::Asn1Time::from_unix(0)?;
-    let diff = epoch.diff(t)?;
+    let diff = epoch.diff(t).map_err(|_| out_of_range())?;
     let secs = i64::from(diff.days) * 86_400 + i64::from(diff.secs);
-    DateTime::from_timestamp(secs, 0)
-        .ok_or_else(|| Error::TestPki("certificate time out of range".to_owned()))
+    DateTime::from_timestamp(secs, 0).ok_or_else(out_of_range)
 }
 
 #[cfg(test)]
@@ -428,6 +485,17 @@ mod tests {
         assert!(!f.is_ca);
         assert!(CertFacts::of(&pki.issuing.cert, Utc::now()).unwrap().is_ca);
         assert_eq!(f.sha1_thumbprint.len(), 40);
+        assert_eq!(
+            f.sha1_thumbprint,
+            upper_hex(&leaf.cert.digest(MessageDigest::sha1()).unwrap())
+        );
+        assert_eq!(upper_hex(&[0x00, 0x0f, 0xa0, 0xff]), "000FA0FF");
+        assert_eq!(f.sha256_fingerprint.len(), 32 * 3 - 1);
+        assert!(
+            f.sha256_fingerprint
+                .split(':')
+                .all(|p| p.len() == 2 && p == p.to_uppercase())
+        );
         assert!((1090..=1095).contains(&f.days_left), "{}", f.days_left);
     }
 }

@@ -3,10 +3,12 @@
 //! Reading any certificate file (`load`, `p12`, with the PKCS#12 pre-scan in
 //! `protection`), its facts in OCES3 terms (`facts`), chains to the embedded OCES3 roots
 //! (`trust`), the DPG handover checklist (`verify`, with optional online revocation in
-//! `revocation`), writing key-bearing files safely (`files`), and OCES3-shaped test
-//! PKIs for the sandbox, the demo and the tests (`testpki`). The library never prints,
-//! prompts or exits: the `cprlink` binary owns the terminal.
+//! `revocation`), the CA certificates to put into a .p12 we write (`chain`), writing
+//! key-bearing files safely (`files`), and OCES3-shaped test PKIs for the sandbox, the
+//! demo and the tests (`testpki`, which production modules never import). The library
+//! never prints, prompts or exits: the `cprlink` binary owns the terminal.
 
+pub mod chain;
 pub mod der;
 pub mod error;
 pub mod facts;
@@ -28,4 +30,6 @@ pub use error::Error;
 pub use facts::{CertFacts, Environment, Generation, Kind};
 pub use load::{FileFormat, Loaded, load};
 pub use p12::Profile;
-pub use verify::{Check, CheckStatus, Report, Verdict, VerifyOptions, verify, verify_file};
+pub use verify::{
+    Check, CheckId, CheckStatus, Report, Verdict, VerifyOptions, verify, verify_file,
+};

@@ -25,10 +25,9 @@ use openssl::x509::{X509, X509Builder, X509Extension, X509Name, X509NameBuilder}
 use crate::der::{self, tag};
 use crate::error::Error;
 
-/// OID of `organizationIdentifier` (no `Nid` in the `openssl` crate).
-pub const OID_ORGANIZATION_IDENTIFIER: &str = "2.5.4.97";
-/// OCES3 certificate policies carried by system/organisation certificates.
-pub const OCES3_POLICIES: [&str; 2] = ["0.4.0.2042.1.1", "1.2.208.169.1.1.1.3.7.1"];
+// The names' facts live in `facts`; re-exported here for the callers (sandbox, lookup)
+// that found them in this module first. New code names `crate::facts`.
+pub use crate::facts::{OCES3_POLICIES, OID_ORGANIZATION_IDENTIFIER, name_text};
 
 /// How a certificate is signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -439,16 +438,16 @@ fn sign(builder: X509Builder, key: &PKey<Private>, signature: Signature) -> Resu
 
     let err = |e: der::DerError| Error::TestPki(e.to_string());
     let mut outer = der::Reader::new(&provisional);
-    let cert = outer.expect(tag::SEQUENCE).map_err(err)?;
+    let cert = outer.read_tag(tag::SEQUENCE).map_err(err)?;
     let mut parts = cert.children();
-    let tbs = parts.expect(tag::SEQUENCE).map_err(err)?;
+    let tbs = parts.read_tag(tag::SEQUENCE).map_err(err)?;
     let mut fields = tbs.children();
     let mut new_tbs = Vec::with_capacity(tbs.value.len() + 64);
     if let Some(version) = fields.optional(tag::CONTEXT_0).map_err(err)? {
         new_tbs.extend_from_slice(version.raw);
     }
-    new_tbs.extend_from_slice(fields.expect(tag::INTEGER).map_err(err)?.raw);
-    fields.expect(tag::SEQUENCE).map_err(err)?; // the PKCS#1 algorithm: replaced
+    new_tbs.extend_from_slice(fields.read_tag(tag::INTEGER).map_err(err)?.raw);
+    fields.read_tag(tag::SEQUENCE).map_err(err)?; // the PKCS#1 algorithm: replaced
     new_tbs.extend_from_slice(&algorithm);
     while let Some(field) = fields.next_tlv().map_err(err)? {
         new_tbs.extend_from_slice(field.raw);
@@ -518,30 +517,6 @@ pub fn random_uuid() -> String {
         &hex[16..20],
         &hex[20..32]
     )
-}
-
-/// `CN=..., O=..., C=DK`: the entries in the certificate's own order, as
-/// `openssl x509 -subject` prints them, for messages.
-pub fn name_text(name: &openssl::x509::X509NameRef) -> String {
-    let parts: Vec<String> = name
-        .entries()
-        .map(|e| {
-            let key = match e.object().nid().short_name() {
-                Ok(s) if e.object().nid() != openssl::nid::Nid::UNDEF => s.to_owned(),
-                _ => {
-                    let oid = e.object().to_string();
-                    if oid == OID_ORGANIZATION_IDENTIFIER || oid == "organizationIdentifier" {
-                        "organizationIdentifier".to_owned()
-                    } else {
-                        oid
-                    }
-                }
-            };
-            let value = e.data().to_string().unwrap_or_default();
-            format!("{key}={value}")
-        })
-        .collect();
-    parts.join(", ")
 }
 
 #[cfg(test)]

@@ -20,8 +20,8 @@ use openssl::x509::{X509, X509Ref, X509StoreContext};
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::facts::name_text;
 use crate::facts::sha256_fingerprint;
-use crate::testpki::name_text;
 
 // Public certificates of "Den Danske Stat" OCES3, from https://www.ca1.gov.dk/certifikater/
 // (fingerprints in anchors/README.md).

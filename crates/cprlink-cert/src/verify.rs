@@ -23,32 +23,121 @@ use crate::protection::{Cipher, WINDOWS_MAX_ITERATIONS, group};
 use crate::revocation::{self, Revocation, RevocationOptions};
 use crate::trust::{self, AnchorKind, ChainStatus};
 
-/// The check ids, in report order (the SPEC's list).
-pub const CHECK_IDS: [&str; 23] = [
-    "format",
-    "password",
-    "legacy_encryption",
-    "protection",
-    "private_key",
-    "certificate",
-    "key_match",
-    "key_size",
-    "validity",
-    "signature_algorithm",
-    "key_usage",
-    "eku",
-    "basic_constraints",
-    "chain",
-    "intermediate",
-    "environment",
-    "oces_generation",
-    "cvr",
-    "kind",
-    "fingerprints",
-    "cer_match",
-    "extra_certs",
-    "revocation",
-];
+/// A check of the checklist: the SPEC's ids, in report order. Serialised as its id
+/// (`"legacy_encryption"`), spelt in one place ([`CheckId::as_str`]), so a misspelt id
+/// cannot reach a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CheckId {
+    Format,
+    Password,
+    LegacyEncryption,
+    Protection,
+    PrivateKey,
+    Certificate,
+    KeyMatch,
+    KeySize,
+    Validity,
+    SignatureAlgorithm,
+    KeyUsage,
+    Eku,
+    BasicConstraints,
+    Chain,
+    Intermediate,
+    Environment,
+    OcesGeneration,
+    Cvr,
+    Kind,
+    Fingerprints,
+    CerMatch,
+    ExtraCerts,
+    Revocation,
+    Renewal,
+}
+
+impl CheckId {
+    /// Every id, in report order. `revocation` is reported only with `--online`, and
+    /// `renewal` only with `--renewal-of`.
+    pub const ALL: [CheckId; 24] = [
+        CheckId::Format,
+        CheckId::Password,
+        CheckId::LegacyEncryption,
+        CheckId::Protection,
+        CheckId::PrivateKey,
+        CheckId::Certificate,
+        CheckId::KeyMatch,
+        CheckId::KeySize,
+        CheckId::Validity,
+        CheckId::SignatureAlgorithm,
+        CheckId::KeyUsage,
+        CheckId::Eku,
+        CheckId::BasicConstraints,
+        CheckId::Chain,
+        CheckId::Intermediate,
+        CheckId::Environment,
+        CheckId::OcesGeneration,
+        CheckId::Cvr,
+        CheckId::Kind,
+        CheckId::Fingerprints,
+        CheckId::CerMatch,
+        CheckId::ExtraCerts,
+        CheckId::Revocation,
+        CheckId::Renewal,
+    ];
+
+    /// The ids every report of an opened file carries, in order: all but the two that
+    /// are asked for (`revocation`, `renewal`).
+    pub fn offline() -> &'static [CheckId] {
+        &Self::ALL[..=CheckId::ExtraCerts as usize]
+    }
+
+    /// The checks after `certificate` (they need one), up to `extra_certs`.
+    fn about_the_certificate() -> &'static [CheckId] {
+        &Self::ALL[CheckId::KeyMatch as usize..=CheckId::ExtraCerts as usize]
+    }
+
+    /// The SPEC's id.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckId::Format => "format",
+            CheckId::Password => "password",
+            CheckId::LegacyEncryption => "legacy_encryption",
+            CheckId::Protection => "protection",
+            CheckId::PrivateKey => "private_key",
+            CheckId::Certificate => "certificate",
+            CheckId::KeyMatch => "key_match",
+            CheckId::KeySize => "key_size",
+            CheckId::Validity => "validity",
+            CheckId::SignatureAlgorithm => "signature_algorithm",
+            CheckId::KeyUsage => "key_usage",
+            CheckId::Eku => "eku",
+            CheckId::BasicConstraints => "basic_constraints",
+            CheckId::Chain => "chain",
+            CheckId::Intermediate => "intermediate",
+            CheckId::Environment => "environment",
+            CheckId::OcesGeneration => "oces_generation",
+            CheckId::Cvr => "cvr",
+            CheckId::Kind => "kind",
+            CheckId::Fingerprints => "fingerprints",
+            CheckId::CerMatch => "cer_match",
+            CheckId::ExtraCerts => "extra_certs",
+            CheckId::Revocation => "revocation",
+            CheckId::Renewal => "renewal",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, so that `{:<20}` lines up the checklist.
+        f.pad(self.as_str())
+    }
+}
+
+impl Serialize for CheckId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
 
 /// What to check against.
 #[derive(Debug, Clone)]
@@ -140,7 +229,7 @@ impl CheckStatus {
 /// One line of the checklist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
-    pub id: &'static str,
+    pub id: CheckId,
     pub status: CheckStatus,
     pub detail: String,
 }
@@ -177,7 +266,7 @@ impl Report {
     }
 
     /// The check with this id.
-    pub fn check(&self, id: &str) -> Option<&Check> {
+    pub fn check(&self, id: CheckId) -> Option<&Check> {
         self.checks.iter().find(|c| c.id == id)
     }
 
@@ -202,24 +291,26 @@ impl Report {
     /// content (it cannot be read at all, or a password is missing).
     pub fn for_open_error(err: &Error) -> Option<Report> {
         let (id, detail) = match err {
-            Error::WrongPassword { .. } => {
-                ("password", "the password does not open the file".to_owned())
-            }
-            Error::PasswordHasNul => ("password", err.to_string()),
-            Error::EmptyFile { .. } => ("format", "the file is empty".to_owned()),
+            Error::WrongPassword { .. } => (
+                CheckId::Password,
+                "the password does not open the file".to_owned(),
+            ),
+            Error::PasswordHasNul => (CheckId::Password, err.to_string()),
+            Error::EmptyFile { .. } => (CheckId::Format, "the file is empty".to_owned()),
             Error::Base64Pkcs12 { .. } => (
-                "format",
+                CheckId::Format,
                 "Base64 text of a PKCS#12 file, not the binary file itself (decode it first)"
                     .to_owned(),
             ),
-            Error::NotPkcs12 { reason, .. } => {
-                ("format", format!("not a readable PKCS#12 file: {reason}"))
-            }
+            Error::NotPkcs12 { reason, .. } => (
+                CheckId::Format,
+                format!("not a readable PKCS#12 file: {reason}"),
+            ),
             Error::UnrecognizedFormat { reason, .. } => {
-                ("format", format!("not a PKCS#12 file: {reason}"))
+                (CheckId::Format, format!("not a PKCS#12 file: {reason}"))
             }
             Error::AbsurdIterationCount { count, limit, .. } => (
-                "format",
+                CheckId::Format,
                 format!(
                     "asks for {} iterations (limit {}): refused unopened, the file may be hostile",
                     group(*count),
@@ -227,11 +318,11 @@ impl Report {
                 ),
             ),
             Error::LegacyEncryptionUnavailable { .. } => (
-                "legacy_encryption",
+                CheckId::LegacyEncryption,
                 "old RC2 export, and OpenSSL's legacy provider is not available here".to_owned(),
             ),
             Error::KeyWithoutCertificate { .. } => (
-                "format",
+                CheckId::Format,
                 "a PEM private key without a certificate, not a PKCS#12 file".to_owned(),
             ),
             _ => return None,
@@ -241,11 +332,11 @@ impl Report {
             status: CheckStatus::Fail,
             detail,
         }];
-        if id != "format" {
+        if id != CheckId::Format {
             checks.insert(
                 0,
                 Check {
-                    id: "format",
+                    id: CheckId::Format,
                     status: CheckStatus::Pass,
                     detail: "PKCS#12".to_owned(),
                 },
@@ -289,16 +380,19 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Report {
             } else {
                 ""
             };
-            c.pass("format", format!("PKCS#12{ber}"));
-            c.pass("password", "the password opens the file");
+            c.pass(CheckId::Format, format!("PKCS#12{ber}"));
+            c.pass(CheckId::Password, "the password opens the file");
             if p.protection.needs_legacy_provider() {
                 c.info(
-                    "legacy_encryption",
+                    CheckId::LegacyEncryption,
                     "old RC2 export: needed OpenSSL's legacy provider; readers without it fail \
                      (`cprlink cert repack` makes a compat copy)",
                 );
             } else {
-                c.pass("legacy_encryption", "no legacy algorithms (RC2, RC4, DES)");
+                c.pass(
+                    CheckId::LegacyEncryption,
+                    "no legacy algorithms (RC2, RC4, DES)",
+                );
             }
             let prot = &p.protection;
             let text = format!(
@@ -309,7 +403,7 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Report {
             );
             if prot.max_iterations() > WINDOWS_MAX_ITERATIONS {
                 c.warn(
-                    "protection",
+                    CheckId::Protection,
                     format!(
                         "{} iterations: Windows refuses more than {}; {text}",
                         group(prot.max_iterations()),
@@ -318,29 +412,29 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Report {
                 );
             } else if prot.key_bags.iter().any(|k| k.cipher == Cipher::None) {
                 c.warn(
-                    "protection",
+                    CheckId::Protection,
                     format!("the private key is stored unencrypted; {text}"),
                 );
             } else if prot.mac.is_none() {
                 c.warn(
-                    "protection",
+                    CheckId::Protection,
                     format!("no MAC, the file's integrity is not protected; {text}"),
                 );
             } else {
-                c.info("protection", text);
+                c.info(CheckId::Protection, text);
             }
         }
         None => {
             c.fail(
-                "format",
+                CheckId::Format,
                 format!(
                     "a {}, not a PKCS#12 file; DPG needs the .p12 with the private key",
                     loaded.format.describe()
                 ),
             );
-            c.info("password", "not applicable");
-            c.info("legacy_encryption", "not applicable");
-            c.info("protection", "not applicable");
+            c.info(CheckId::Password, "not applicable");
+            c.info(CheckId::LegacyEncryption, "not applicable");
+            c.info(CheckId::Protection, "not applicable");
         }
     }
 
@@ -352,19 +446,19 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Report {
         _ => "",
     };
     match key {
-        Some(k) => c.pass("private_key", format!("present ({})", key_text(k))),
+        Some(k) => c.pass(CheckId::PrivateKey, format!("present ({})", key_text(k))),
         None => c.fail(
-            "private_key",
+            CheckId::PrivateKey,
             "no private key in the file: DPG cannot authenticate with it",
         ),
     }
     let Some(leaf) = leaf else {
-        c.fail("certificate", "no certificate in the file");
-        for id in &CHECK_IDS[6..22] {
-            c.info(id, "not checked: no certificate");
+        c.fail(CheckId::Certificate, "no certificate in the file");
+        for id in CheckId::about_the_certificate() {
+            c.info(*id, "not checked: no certificate");
         }
         if opts.online {
-            c.info("revocation", "not checked: no certificate");
+            c.info(CheckId::Revocation, "not checked: no certificate");
         }
         return c.finish(None, None);
     };
@@ -372,32 +466,35 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Report {
         Ok(f) => f,
         Err(e) => {
             c.fail(
-                "certificate",
+                CheckId::Certificate,
                 format!("the certificate cannot be read: {e}"),
             );
-            for id in &CHECK_IDS[6..22] {
-                c.info(id, "not checked: unreadable certificate");
+            for id in CheckId::about_the_certificate() {
+                c.info(*id, "not checked: unreadable certificate");
             }
             return c.finish(None, None);
         }
     };
     c.pass(
-        "certificate",
+        CheckId::Certificate,
         format!("{}{leaf_note}", short_subject(&facts)),
     );
     match key {
         Some(k) => {
             let matches = leaf.public_key().map(|pk| pk.public_eq(k)).unwrap_or(false);
             if matches {
-                c.pass("key_match", "the private key belongs to the certificate");
+                c.pass(
+                    CheckId::KeyMatch,
+                    "the private key belongs to the certificate",
+                );
             } else {
                 c.fail(
-                    "key_match",
+                    CheckId::KeyMatch,
                     "the private key does not belong to the certificate: TLS would fail",
                 );
             }
         }
-        None => c.info("key_match", "not checked: no private key"),
+        None => c.info(CheckId::KeyMatch, "not checked: no private key"),
     }
 
     check_key_size(&mut c, &facts);
@@ -411,14 +508,14 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Report {
     let chain = match chain {
         Ok(ch) => {
             if ch.verified {
-                c.pass("chain", ch.describe());
+                c.pass(CheckId::Chain, ch.describe());
             } else {
-                c.fail("chain", ch.describe());
+                c.fail(CheckId::Chain, ch.describe());
             }
             Some(ch)
         }
         Err(e) => {
-            c.fail("chain", format!("chain building failed: {e}"));
+            c.fail(CheckId::Chain, format!("chain building failed: {e}"));
             None
         }
     };
@@ -432,36 +529,36 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Report {
     );
     let generation = effective_generation(&facts, chain.as_ref());
     match generation {
-        Generation::Oces3 => c.pass("oces_generation", "OCES3"),
+        Generation::Oces3 => c.pass(CheckId::OcesGeneration, "OCES3"),
         Generation::Oces2 => c.fail(
-            "oces_generation",
+            CheckId::OcesGeneration,
             "OCES2 (TRUST2408), retired on 31 October 2023: order an OCES3 certificate in MitID Erhverv",
         ),
         Generation::Unknown => c.fail(
-            "oces_generation",
+            CheckId::OcesGeneration,
             format!("not an OCES certificate (issuer {})", facts.issuer),
         ),
     }
     check_cvr(&mut c, &facts, opts.expected_cvr.as_deref());
     match facts.kind {
         Kind::SystemOrOrganisation => c.pass(
-            "kind",
+            CheckId::Kind,
             "system/organisation certificate (UI:DK-O), right for a system connection",
         ),
         Kind::Employee => c.fail(
-            "kind",
+            CheckId::Kind,
             "employee certificate (UI:DK-E, a person): a system connection needs an \
              organisation/system certificate from MitID Erhverv",
         ),
         Kind::Unknown => c.fail(
-            "kind",
+            CheckId::Kind,
             "not an OCES organisation/system certificate (no serialNumber UI:DK-O:...)",
         ),
     }
 
     // fingerprints, cer_match, extra_certs
     c.info(
-        "fingerprints",
+        CheckId::Fingerprints,
         format!(
             "SHA-1 {}, SHA-256 {}",
             facts.sha1_thumbprint, facts.sha256_fingerprint
@@ -470,7 +567,7 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Report {
     match &opts.uploaded_cer {
         Some(cer) => check_cer(&mut c, &leaf, cer, &facts),
         None => c.info(
-            "cer_match",
+            CheckId::CerMatch,
             "not checked (pass --cer UPLOADED.cer to compare)",
         ),
     }
@@ -504,29 +601,23 @@ pub fn effective_generation(facts: &CertFacts, chain: Option<&ChainStatus>) -> G
 struct Checks(Vec<Check>);
 
 impl Checks {
-    fn push(&mut self, id: &str, status: CheckStatus, detail: impl Into<String>) {
-        // Ids come from CHECK_IDS so that the report's ids are the `'static` SPEC ones.
-        let id = CHECK_IDS
-            .iter()
-            .find(|known| **known == id)
-            .copied()
-            .unwrap_or("unknown");
+    fn push(&mut self, id: CheckId, status: CheckStatus, detail: impl Into<String>) {
         self.0.push(Check {
             id,
             status,
             detail: detail.into(),
         });
     }
-    fn pass(&mut self, id: &str, detail: impl Into<String>) {
+    fn pass(&mut self, id: CheckId, detail: impl Into<String>) {
         self.push(id, CheckStatus::Pass, detail);
     }
-    fn warn(&mut self, id: &str, detail: impl Into<String>) {
+    fn warn(&mut self, id: CheckId, detail: impl Into<String>) {
         self.push(id, CheckStatus::Warn, detail);
     }
-    fn fail(&mut self, id: &str, detail: impl Into<String>) {
+    fn fail(&mut self, id: CheckId, detail: impl Into<String>) {
         self.push(id, CheckStatus::Fail, detail);
     }
-    fn info(&mut self, id: &str, detail: impl Into<String>) {
+    fn info(&mut self, id: CheckId, detail: impl Into<String>) {
         self.push(id, CheckStatus::Info, detail);
     }
     fn finish(self, leaf: Option<CertFacts>, chain: Option<ChainStatus>) -> Report {
@@ -557,20 +648,23 @@ fn short_subject(f: &CertFacts) -> String {
 fn check_key_size(c: &mut Checks, f: &CertFacts) {
     let rsa = f.key_type.starts_with("RSA");
     if rsa && f.key_bits >= 3072 {
-        c.pass("key_size", format!("RSA {} bits", f.key_bits));
+        c.pass(CheckId::KeySize, format!("RSA {} bits", f.key_bits));
     } else if rsa && f.key_bits >= 2048 {
         c.warn(
-            "key_size",
+            CheckId::KeySize,
             format!(
                 "RSA {} bits: OCES3 certificates use RSA 3072 or more",
                 f.key_bits
             ),
         );
     } else if rsa {
-        c.fail("key_size", format!("RSA {} bits: too weak", f.key_bits));
+        c.fail(
+            CheckId::KeySize,
+            format!("RSA {} bits: too weak", f.key_bits),
+        );
     } else {
         c.warn(
-            "key_size",
+            CheckId::KeySize,
             format!(
                 "{} {} bits: OCES3 certificates use RSA",
                 f.key_type, f.key_bits
@@ -584,7 +678,7 @@ fn check_validity(c: &mut Checks, f: &CertFacts, opts: &VerifyOptions) {
     if opts.now < f.not_before {
         let days = (f.not_before - opts.now).num_days();
         c.fail(
-            "validity",
+            CheckId::Validity,
             format!(
                 "not valid yet: valid from {} (in {days} days); check the clock, or wait",
                 f.not_before.format("%Y-%m-%d %H:%M UTC")
@@ -593,7 +687,7 @@ fn check_validity(c: &mut Checks, f: &CertFacts, opts: &VerifyOptions) {
     } else if opts.now > f.not_after {
         let days = (opts.now - f.not_after).num_days();
         c.fail(
-            "validity",
+            CheckId::Validity,
             format!(
                 "expired on {} ({days} days ago): renew it in MitID Erhverv",
                 day(f.not_after)
@@ -601,7 +695,7 @@ fn check_validity(c: &mut Checks, f: &CertFacts, opts: &VerifyOptions) {
         );
     } else if f.days_left < i64::from(opts.warn_days) {
         c.warn(
-            "validity",
+            CheckId::Validity,
             format!(
                 "expires {}: only {} days left; a renewed certificate means a new thumbprint \
                  at Datafordeler and a new handover to DPG",
@@ -611,7 +705,7 @@ fn check_validity(c: &mut Checks, f: &CertFacts, opts: &VerifyOptions) {
         );
     } else {
         c.pass(
-            "validity",
+            CheckId::Validity,
             format!(
                 "valid {} to {}, {} days left",
                 day(f.not_before),
@@ -630,7 +724,7 @@ fn check_signature(c: &mut Checks, f: &CertFacts) {
         .any(|w| lower.contains(w));
     if weak {
         c.fail(
-            "signature_algorithm",
+            CheckId::SignatureAlgorithm,
             format!("{name}: a broken hash, refused"),
         );
     } else if name.starts_with("RSASSA-PSS")
@@ -641,10 +735,10 @@ fn check_signature(c: &mut Checks, f: &CertFacts) {
         ]
         .contains(&name.as_str())
     {
-        c.pass("signature_algorithm", name.clone());
+        c.pass(CheckId::SignatureAlgorithm, name.clone());
     } else {
         c.warn(
-            "signature_algorithm",
+            CheckId::SignatureAlgorithm,
             format!("{name}: OCES3 uses RSASSA-PSS; check that DPG accepts it"),
         );
     }
@@ -652,12 +746,12 @@ fn check_signature(c: &mut Checks, f: &CertFacts) {
 
 fn check_usages(c: &mut Checks, f: &CertFacts) {
     match &f.key_usage {
-        None => c.pass("key_usage", "absent (no restriction)"),
+        None => c.pass(CheckId::KeyUsage, "absent (no restriction)"),
         Some(ku) if ku.iter().any(|u| u == "digitalSignature") => {
-            c.pass("key_usage", ku.join(", "))
+            c.pass(CheckId::KeyUsage, ku.join(", "))
         }
         Some(ku) => c.fail(
-            "key_usage",
+            CheckId::KeyUsage,
             format!(
                 "{} without digitalSignature: TLS client authentication needs it",
                 if ku.is_empty() {
@@ -669,16 +763,16 @@ fn check_usages(c: &mut Checks, f: &CertFacts) {
         ),
     }
     match &f.extended_key_usage {
-        None => c.pass("eku", "absent (normal for OCES3)"),
+        None => c.pass(CheckId::Eku, "absent (normal for OCES3)"),
         Some(eku)
             if eku
                 .iter()
                 .any(|u| u == "clientAuth" || u == "anyExtendedKeyUsage") =>
         {
-            c.pass("eku", eku.join(", "))
+            c.pass(CheckId::Eku, eku.join(", "))
         }
         Some(eku) => c.fail(
-            "eku",
+            CheckId::Eku,
             format!(
                 "restricted to {} without clientAuth: TLS client authentication would be refused",
                 eku.join(", ")
@@ -687,11 +781,11 @@ fn check_usages(c: &mut Checks, f: &CertFacts) {
     }
     if f.is_ca {
         c.warn(
-            "basic_constraints",
+            CheckId::BasicConstraints,
             "CA:TRUE on the certificate: a leaf should not be a CA",
         );
     } else {
-        c.pass("basic_constraints", "not a CA");
+        c.pass(CheckId::BasicConstraints, "not a CA");
     }
 }
 
@@ -702,10 +796,10 @@ fn check_intermediate(
     chain: Option<&ChainStatus>,
 ) {
     let issuer_cn = crate::facts::entry(leaf.issuer_name(), Nid::COMMONNAME)
-        .unwrap_or_else(|| crate::testpki::name_text(leaf.issuer_name()));
+        .unwrap_or_else(|| crate::facts::name_text(leaf.issuer_name()));
     if trust::is_self_signed(leaf) {
         c.info(
-            "intermediate",
+            CheckId::Intermediate,
             "not applicable: the certificate is self-signed",
         );
         return;
@@ -713,23 +807,23 @@ fn check_intermediate(
     if let Some(issuer) = others.iter().find(|o| trust::issued_by(leaf, o)) {
         if trust::is_self_signed(issuer) {
             c.pass(
-                "intermediate",
+                CheckId::Intermediate,
                 format!("not needed: issued directly by the root {issuer_cn}"),
             );
         } else {
-            c.pass("intermediate", format!("{issuer_cn} included"));
+            c.pass(CheckId::Intermediate, format!("{issuer_cn} included"));
         }
         return;
     }
     if chain.is_some_and(|ch| ch.verified && ch.path.len() <= 2) {
         c.pass(
-            "intermediate",
+            CheckId::Intermediate,
             format!("not needed: issued directly by the root {issuer_cn}"),
         );
         return;
     }
     c.warn(
-        "intermediate",
+        CheckId::Intermediate,
         format!(
             "the file lacks the issuing CA ({issuer_cn}): servers that trust only the root \
              refuse it (TLS alert 48); add it with `cprlink cert repack --add-oces-chain`"
@@ -745,22 +839,22 @@ fn check_environment(c: &mut Checks, env: Environment, target: Option<Environmen
     };
     match target {
         None => c.info(
-            "environment",
+            CheckId::Environment,
             format!("{} (pass --environment to compare)", words(env)),
         ),
-        Some(t) if t == env => c.pass("environment", format!("{}, as required", words(env))),
+        Some(t) if t == env => c.pass(CheckId::Environment, format!("{}, as required", words(env))),
         Some(Environment::Production) if env == Environment::Test => c.fail(
-            "environment",
+            CheckId::Environment,
             "a test certificate, but the target is production: Datafordeler production needs a \
              production certificate",
         ),
         Some(Environment::Test) if env == Environment::Production => c.fail(
-            "environment",
+            CheckId::Environment,
             "a production certificate, but the target is test: Datafordeler Test04 needs a test \
              certificate",
         ),
         Some(t) => c.fail(
-            "environment",
+            CheckId::Environment,
             format!(
                 "cannot tell whether it is a {t} certificate ({})",
                 words(env)
@@ -771,20 +865,22 @@ fn check_environment(c: &mut Checks, env: Environment, target: Option<Environmen
 
 fn check_cvr(c: &mut Checks, f: &CertFacts, expected: Option<&str>) {
     match (expected, f.cvr.as_deref()) {
-        (Some(want), Some(got)) if want == got => c.pass("cvr", format!("{got}, as expected")),
+        (Some(want), Some(got)) if want == got => {
+            c.pass(CheckId::Cvr, format!("{got}, as expected"))
+        }
         (Some(want), Some(got)) => c.fail(
-            "cvr",
+            CheckId::Cvr,
             format!("the certificate is for CVR {got}, expected {want}"),
         ),
         (Some(want), None) => c.fail(
-            "cvr",
+            CheckId::Cvr,
             format!(
                 "the certificate carries no CVR (organizationIdentifier NTRDK-...), expected {want}"
             ),
         ),
-        (None, Some(got)) => c.info("cvr", format!("{got} (pass --cvr to compare)")),
+        (None, Some(got)) => c.info(CheckId::Cvr, format!("{got} (pass --cvr to compare)")),
         (None, None) => c.warn(
-            "cvr",
+            CheckId::Cvr,
             "the certificate carries no CVR (organizationIdentifier NTRDK-...)",
         ),
     }
@@ -793,7 +889,10 @@ fn check_cvr(c: &mut Checks, f: &CertFacts, expected: Option<&str>) {
 fn check_cer(c: &mut Checks, leaf: &X509Ref, cer: &X509Ref, f: &CertFacts) {
     let theirs = sha256_fingerprint(cer).unwrap_or_default();
     if theirs == f.sha256_fingerprint {
-        c.pass("cer_match", "the same certificate as the uploaded .cer");
+        c.pass(
+            CheckId::CerMatch,
+            "the same certificate as the uploaded .cer",
+        );
         return;
     }
     let their_sha1 = sha1_thumbprint(cer).unwrap_or_default();
@@ -807,7 +906,7 @@ fn check_cer(c: &mut Checks, leaf: &X509Ref, cer: &X509Ref, f: &CertFacts) {
         ""
     };
     c.fail(
-        "cer_match",
+        CheckId::CerMatch,
         format!(
             "a different certificate than the uploaded .cer (SHA-1 {their_sha1} there, {} here){hint}",
             f.sha1_thumbprint
@@ -830,7 +929,7 @@ fn check_extra_certs(c: &mut Checks, others: &[X509]) {
     }
     if extra.is_empty() {
         c.pass(
-            "extra_certs",
+            CheckId::ExtraCerts,
             format!(
                 "none ({cas} CA certificate{})",
                 if cas == 1 { "" } else { "s" }
@@ -838,7 +937,7 @@ fn check_extra_certs(c: &mut Checks, others: &[X509]) {
         );
     } else {
         c.warn(
-            "extra_certs",
+            CheckId::ExtraCerts,
             format!(
                 "{} other leaf certificate{} in the file ({}): DPG may pick the wrong one",
                 extra.len(),
@@ -857,7 +956,10 @@ fn check_revocation(c: &mut Checks, leaf: &X509Ref, others: &[X509], opts: &Veri
         .find(|o| trust::issued_by(leaf, o))
         .cloned();
     let Some(issuer) = issuer else {
-        c.warn("revocation", "could not check: the issuing CA is not known");
+        c.warn(
+            CheckId::Revocation,
+            "could not check: the issuing CA is not known",
+        );
         return;
     };
     let mut trusted: Vec<X509> = trust::embedded_roots().to_vec();
@@ -875,13 +977,60 @@ fn check_revocation(c: &mut Checks, leaf: &X509Ref, others: &[X509], opts: &Veri
         timeout: opts.online_timeout,
     };
     match revocation::check(leaf, &issuer, &trusted, &ropts) {
-        Revocation::Good { source } => c.pass("revocation", format!("not revoked ({source})")),
+        Revocation::Good { source } => {
+            c.pass(CheckId::Revocation, format!("not revoked ({source})"))
+        }
         Revocation::Revoked { source, detail } => c.fail(
-            "revocation",
+            CheckId::Revocation,
             format!("{detail} ({source}): order a new certificate"),
         ),
         Revocation::Unknown { reason } => {
-            c.warn("revocation", format!("could not check: {reason}"))
+            c.warn(CheckId::Revocation, format!("could not check: {reason}"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_ids_are_the_specs_in_report_order() {
+        let spelt: Vec<&str> = CheckId::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            spelt,
+            [
+                "format",
+                "password",
+                "legacy_encryption",
+                "protection",
+                "private_key",
+                "certificate",
+                "key_match",
+                "key_size",
+                "validity",
+                "signature_algorithm",
+                "key_usage",
+                "eku",
+                "basic_constraints",
+                "chain",
+                "intermediate",
+                "environment",
+                "oces_generation",
+                "cvr",
+                "kind",
+                "fingerprints",
+                "cer_match",
+                "extra_certs",
+                "revocation",
+                "renewal",
+            ]
+        );
+        // The slices index ALL by discriminant.
+        for (i, id) in CheckId::ALL.iter().enumerate() {
+            assert_eq!(*id as usize, i, "{id}");
+        }
+        assert_eq!(CheckId::offline().last(), Some(&CheckId::ExtraCerts));
+        assert_eq!(format!("{:<6}|", CheckId::Cvr), "cvr   |");
     }
 }

@@ -149,38 +149,69 @@ impl From<cprlink_cert::Error> for CliError {
 
 fn cert_error(e: cprlink_cert::Error) -> CliError {
     use cprlink_cert::Error as E;
+    // Every variant chooses here (no wildcard): a new one does not compile until it has
+    // an exit code and a hint. The user's files are exit 2 (3 for a wrong password);
+    // OpenSSL failing on values cprlink made is a bug, exit 5.
     let message = e.to_string();
+    let usage = || CliError::usage(message.clone());
     match e {
-        E::WrongPassword { .. } => CliError::auth(message).with_hint(
-            "the password is case-sensitive; MitID Erhverv shows it once when the file is made",
+        E::Read { source, .. } => usage().with_hint(match source.kind() {
+            std::io::ErrorKind::NotFound => "check the file name (and the directory you run in)",
+            std::io::ErrorKind::PermissionDenied => {
+                "you may not read it: check its owner and permissions (`ls -l`)"
+            }
+            _ => "check that the path names a readable file",
+        }),
+        E::Write { .. } => usage().with_hint(
+            "check that the directory exists, that you may write there and that the disk is not full",
         ),
-        E::PasswordRequired { .. } => CliError::usage(message)
+        E::AlreadyExists { .. } => usage().with_hint("pass --force to replace it"),
+        E::EmptyFile { .. } => usage().with_hint(
+            "the file has no content: ask for it again (a .p12/.pfx is binary and a few kilobytes)",
+        ),
+        E::TooLarge { .. } => usage().with_hint(
+            "check that this is the file you meant: certificate files are kilobytes",
+        ),
+        E::PasswordRequired { .. } => usage()
             .with_hint("pass --password-file FILE, --password-env VAR or --password-stdin"),
-        E::Base64Pkcs12 { .. } => CliError::usage(message),
-        E::LegacyEncryptionUnavailable { .. } => CliError::usage(message).with_hint(
-            "install OpenSSL 3's legacy provider, or re-export the file with AES or 3DES",
+        E::WrongPassword { .. } => CliError::auth(message).with_hint(
+            "the password is case-sensitive; MitID Erhverv shows it once when the file is made \
+             (if the password is surely right, the file may be damaged: ask for it again)",
         ),
-        E::KeyDoesNotMatchCertificate => CliError::usage(message)
-            .with_hint("use the private key that was made together with this certificate"),
-        E::AlreadyExists { .. } => {
-            CliError::usage(message).with_hint("pass --force to replace it")
-        }
-        E::AbsurdIterationCount { .. } => CliError::usage(message).with_hint(
-            "do not use this file; ask for a fresh export from MitID Erhverv",
+        E::PasswordHasNul => usage().with_hint(
+            "the password source holds a NUL byte: write the password as plain text, one line",
         ),
-        E::KeyWithoutCertificate { .. } => CliError::usage(message).with_hint(
+        E::Base64Pkcs12 { .. } => usage().with_hint(
+            "decode it (`base64 -d FILE > FILE.p12`), or ask for the binary file as an attachment",
+        ),
+        E::NotPkcs12 { .. } => usage()
+            .with_hint("check that this is the file you meant (a .p12/.pfx is binary)"),
+        E::UnrecognizedFormat { .. } => usage().with_hint(
+            "cprlink reads .p12/.pfx, .cer/.crt/.pem (DER or PEM), .p7b and PEM private keys",
+        ),
+        E::NoCertificate { .. } => usage().with_hint(
+            "give a file that holds the certificate: .cer/.crt/.pem, .p7b or the .p12",
+        ),
+        E::NoPrivateKey { .. } => usage()
+            .with_hint("DPG needs the certificate together with its private key (.p12)"),
+        E::KeyWithoutCertificate { .. } => usage().with_hint(
             "give the certificate (.cer/.crt/.pem) or the .p12; `cprlink cert pack` joins cert and key",
         ),
-        E::NoPrivateKey { .. } => CliError::usage(message)
-            .with_hint("DPG needs the certificate together with its private key (.p12)"),
-        E::NotPkcs12 { .. } | E::EmptyFile { .. } | E::TooLarge { .. } => {
-            CliError::usage(message)
-                .with_hint("check that this is the file you meant (a .p12/.pfx is binary)")
-        }
-        E::IssuingCaNotEmbedded { .. } => CliError::usage(message).with_hint(
+        E::UnreadableCertificate { .. } => usage().with_hint(
+            "see what it holds with `openssl x509 -text -noout -in FILE`; OCES3 certificates are RSA",
+        ),
+        E::IssuingCaNotEmbedded { .. } => usage().with_hint(
             "pass the issuing CA's certificate with --chain FILE (ca1.gov.dk publishes them)",
         ),
-        _ => CliError::usage(message),
+        E::LegacyEncryptionUnavailable { .. } => usage().with_hint(
+            "install OpenSSL 3's legacy provider, or re-export the file with AES or 3DES",
+        ),
+        E::AbsurdIterationCount { .. } => usage().with_hint(
+            "do not use this file; ask for a fresh export from MitID Erhverv",
+        ),
+        E::KeyDoesNotMatchCertificate => usage()
+            .with_hint("use the private key that was made together with this certificate"),
+        E::TestPki(_) | E::OpenSsl(_) => CliError::internal(message),
     }
 }
 
@@ -301,4 +332,85 @@ fn sandbox_error(e: cprlink_sandbox::Error) -> CliError {
 /// Whether an error chain ends in a closed pipe (e.g. `cprlink ... | head`): success.
 pub fn is_broken_pipe(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::BrokenPipe
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn certificate_errors_choose_their_exit_code_and_say_what_to_do() {
+        use cprlink_cert::Error as E;
+        let path = || PathBuf::from("handover.p12");
+        let io = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let user_errors = [
+            E::Read {
+                path: path(),
+                source: io(),
+            },
+            E::Write {
+                path: path(),
+                source: io(),
+            },
+            E::AlreadyExists { path: path() },
+            E::EmptyFile { path: path() },
+            E::TooLarge {
+                path: path(),
+                size: 1 << 30,
+            },
+            E::PasswordRequired { path: path() },
+            E::PasswordHasNul,
+            E::Base64Pkcs12 { path: path() },
+            E::NotPkcs12 {
+                path: path(),
+                reason: "truncated".into(),
+            },
+            E::UnrecognizedFormat {
+                path: path(),
+                reason: "text".into(),
+            },
+            E::NoCertificate { path: path() },
+            E::NoPrivateKey { path: path() },
+            E::KeyWithoutCertificate { path: path() },
+            E::UnreadableCertificate {
+                subject: "CN=x".into(),
+                reason: "odd key".into(),
+            },
+            E::IssuingCaNotEmbedded {
+                issuer: "CN=y".into(),
+            },
+            E::LegacyEncryptionUnavailable { path: path() },
+            E::AbsurdIterationCount {
+                path: path(),
+                count: 1 << 31,
+                limit: 10_000_000,
+            },
+            E::KeyDoesNotMatchCertificate,
+        ];
+        for e in user_errors {
+            let text = e.to_string();
+            let err = CliError::from(e);
+            assert_eq!(err.code, Code::Usage, "{text}");
+            assert!(!err.hints.is_empty(), "no hint for {text}");
+            assert!(!err.message.starts_with("internal error"), "{text}");
+        }
+        let wrong = CliError::from(E::WrongPassword { path: path() });
+        assert_eq!(wrong.code, Code::Auth);
+        assert!(wrong.hints[0].contains("case-sensitive"));
+        // OpenSSL failing on values cprlink made is a bug, not the user's input.
+        for e in [
+            E::OpenSsl(cprlink_cert::openssl::error::ErrorStack::get()),
+            E::TestPki("no entropy".into()),
+        ] {
+            let err = CliError::from(e);
+            assert_eq!(err.code, Code::Internal);
+            assert!(
+                err.message.starts_with("internal error: "),
+                "{}",
+                err.message
+            );
+            assert!(err.hints[0].contains("bug in cprlink"), "{:?}", err.hints);
+        }
+    }
 }

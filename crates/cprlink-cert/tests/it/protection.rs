@@ -156,7 +156,7 @@ fn to_ber(der_bytes: &[u8]) -> Vec<u8> {
     // MacData unchanged: find it as the raw tail of the DER.
     let (_, used) = der::parse_ber(der_bytes).unwrap();
     let mut reader = der::Reader::new(&der_bytes[..used]);
-    let outer = reader.expect(tag::SEQUENCE).unwrap();
+    let outer = reader.read_tag(tag::SEQUENCE).unwrap();
     let mut parts = outer.children();
     parts.next_tlv().unwrap();
     parts.next_tlv().unwrap();

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cprlink_cert::p12::Profile;
-use cprlink_cert::verify::{CheckStatus, VerifyOptions, verify_file};
+use cprlink_cert::verify::{CheckId, CheckStatus, VerifyOptions, verify_file};
 
 use crate::support::{PASSWORD, fx, leaf, p12_of, spec, tmp};
 
@@ -84,12 +84,12 @@ fn ocsp_good_and_revoked_from_a_real_responder() {
     std::fs::write(&bad_path, p12_of(&revoked, &chain, Profile::Compat)).unwrap();
 
     let r = verify_file(&good_path, Some(PASSWORD), &online(&url)).unwrap();
-    let check = r.check("revocation").unwrap();
+    let check = r.check(CheckId::Revocation).unwrap();
     assert_eq!(check.status, CheckStatus::Pass, "{}", check.detail);
     assert!(check.detail.contains("OCSP"), "{}", check.detail);
 
     let r = verify_file(&bad_path, Some(PASSWORD), &online(&url)).unwrap();
-    let check = r.check("revocation").unwrap();
+    let check = r.check(CheckId::Revocation).unwrap();
     assert_eq!(check.status, CheckStatus::Fail, "{}", check.detail);
     assert!(check.detail.contains("revoked"), "{}", check.detail);
     let _ = child.kill();
@@ -126,7 +126,7 @@ fn unreachable_or_silent_responders_warn_quickly() {
             "{url}: {:?}",
             started.elapsed()
         );
-        let check = r.check("revocation").unwrap();
+        let check = r.check(CheckId::Revocation).unwrap();
         assert_eq!(check.status, CheckStatus::Warn, "{url}: {}", check.detail);
         assert!(
             check.detail.starts_with("could not check"),

@@ -388,6 +388,38 @@ fn inspect_tells_apart_broken_inputs() {
 // ---------------------------------------------------------------------------------
 // export-cer
 
+/// A certificate whose public key OpenSSL cannot decode is the user's file at fault:
+/// exit 2 with a hint, not the internal-error exit 5 of an OpenSSL failure.
+#[test]
+fn inspect_a_certificate_with_an_unknown_key_type_is_an_input_error() {
+    let dir = tmp();
+    let mut der = fx().good.to_der().unwrap();
+    // rsaEncryption (1.2.840.113549.1.1.1) in the SubjectPublicKeyInfo becomes ...1.99.
+    let rsa = [
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+    ];
+    let at = der.windows(rsa.len()).position(|w| w == rsa).unwrap();
+    der[at + rsa.len() - 1] = 0x63;
+    let file = write(dir.path(), "odd-key.cer", &der);
+    let out = cprlink()
+        .args(["cert", "inspect", path_str(&file)])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: cannot read the certificate CN=DPG CPR"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("public key"), "{stderr}");
+    assert!(
+        stderr.contains("Hint: see what it holds with `openssl x509"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("internal error"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
 fn pem_pair(dir: &Path, cert: &X509) -> (PathBuf, PathBuf) {
     (
         write(dir, "cert.pem", &cert.to_pem().unwrap()),
@@ -976,7 +1008,10 @@ fn run_case(case: Case<'_>) {
         .collect();
     assert_eq!(
         ids,
-        cprlink_cert::verify::CHECK_IDS[..22].to_vec(),
+        cprlink_cert::verify::CheckId::offline()
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>(),
         "{}",
         case.name
     );

@@ -402,7 +402,7 @@ pub(crate) fn handover_evidence_from(
             .checks
             .iter()
             .filter(|c| c.status == status)
-            .map(|c| c.id.to_owned())
+            .map(|c| c.id.as_str().to_owned())
             .collect::<Vec<_>>()
     };
     Ok(HandoverEvidence {
