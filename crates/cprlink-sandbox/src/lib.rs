@@ -23,7 +23,7 @@ mod files;
 pub mod graphql;
 mod hash;
 mod http;
-mod names;
+mod name_pools;
 mod options;
 pub mod population;
 pub mod rest;

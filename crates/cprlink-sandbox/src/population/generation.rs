@@ -14,7 +14,7 @@ use super::model::{
 };
 use super::{reference_date, ymd};
 use crate::hash::{self, Rng};
-use crate::names;
+use crate::name_pools;
 
 fn random_date(rng: &mut Rng, from: NaiveDate, to: NaiveDate) -> NaiveDate {
     if to <= from {
@@ -128,9 +128,9 @@ pub(super) fn build_person(index: u32, cpr: String, birth: NaiveDate, rng: &mut 
 
     // The name.
     let pool = if male {
-        names::FIRST_MALE
+        name_pools::FIRST_MALE
     } else {
-        names::FIRST_FEMALE
+        name_pools::FIRST_FEMALE
     };
     let count = match rng.below(10) {
         0..=5 => 1,
@@ -147,7 +147,7 @@ pub(super) fn build_person(index: u32, cpr: String, birth: NaiveDate, rng: &mut 
     let fornavne = firsts.join(" ");
     let r = hash::unit(rng.next_u64());
     let mellemnavn = if r < 0.35 {
-        Text::value(*rng.pick(names::MIDDLE))
+        Text::value(*rng.pick(name_pools::MIDDLE))
     } else if r < 0.80 {
         Text::Absent
     } else if r < 0.90 {
@@ -156,9 +156,9 @@ pub(super) fn build_person(index: u32, cpr: String, birth: NaiveDate, rng: &mut 
         Text::value("")
     };
     let pick_last = |rng: &mut Rng| {
-        let last = *rng.pick(names::LAST);
+        let last = *rng.pick(name_pools::LAST);
         if !last.contains('-') && rng.chance(0.08) {
-            format!("{last}-{}", rng.pick(names::LAST_SECOND))
+            format!("{last}-{}", rng.pick(name_pools::LAST_SECOND))
         } else {
             last.to_owned()
         }
