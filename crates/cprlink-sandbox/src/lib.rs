@@ -45,7 +45,7 @@ pub use error::Error;
 pub use faults::MAX_FAULTY_ATTEMPTS;
 pub use files::{CLIENT_ID, SANDBOX_CVR, SandboxFiles, SandboxInfo};
 pub use options::{Faults, SandboxOptions};
-pub use population::{Case, Expected, MAX_PERSONS, Person, Population};
+pub use population::{Expected, HardCase, MAX_PERSONS, Person, Population};
 pub use rest::{DEFAULT_PAGE_SIZE, REST_PATH};
 pub use server::GRAPHQL_PATH;
 pub use token::{DEFAULT_LIFETIME as DEFAULT_TOKEN_LIFETIME, TOKEN_PATH};

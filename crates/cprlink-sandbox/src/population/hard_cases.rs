@@ -1,5 +1,5 @@
-//! The hard cases of `reference/datafordeler.md`, by name: [`Case`] says what makes a
-//! person awkward for a client, and [`Case::matches`] recognises one, so tests and the
+//! The hard cases of `reference/datafordeler.md`, by name: [`HardCase`] says what makes a
+//! person awkward for a client, and [`HardCase::matches`] recognises one, so tests and the
 //! demo can ask for "a person who ..." ([`super::Population::example`]).
 //!
 //! Only recognition lives here; the rates at which the cases occur are `generation`'s.
@@ -8,9 +8,10 @@ use super::model::{Beskyttelse, NAME_AND_ADDRESS, Person, RecordStatus, Text, Ti
 use super::reference_date;
 use crate::cpr;
 
-/// The hard cases, for tests and demos that need "a person who ...".
+/// The hard cases, for tests and demos that need "a person who ...". (Not a `Case`:
+/// that is an onboarding case file in `cprlink-onboard`.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Case {
+pub enum HardCase {
     /// `mellemnavn` key missing.
     MiddleNameAbsent,
     /// `"mellemnavn": null`.
@@ -55,29 +56,29 @@ pub enum Case {
     WithoutModulus11,
 }
 
-impl Case {
-    pub const ALL: [Case; 21] = [
-        Case::MiddleNameAbsent,
-        Case::MiddleNameNull,
-        Case::MiddleNameEmpty,
-        Case::MiddleNamePresent,
-        Case::NewbornWithoutFirstName,
-        Case::AddressingNameOnly,
-        Case::AbbreviatedAddressingName,
-        Case::HistoricNameFirst,
-        Case::HistoricNameLast,
-        Case::CorrectedName,
-        Case::PersonnummerHistory,
-        Case::ProtectedInForce,
-        Case::ProtectedUntilFuture,
-        Case::ProtectionEnded,
-        Case::OtherProtectionOnly,
-        Case::Deceased,
-        Case::Emigrated,
-        Case::DanishLetters,
-        Case::Accent,
-        Case::Hyphen,
-        Case::WithoutModulus11,
+impl HardCase {
+    pub const ALL: [HardCase; 21] = [
+        HardCase::MiddleNameAbsent,
+        HardCase::MiddleNameNull,
+        HardCase::MiddleNameEmpty,
+        HardCase::MiddleNamePresent,
+        HardCase::NewbornWithoutFirstName,
+        HardCase::AddressingNameOnly,
+        HardCase::AbbreviatedAddressingName,
+        HardCase::HistoricNameFirst,
+        HardCase::HistoricNameLast,
+        HardCase::CorrectedName,
+        HardCase::PersonnummerHistory,
+        HardCase::ProtectedInForce,
+        HardCase::ProtectedUntilFuture,
+        HardCase::ProtectionEnded,
+        HardCase::OtherProtectionOnly,
+        HardCase::Deceased,
+        HardCase::Emigrated,
+        HardCase::DanishLetters,
+        HardCase::Accent,
+        HardCase::Hyphen,
+        HardCase::WithoutModulus11,
     ];
 
     /// Whether `p` is an instance of this case.
@@ -99,23 +100,23 @@ impl Case {
             .iter()
             .position(|n| n.status == RecordStatus::Aktuel);
         match self {
-            Case::MiddleNameAbsent => cur.is_some_and(|n| n.mellemnavn == Text::Absent),
-            Case::MiddleNameNull => cur.is_some_and(|n| n.mellemnavn == Text::Null),
-            Case::MiddleNameEmpty => {
+            HardCase::MiddleNameAbsent => cur.is_some_and(|n| n.mellemnavn == Text::Absent),
+            HardCase::MiddleNameNull => cur.is_some_and(|n| n.mellemnavn == Text::Null),
+            HardCase::MiddleNameEmpty => {
                 cur.is_some_and(|n| n.mellemnavn == Text::Value(String::new()))
             }
-            Case::MiddleNamePresent => cur.is_some_and(|n| !n.mellemnavn.as_str().is_empty()),
-            Case::NewbornWithoutFirstName => {
+            HardCase::MiddleNamePresent => cur.is_some_and(|n| !n.mellemnavn.as_str().is_empty()),
+            HardCase::NewbornWithoutFirstName => {
                 cur.is_some_and(|n| n.fornavne == Text::Value(String::new()))
                     && !cur.is_some_and(|n| n.efternavn.as_str().is_empty())
             }
-            Case::AddressingNameOnly => cur.is_some_and(|n| {
+            HardCase::AddressingNameOnly => cur.is_some_and(|n| {
                 n.fornavne.as_str().is_empty()
                     && n.mellemnavn.as_str().is_empty()
                     && n.efternavn.as_str().is_empty()
                     && !n.adresseringsnavn.as_str().is_empty()
             }),
-            Case::AbbreviatedAddressingName => cur.is_some_and(|n| {
+            HardCase::AbbreviatedAddressingName => cur.is_some_and(|n| {
                 let given: Vec<&str> = [n.fornavne.as_str(), n.mellemnavn.as_str()]
                     .into_iter()
                     .filter(|s| !s.is_empty())
@@ -125,29 +126,31 @@ impl Case {
                     && !n.adresseringsnavn.as_str().is_empty()
                     && n.adresseringsnavn.as_str() != full
             }),
-            Case::HistoricNameFirst => {
+            HardCase::HistoricNameFirst => {
                 matches!((historic_pos, current_pos), (Some(h), Some(c)) if h < c)
             }
-            Case::HistoricNameLast => {
+            HardCase::HistoricNameLast => {
                 matches!((historic_pos, current_pos), (Some(h), Some(c)) if h > c)
             }
-            Case::CorrectedName => p.navne.iter().any(|n| n.status == RecordStatus::Rettet),
-            Case::PersonnummerHistory => p.personnumre.len() > 1,
-            Case::ProtectedInForce => nao(&|b| b.virkning_til.is_none()),
-            Case::ProtectedUntilFuture => nao(&|b| b.virkning_til.is_some() && b.in_force_at(at)),
-            Case::ProtectionEnded => nao(&|b| !b.in_force_at(at)) && !p.name_protected_at(at),
-            Case::OtherProtectionOnly => {
+            HardCase::CorrectedName => p.navne.iter().any(|n| n.status == RecordStatus::Rettet),
+            HardCase::PersonnummerHistory => p.personnumre.len() > 1,
+            HardCase::ProtectedInForce => nao(&|b| b.virkning_til.is_none()),
+            HardCase::ProtectedUntilFuture => {
+                nao(&|b| b.virkning_til.is_some() && b.in_force_at(at))
+            }
+            HardCase::ProtectionEnded => nao(&|b| !b.in_force_at(at)) && !p.name_protected_at(at),
+            HardCase::OtherProtectionOnly => {
                 !p.beskyttelser.is_empty()
                     && p.beskyttelser
                         .iter()
                         .all(|b| b.beskyttelsestype != NAME_AND_ADDRESS)
             }
-            Case::Deceased => p.status == "doed",
-            Case::Emigrated => p.status == "udrejst",
-            Case::DanishLetters => name.chars().any(|c| "æøåÆØÅ".contains(c)),
-            Case::Accent => name.chars().any(|c| "éëóüÉÖ".contains(c)),
-            Case::Hyphen => name.contains('-'),
-            Case::WithoutModulus11 => !cpr::passes_modulus_11(&p.cpr),
+            HardCase::Deceased => p.status == "doed",
+            HardCase::Emigrated => p.status == "udrejst",
+            HardCase::DanishLetters => name.chars().any(|c| "æøåÆØÅ".contains(c)),
+            HardCase::Accent => name.chars().any(|c| "éëóüÉÖ".contains(c)),
+            HardCase::Hyphen => name.contains('-'),
+            HardCase::WithoutModulus11 => !cpr::passes_modulus_11(&p.cpr),
         }
     }
 }
@@ -160,7 +163,7 @@ mod tests {
     #[test]
     fn every_hard_case_occurs_in_a_small_population() {
         let pop = Population::new(1000, 1);
-        for case in Case::ALL {
+        for case in HardCase::ALL {
             assert!(pop.example(case).is_some(), "{case:?} missing");
         }
     }

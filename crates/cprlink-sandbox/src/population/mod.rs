@@ -13,7 +13,7 @@
 //! CPR numbers, protection in force / until a future date / ended, protections that do
 //! not hide the name, deceased and emigrated persons, newborns with `"fornavne": ""`,
 //! a name known only by its addressing name, abbreviated addressing names, Danish
-//! letters, accents and hyphens. [`Case`] names them and [`Population::example`] finds
+//! letters, accents and hyphens. [`HardCase`] names them and [`Population::example`] finds
 //! one. This module renders nothing; `rest.rs` and `graphql.rs` do.
 //!
 //! The parts: this file owns the numbers (who exists: the permutation, the slots, the
@@ -28,7 +28,7 @@ mod model;
 use chrono::{Datelike, Duration, NaiveDate};
 
 pub use generation::addressing_name;
-pub use hard_cases::Case;
+pub use hard_cases::HardCase;
 pub use model::{
     Address, Beskyttelse, Expected, NAME_AND_ADDRESS, Navn, Person, Personnummer, RecordStatus,
     Text, Timestamp,
@@ -147,7 +147,7 @@ impl Population {
     }
 
     /// The first person (by index) who is an instance of `case`.
-    pub fn example(&self, case: Case) -> Option<u32> {
+    pub fn example(&self, case: HardCase) -> Option<u32> {
         (0..self.len).find(|&i| case.matches(&self.person(i)))
     }
 

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use cprlink_sandbox::population::{Case, Population, Text};
+use cprlink_sandbox::population::{HardCase, Population, Text};
 use serde_json::json;
 
 use crate::support::{cert_token, client, client_with, rest_url, start};
@@ -81,7 +81,7 @@ async fn seed_1_is_pinned() {
     let pop = sb.population();
     let mut out = persons_table(pop);
     // The first instance of each hard case: pins the rates at which they occur.
-    for case in Case::ALL {
+    for case in HardCase::ALL {
         let i = pop.example(case).expect("every hard case occurs");
         writeln!(out, "{case:?}: person {i} {}", pop.cpr(i)).unwrap();
     }
