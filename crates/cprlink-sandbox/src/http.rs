@@ -6,7 +6,7 @@
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 
-use crate::body::Body;
+use crate::fault_body::Body;
 
 pub type Resp = Response<Body>;
 

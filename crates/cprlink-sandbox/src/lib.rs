@@ -15,9 +15,9 @@
 
 mod access;
 mod admin;
-mod body;
 pub mod cpr;
 mod error;
+mod fault_body;
 mod faults;
 mod files;
 pub mod graphql;
