@@ -27,6 +27,7 @@ mod name_pools;
 mod options;
 pub mod population;
 pub mod rest;
+mod rng;
 mod server;
 mod token;
 

@@ -13,8 +13,9 @@ use super::model::{
     Timestamp,
 };
 use super::{reference_date, ymd};
-use crate::hash::{self, Rng};
+use crate::hash;
 use crate::name_pools;
+use crate::rng::Rng;
 
 fn random_date(rng: &mut Rng, from: NaiveDate, to: NaiveDate) -> NaiveDate {
     if to <= from {

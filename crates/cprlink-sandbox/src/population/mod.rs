@@ -35,7 +35,8 @@ pub use model::{
 };
 
 use crate::cpr;
-use crate::hash::{self, Rng};
+use crate::hash;
+use crate::rng::Rng;
 
 /// The largest population the sandbox serves.
 pub const MAX_PERSONS: u32 = 1_000_000;
