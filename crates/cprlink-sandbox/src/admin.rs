@@ -71,7 +71,7 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
         (&Method::POST, ["certificates"]) => register(shared, &query, &content_type, &body),
         (&Method::GET, ["certificates"]) => http::json_value(StatusCode::OK, &certificates(shared)),
         (&Method::DELETE, ["certificates", thumbprint]) => {
-            match normalize_thumbprint(&http::percent_decode(thumbprint)) {
+            match normalize_thumbprint(&http::decode_component(thumbprint)) {
                 Some(t) => {
                     shared.access.unregister(&t);
                     no_content()
@@ -99,7 +99,7 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
             }
         }
         (&Method::GET, ["ips"]) => http::json_value(StatusCode::OK, &shared.access.ips()),
-        (&Method::DELETE, ["ips", ip]) => match http::percent_decode(ip).parse::<IpAddr>() {
+        (&Method::DELETE, ["ips", ip]) => match http::decode_component(ip).parse::<IpAddr>() {
             Ok(ip) => {
                 shared.access.deny_ip(ip);
                 no_content()
@@ -222,8 +222,7 @@ fn register(shared: &Shared, query: &str, content_type: &str, body: &[u8]) -> Re
         let Ok(digest) = cert.digest(MessageDigest::sha1()) else {
             return error(StatusCode::BAD_REQUEST, "cannot hash the certificate");
         };
-        let cpr_access = !http::pairs(query)
-            .iter()
+        let cpr_access = !form_urlencoded::parse(query.as_bytes())
             .any(|(k, v)| k == "cpr_access" && v == "false");
         (
             digest.iter().map(|b| format!("{b:02X}")).collect(),

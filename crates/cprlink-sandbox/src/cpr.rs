@@ -61,6 +61,10 @@ pub fn passes_modulus_11(cpr: &str) -> bool {
 
 /// The date of birth a number encodes (day, month, two-digit year, century from the
 /// seventh digit), or `None` if it is not ten digits or not a real date.
+///
+/// `cprlink-lookup` has its own copy of this rule, on purpose: the sandbox is the
+/// independent check of the client, so it must not share the client's code (a bug in a
+/// shared rule would be agreed on by both sides and never show).
 pub fn birth_date(cpr: &str) -> Option<NaiveDate> {
     let d = digits(cpr)?;
     let day = u32::from(d[0] * 10 + d[1]);

@@ -2,14 +2,15 @@
 //!
 //! Variants say what went wrong in the user's terms (a port in use, a directory that
 //! cannot be written, a bad option). They never carry a CPR number or a secret. The
-//! binary maps them to exit codes and adds hints.
+//! binary maps them to exit codes and adds hints; the enum is deliberately not
+//! `#[non_exhaustive]`, so a new variant does not compile until the binary has chosen
+//! its exit code and hint.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Everything that can stop a sandbox from starting.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     #[error("cannot listen on {addr}: the address is already in use")]
     AddressInUse { addr: SocketAddr },
@@ -35,10 +36,13 @@ pub enum Error {
     PopulationSize { persons: u32, max: u32 },
     #[error("fault {name} must be between 0 and 1, not {value}")]
     FaultRate { name: &'static str, value: String },
+    /// Making or packing the test PKI failed: not the user's input (a bug).
     #[error("cannot make the sandbox's test certificates: {0}")]
     Pki(#[from] cprlink_cert::Error),
+    /// OpenSSL refused the sandbox's own material or settings (a bug).
     #[error("cannot set up TLS: {0}")]
     Tls(#[from] openssl::error::ErrorStack),
+    /// A set-up task panicked or was cancelled (a bug).
     #[error("the sandbox's setup task failed: {0}")]
     Task(String),
 }

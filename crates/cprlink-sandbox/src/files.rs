@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use cprlink_cert::files::{Overwrite, write_private, write_public};
+use cprlink_cert::files::{Overwrite, write_atomic};
 use cprlink_cert::testpki::{Issued, LeafSpec, TestPki, issue_leaf_for_key, rsa_key};
 use openssl::pkey::{PKey, Private};
 use serde::{Deserialize, Serialize};
@@ -174,13 +174,28 @@ pub(crate) fn make_material(ip: IpAddr) -> Result<Material, Error> {
     })
 }
 
+/// Mode of the files holding keys, passwords and secrets.
+const PRIVATE: u32 = 0o600;
+/// Mode of the others (certificates, config, the population's answers).
+const PUBLIC: u32 = 0o644;
+
+/// Writes atomically through `cprlink_cert::files`, keeping a failed write our
+/// [`Error::Write`]: a directory the user cannot write to is their problem, not a bug
+/// in the test PKI.
+fn put(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
+    write_atomic(path, bytes, mode, Overwrite::Replace).map_err(|e| match e {
+        cprlink_cert::Error::Write { path, source } => Error::Write { path, source },
+        other => Error::Pki(other),
+    })
+}
+
 /// Writes everything but `persons.csv` and `sandbox.json`.
 pub(crate) fn write_identity(
     files: &SandboxFiles,
     m: &Material,
     info: &SandboxInfo,
 ) -> Result<(), Error> {
-    write_public(&files.ca_pem, &m.pki.ca_bundle_pem()?, Overwrite::Replace)?;
+    put(&files.ca_pem, &m.pki.ca_bundle_pem()?, PUBLIC)?;
     let p12 = cprlink_cert::p12::build(
         &m.client.key,
         &m.client.cert,
@@ -189,26 +204,26 @@ pub(crate) fn write_identity(
         &m.client_p12_password,
         cprlink_cert::Profile::Compat,
     )?;
-    write_private(&files.client_p12, &p12, Overwrite::Replace)?;
-    write_private(
+    put(&files.client_p12, &p12, PRIVATE)?;
+    put(
         &files.client_p12_password,
         format!("{}\n", m.client_p12_password).as_bytes(),
-        Overwrite::Replace,
+        PRIVATE,
     )?;
-    write_private(
+    put(
         &files.admin_token,
         format!("{}\n", m.admin_token).as_bytes(),
-        Overwrite::Replace,
+        PRIVATE,
     )?;
-    write_private(
+    put(
         &files.client_secret,
         format!("{}\n", m.client_secret).as_bytes(),
-        Overwrite::Replace,
+        PRIVATE,
     )?;
-    write_public(
+    put(
         &files.config_toml,
         config_toml(files, info).as_bytes(),
-        Overwrite::Replace,
+        PUBLIC,
     )?;
     Ok(())
 }
@@ -303,7 +318,7 @@ pub(crate) fn write_persons_csv(path: &Path, pop: &Population) -> Result<(), Err
 pub(crate) fn write_info(path: &Path, info: &SandboxInfo) -> Result<(), Error> {
     let mut json = serde_json::to_vec_pretty(info).unwrap_or_default();
     json.push(b'\n');
-    write_public(path, &json, Overwrite::Replace)?;
+    put(path, &json, PUBLIC)?;
     Ok(())
 }
 

@@ -1,67 +1,30 @@
-//! HTTP plumbing shared by the endpoints: query strings and forms, JSON strings, and
-//! the response shapes (JSON, RFC 9457 problem details, OAuth errors).
+//! HTTP plumbing shared by the endpoints: decoding single components (query strings
+//! and forms are read with `form_urlencoded` where they arrive), JSON strings, and the
+//! response shapes (JSON, RFC 9457 problem details, OAuth errors).
 //!
-//! Owns no routing and no policy. Query strings are decoded here and never logged.
+//! Owns no routing and no policy. Nothing decoded here is logged.
 
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 
-use crate::body::Body;
+use crate::fault_body::Body;
 
 pub type Resp = Response<Body>;
 
 pub const JSON: &str = "application/json; charset=utf-8";
 pub const PROBLEM_JSON: &str = "application/problem+json; charset=utf-8";
 
-/// Decodes `%XX` escapes (and `+` as a space, as forms and most gateways do).
-/// Invalid escapes are kept literally; invalid UTF-8 is replaced.
-pub fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    if !b.iter().any(|c| *c == b'%' || *c == b'+') {
-        return s.to_owned();
-    }
-    let hex = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    };
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 3;
-                }
-                _ => {
-                    out.push(b'%');
-                    i += 1;
-                }
-            },
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `a=1&b=2` into decoded pairs (empty pieces skipped).
-pub fn pairs(raw: &str) -> Vec<(String, String)> {
-    raw.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (percent_decode(k), percent_decode(v)),
-            None => (percent_decode(p), String::new()),
-        })
-        .collect()
+/// Decodes one form-encoded component on its own (`%XX` escapes, `+` as a space), such
+/// as a path segment or a part of HTTP Basic credentials (RFC 6749 2.3.1 form-encodes
+/// those). Invalid escapes are kept literally; invalid UTF-8 is replaced.
+pub fn decode_component(s: &str) -> String {
+    // `form_urlencoded::parse` splits at `&` and `=`; escaped first, they stay inside
+    // the one key it returns.
+    let escaped = s.replace('&', "%26").replace('=', "%3D");
+    form_urlencoded::parse(escaped.as_bytes())
+        .next()
+        .map(|(k, _)| k.into_owned())
+        .unwrap_or_default()
 }
 
 /// Appends `s` as a JSON string.
@@ -175,20 +138,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn decodes_queries() {
-        assert_eq!(percent_decode("a%7Cb%7cc"), "a|b|c");
-        assert_eq!(percent_decode("a+b"), "a b");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
-        assert_eq!(percent_decode("%C3%A6"), "æ");
-        assert_eq!(
-            pairs("pnr.personnummer.wi=1%7C2|3&format=json&&x"),
-            vec![
-                ("pnr.personnummer.wi".to_owned(), "1|2|3".to_owned()),
-                ("format".to_owned(), "json".to_owned()),
-                ("x".to_owned(), String::new()),
-            ]
-        );
+    fn decodes_components_and_compares_secrets() {
+        assert_eq!(decode_component("a%7Cb%7cc"), "a|b|c");
+        assert_eq!(decode_component("a+b"), "a b");
+        assert_eq!(decode_component("100%"), "100%");
+        assert_eq!(decode_component("%zz"), "%zz");
+        assert_eq!(decode_component("%C3%A6"), "æ");
+        assert_eq!(decode_component("a=b&c"), "a=b&c");
+        assert_eq!(decode_component("ab%3Acd"), "ab:cd");
+        assert_eq!(decode_component(""), "");
         assert!(same_secret("abc", "abc"));
         assert!(!same_secret("abc", "abd"));
         assert!(!same_secret("abc", "ab"));

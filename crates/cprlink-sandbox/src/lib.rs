@@ -15,18 +15,19 @@
 
 mod access;
 mod admin;
-mod body;
 pub mod cpr;
 mod error;
+mod fault_body;
 mod faults;
 mod files;
 pub mod graphql;
 mod hash;
 mod http;
-mod names;
+mod name_pools;
 mod options;
 pub mod population;
 pub mod rest;
+mod rng;
 mod server;
 mod token;
 
@@ -45,7 +46,7 @@ pub use error::Error;
 pub use faults::MAX_FAULTY_ATTEMPTS;
 pub use files::{CLIENT_ID, SANDBOX_CVR, SandboxFiles, SandboxInfo};
 pub use options::{Faults, SandboxOptions};
-pub use population::{Case, Expected, MAX_PERSONS, Person, Population};
+pub use population::{Expected, HardCase, MAX_PERSONS, Person, Population};
 pub use rest::{DEFAULT_PAGE_SIZE, REST_PATH};
 pub use server::GRAPHQL_PATH;
 pub use token::{DEFAULT_LIFETIME as DEFAULT_TOKEN_LIFETIME, TOKEN_PATH};

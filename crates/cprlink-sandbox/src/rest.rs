@@ -41,7 +41,7 @@ pub fn parse(query: &str) -> Result<Request, &'static str> {
     let mut wi = None;
     let mut page = 1usize;
     let mut page_size = DEFAULT_PAGE_SIZE;
-    for (key, value) in http::pairs(query) {
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         match key.to_ascii_lowercase().as_str() {
             "pnr.personnummer.eq" => eq = Some(value),
             "pnr.personnummer.wi" => wi = Some(value),

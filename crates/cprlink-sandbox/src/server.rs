@@ -31,8 +31,8 @@ use tokio::task::JoinSet;
 use tokio_openssl::SslStream;
 
 use crate::access::{Access, Verdict};
-use crate::body::Body;
 use crate::error::Error;
+use crate::fault_body::Body;
 use crate::faults::{Decision, FaultControl};
 use crate::files::Material;
 use crate::hash;

@@ -145,11 +145,11 @@ struct Form {
 
 fn form(body: &[u8]) -> Form {
     let mut f = Form::default();
-    for (k, v) in http::pairs(&String::from_utf8_lossy(body)) {
-        match k.as_str() {
-            "grant_type" => f.grant_type = Some(v),
-            "client_id" => f.client_id = Some(v),
-            "client_secret" => f.client_secret = Some(v),
+    for (k, v) in form_urlencoded::parse(body) {
+        match k.as_ref() {
+            "grant_type" => f.grant_type = Some(v.into_owned()),
+            "client_id" => f.client_id = Some(v.into_owned()),
+            "client_secret" => f.client_secret = Some(v.into_owned()),
             _ => {}
         }
     }
@@ -241,7 +241,7 @@ fn basic_auth(headers: &hyper::HeaderMap) -> Option<(String, String)> {
     let text = String::from_utf8(raw).ok()?;
     let (id, secret) = text.split_once(':')?;
     // RFC 6749 2.3.1: both parts are form-encoded before Basic encoding.
-    Some((http::percent_decode(id), http::percent_decode(secret)))
+    Some((http::decode_component(id), http::decode_component(secret)))
 }
 
 #[cfg(test)]

@@ -310,6 +310,7 @@ impl From<cprlink_sandbox::Error> for CliError {
 fn sandbox_error(e: cprlink_sandbox::Error) -> CliError {
     use cprlink_sandbox::Error as E;
     let message = e.to_string();
+    // Every variant is named: a new one must choose its exit code and hint here.
     match e {
         E::AddressInUse { .. } => CliError::usage(message).with_hint(
             "another program (or sandbox) uses that port: pick another with --listen 127.0.0.1:PORT, or port 0 for any free one",
@@ -324,8 +325,9 @@ fn sandbox_error(e: cprlink_sandbox::Error) -> CliError {
         E::FaultRate { .. } => CliError::usage(message).with_hint(
             "fault rates are shares between 0 and 1 (e.g. --fault-rate 0.1) and together at most 1",
         ),
-        E::Pki(e) => CliError::from(e),
-        _ => CliError::usage(message),
+        // The sandbox makes its own certificates and TLS set-up from nothing the user
+        // gave: a failure there is a bug.
+        E::Pki(_) | E::Tls(_) | E::Task(_) => CliError::internal(message),
     }
 }
 

@@ -158,3 +158,18 @@ async fn a_port_in_use_is_reported() {
     opts.persons = 2_000_000;
     assert!(Sandbox::start(opts).await.is_err());
 }
+
+#[tokio::test]
+async fn a_directory_that_cannot_be_made_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let err = Sandbox::start(cprlink_sandbox::SandboxOptions::new(file.join("sb")))
+        .await
+        .unwrap_err();
+    match err {
+        cprlink_sandbox::Error::Dir { path, .. } => assert_eq!(path, file.join("sb")),
+        other => panic!("{other}"),
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), b"not a directory");
+}

@@ -13,6 +13,7 @@ mod access;
 mod faults;
 mod files;
 mod graphql;
+mod pinned;
 mod population;
 mod rest;
 mod support;

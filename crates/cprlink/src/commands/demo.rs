@@ -17,7 +17,7 @@ use clap::Parser;
 use console::Style;
 use cprlink_cert::files::{Overwrite, write_private, write_public};
 use cprlink_cert::testpki::LeafSpec;
-use cprlink_sandbox::population::Case;
+use cprlink_sandbox::HardCase;
 use cprlink_sandbox::{Sandbox, SandboxOptions};
 
 use crate::args::{Cli, DemoArgs};
@@ -294,18 +294,18 @@ impl Demo {
         let pop = sandbox.population();
         let cases = [
             (
-                Case::DanishLetters,
+                HardCase::DanishLetters,
                 "A name with Danish letters, kept exactly (UTF-8):",
             ),
             (
-                Case::ProtectedInForce,
+                HardCase::ProtectedInForce,
                 "Name and address protection in force: authorities get the name, flagged:",
             ),
             (
-                Case::Deceased,
+                HardCase::Deceased,
                 "A deceased person (person status as CPR says it):",
             ),
-            (Case::Emigrated, "An emigrated person:"),
+            (HardCase::Emigrated, "An emigrated person:"),
         ];
         let cfg = self.rel(&config);
         let mut first = None;
