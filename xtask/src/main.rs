@@ -3,7 +3,9 @@
 //! - `ci`: runs `.ci/run`, the one CI sequence (fmt check, clippy -D warnings, the
 //!   tests, docs --check, rustdoc -D warnings).
 //! - `docs [--check]`: the CLI reference (Markdown) and man pages into `docs/`.
-//! - `bench`: the lookup benchmarks of `shared/reference/performance.md`.
+//! - `bench [GROUP]... [--quick] [--json FILE]`, `bench --compare A.json B.json`: the
+//!   lookup benchmarks of `shared/reference/performance.md` (`bench --help` lists the
+//!   groups).
 
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 
@@ -20,7 +22,7 @@ fn main() {
         Some("docs") => docs::run(&root(), args.iter().any(|a| a == "--check")),
         Some("bench") => bench::run(&root(), &args[1..]),
         Some("help") | None => {
-            println!("usage: cargo xtask <ci|docs [--check]|bench>");
+            println!("usage: cargo xtask <ci|docs [--check]|bench [--help]>");
             Ok(())
         }
         Some(other) => Err(format!("unknown task `{other}` (try `cargo xtask help`)")),
