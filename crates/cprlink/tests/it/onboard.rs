@@ -929,14 +929,24 @@ fn administration_route_to_go_live_config_and_lookups() {
         json["next_command"],
         "cprlink onboard record credential --method certificate --certificate FILE --done"
     );
-    // The real production certificate of another CVR is refused for this case.
-    let prod = shared_dir().join("oces3/example-prod-system-cert.pem");
+    // A certificate of another CVR is refused for this case.
+    let other = pki()
+        .issue(&LeafSpec::oces3_system(
+            "DPG",
+            "Skatteforvaltningen",
+            "19552101",
+        ))
+        .unwrap();
+    std::fs::write(case.path("other.pem"), other.cert.to_pem().unwrap()).unwrap();
+    std::fs::write(case.path("other-ca.pem"), pki().ca_bundle_pem().unwrap()).unwrap();
     let e = case.refused(
         &[
             "record",
             "credential",
             "--certificate",
-            prod.to_str().unwrap(),
+            "other.pem",
+            "--trust",
+            "other-ca.pem",
         ],
         2,
     );
