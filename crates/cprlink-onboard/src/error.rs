@@ -2,13 +2,15 @@
 //!
 //! Variants say what is wrong in the admin's terms and name the flag to fix it. They
 //! never hold a secret (the library never sees one) or a CPR number (a case has none).
-//! The binary maps them to exit codes and adds hints.
+//! The binary maps them to exit codes and adds hints, matching every variant (the enum
+//! is not `#[non_exhaustive]`, so a new variant does not compile until it has its exit
+//! code and hint). A value that is shown back is cut short and escaped
+//! ([`shown`]), so an over-long or hostile value never reaches the terminal whole.
 
 use std::path::PathBuf;
 
 /// Everything that can go wrong with an onboarding case.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     #[error("{} already exists: an onboarding case is already recorded there", path.display())]
     StateExists { path: PathBuf },
@@ -40,7 +42,7 @@ pub enum Error {
     },
     #[error("{} is in use by another `cprlink onboard` run", path.display())]
     Locked { path: PathBuf },
-    #[error("unknown step `{step}` for route {route}; the steps are: {}", known.join(", "))]
+    #[error("unknown step {} for route {route}; the steps are: {}", shown(step), known.join(", "))]
     UnknownStep {
         step: String,
         route: String,
@@ -52,10 +54,16 @@ pub enum Error {
         field: String,
         allowed: Vec<String>,
     },
-    #[error("{flag} {value:?}: {reason}")]
+    #[error("{flag} {}: {reason}", shown(value))]
     InvalidValue {
         flag: String,
         value: String,
+        reason: String,
+    },
+    #[error("{flag} does not apply to {step}: {reason}")]
+    NotApplicable {
+        step: String,
+        flag: String,
         reason: String,
     },
     #[error("nothing to record for {step}: pass one of {}, or --done", flags.join(", "))]
@@ -75,4 +83,35 @@ pub enum Error {
         letter: String,
         missing: Vec<String>,
     },
+    #[error("the go-live config needs facts that are not recorded yet: {}", missing.join(", "))]
+    ConfigMissingFacts { missing: Vec<String> },
+}
+
+/// How a refused value is shown: quoted and escaped (`"a\u{1b}[31m"`), and cut after
+/// 40 characters with its length, so a pasted page or a terminal escape never comes
+/// back whole.
+pub fn shown(value: &str) -> String {
+    const MAX: usize = 40;
+    let n = value.chars().count();
+    if n <= MAX {
+        format!("{value:?}")
+    } else {
+        let head: String = value.chars().take(MAX).collect();
+        format!("{head:?}... ({n} characters)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_values_come_back_short_and_escaped() {
+        assert_eq!(shown("CPR-1"), "\"CPR-1\"");
+        assert_eq!(shown("a\u{1b}[2J"), "\"a\\u{1b}[2J\"");
+        let long = "y".repeat(5000);
+        let s = shown(&long);
+        assert!(s.ends_with("... (5000 characters)"), "{s}");
+        assert!(s.len() < 80, "{s}");
+    }
 }

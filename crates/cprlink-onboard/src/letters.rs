@@ -1,11 +1,15 @@
 //! Ready-to-send texts filled from a case: the application to the CPR service desk,
-//! the request to Datafordeler support, and the handover note to DPG.
+//! the request to Datafordeler support (route selfservice), the reminder about the
+//! data access (route administration), and the note to DPG.
 //!
 //! Owns their wording in Danish (default) and English. A letter is made only when every
 //! fact it needs is recorded; otherwise the error names each missing fact and the flag
-//! that records it, never a placeholder that could be sent by mistake. The handover
-//! note never carries the .p12 password (the library never sees it) and says it goes
-//! by another channel.
+//! that records it, never a placeholder that could be sent by mistake. The note to DPG
+//! says how the .p12 reaches DPG (installed by the authority in the DPG Customer Portal,
+//! or sent to DPG Service Center), names the client id on the administration route, and
+//! says plainly that DPG's public documentation describes only the REST connection. It
+//! never carries the .p12 password or a shared secret (the library never sees either)
+//! and says they go by another channel.
 
 use std::path::Path;
 
@@ -21,8 +25,11 @@ pub enum LetterKind {
     CprApplication,
     /// To Datafordeler support: production access and IP whitelisting (route selfservice).
     DatafordelerSupport,
-    /// To DPG: the handover note that goes with the .p12.
+    /// To DPG: the handover note that goes with the .p12 (or the client id and secret).
     DpgHandover,
+    /// To the CPR service desk: the data access requested on the IT-system, to be
+    /// granted by the register authority (route administration).
+    DataAccess,
 }
 
 impl LetterKind {
@@ -31,6 +38,7 @@ impl LetterKind {
             LetterKind::CprApplication => "cpr-application",
             LetterKind::DatafordelerSupport => "datafordeler-support",
             LetterKind::DpgHandover => "dpg-handover",
+            LetterKind::DataAccess => "data-access",
         }
     }
 }
@@ -150,6 +158,15 @@ pub fn render(kind: LetterKind, lang: Language, case: &Case) -> Result<Letter, E
             datafordeler_support(&mut needs, lang)
         }
         LetterKind::DpgHandover => dpg_handover(&mut needs, lang),
+        LetterKind::DataAccess => {
+            if state.route != Route::Administration {
+                return Err(Error::LetterNotForRoute {
+                    letter: kind.as_str().to_owned(),
+                    route: state.route.to_string(),
+                });
+            }
+            data_access(&mut needs, lang)
+        }
     };
     if needs.missing.is_empty() {
         Ok(Letter {
@@ -378,57 +395,146 @@ fn datafordeler_support(n: &mut Needs<'_>, lang: Language) -> Letter {
     }
 }
 
+fn environment_words(s: &State, lang: Language) -> &'static str {
+    match (s.environment, lang) {
+        (TargetEnvironment::Production, Language::Da) => "produktionsmiljøet",
+        (TargetEnvironment::Production, Language::En) => "the Production environment",
+        (TargetEnvironment::Test, Language::Da) => "testmiljøet (Test04)",
+        (TargetEnvironment::Test, Language::En) => "the test environment (Test04)",
+    }
+}
+
+fn data_access(n: &mut Needs<'_>, lang: Language) -> Letter {
+    let s = n.state;
+    let it = n.fact("it-system", "it_system", "--it-system");
+    let client_id = n.fact("it-system", "client_id", "--client-id");
+    let case_number = n.fact("cpr-application", "case_number", "--case-number");
+    let approved_on = n.fact("cpr-approval", "approved_on", "--approved-on");
+    let requested_on = n.fact("data-access", "requested_on", "--requested-on");
+    let email = n.contact_email();
+    let reference = s
+        .fact("cpr-approval", "approval_reference")
+        .map_or_else(String::new, |r| format!(", reference {r}"));
+    let env = environment_words(s, lang);
+    let sig = signature(s, &email);
+    match lang {
+        Language::Da => Letter {
+            to: "CPR-servicedesken".to_owned(),
+            subject: format!(
+                "Dataadgang CustomPublicSectorPerson til IT-system {it} - {} (CVR {})",
+                s.authority, s.cvr
+            ),
+            body: format!(
+                "Kære CPR-servicedesk\n\n\
+                 {auth} (CVR {cvr}) har {requested_on} anmodet om dataadgangen \
+                 CustomPublicSectorPerson på vores IT-system i Datafordeler Administration, \
+                 med CPR-godkendelsen vedhæftet:\n\n\
+                 - IT-system: {it}\n\
+                 - Client id: {client_id}\n\
+                 - Miljø: {env}\n\
+                 - CPR-sag: {case_number}, godkendt {approved_on}{reference}\n\n\
+                 Vil I godkende dataadgangen, så vores Digital Post-løsning (Timengo DPG) kan \
+                 finde navnet på en borger ud fra CPR-nummeret?\n\n\
+                 Svar gerne til {email}.\n\n\
+                 Med venlig hilsen\n{sig}",
+                auth = s.authority,
+                cvr = s.cvr,
+            ),
+        },
+        Language::En => Letter {
+            to: "The CPR service desk".to_owned(),
+            subject: format!(
+                "Data access CustomPublicSectorPerson for IT-system {it} - {} (CVR {})",
+                s.authority, s.cvr
+            ),
+            body: format!(
+                "Dear CPR service desk\n\n\
+                 On {requested_on}, {auth} (CVR {cvr}) requested the data access \
+                 CustomPublicSectorPerson on our IT-system in Datafordeler Administration, with \
+                 the CPR approval attached:\n\n\
+                 - IT-system: {it}\n\
+                 - Client id: {client_id}\n\
+                 - Environment: {env}\n\
+                 - CPR case: {case_number}, approved on {approved_on}{reference}\n\n\
+                 Please grant the data access, so that our Digital Post solution (Timengo DPG) \
+                 can find a citizen's name from the CPR number.\n\n\
+                 Please reply to {email}.\n\n\
+                 Kind regards\n{sig}",
+                auth = s.authority,
+                cvr = s.cvr,
+            ),
+        },
+    }
+}
+
 fn dpg_handover(n: &mut Needs<'_>, lang: Language) -> Letter {
     let s = n.state;
+    let da = lang == Language::Da;
     let cert_step = s.route.certificate_step();
-    // The .p12's own facts when it is recorded, else the registered certificate's.
-    let (step, prefix, flag) = if s.fact("dpg-handover", "p12_sha1_thumbprint").is_some() {
-        ("dpg-handover", "p12", "--p12")
-    } else {
-        (cert_step, "certificate", "--certificate")
-    };
-    let subject = n.fact(step, &format!("{prefix}_subject"), flag);
-    let cvr = s
-        .fact(step, &format!("{prefix}_cvr"))
-        .unwrap_or(&s.cvr)
-        .to_owned();
-    let thumb = n.fact(step, &format!("{prefix}_sha1_thumbprint"), flag);
-    let sha256 = s
-        .fact(step, &format!("{prefix}_sha256_fingerprint"))
-        .unwrap_or("")
-        .to_owned();
-    let not_after = n.fact(step, &format!("{prefix}_not_after"), flag);
-    let file = s
-        .fact("dpg-handover", "p12_file")
-        .and_then(|f| Path::new(f).file_name())
-        .map(|f| f.to_string_lossy().into_owned());
+    let secret =
+        s.route == Route::Administration && s.fact(cert_step, "method") == Some("shared-secret");
+    let portal = s.fact("dpg-handover", "via").unwrap_or("portal") == "portal";
     let client_id = match s.route {
         Route::Administration => Some(n.fact("it-system", "client_id", "--client-id")),
         Route::Selfservice => None,
     };
-    let ip = s.fact(s.route.ip_step(), "dpg_ip");
-    let email = n.contact_email();
-    let sig = signature(s, &email);
-    let da = lang == Language::Da;
-    let mut facts = vec![
-        format!(
+    let mut facts = Vec::new();
+    let mut file = None;
+    if secret {
+        let expires = n.fact(cert_step, "expires_on", "--expires-on");
+        facts.push(if da {
+            "- Godkendelse: OAuth shared secret på IT-systemet".to_owned()
+        } else {
+            "- Authentication: OAuth shared secret on the IT-system".to_owned()
+        });
+        facts.push(format!(
+            "- {}: {expires}",
+            if da {
+                "Hemmeligheden udløber"
+            } else {
+                "The secret expires"
+            }
+        ));
+    } else {
+        // The .p12's own facts when it is recorded, else the registered certificate's.
+        let (step, prefix, flag) = if s.fact("dpg-handover", "p12_sha1_thumbprint").is_some() {
+            ("dpg-handover", "p12", "--p12")
+        } else {
+            (cert_step, "certificate", "--certificate")
+        };
+        let subject = n.fact(step, &format!("{prefix}_subject"), flag);
+        let cvr = s
+            .fact(step, &format!("{prefix}_cvr"))
+            .unwrap_or(&s.cvr)
+            .to_owned();
+        let thumb = n.fact(step, &format!("{prefix}_sha1_thumbprint"), flag);
+        let sha256 = s
+            .fact(step, &format!("{prefix}_sha256_fingerprint"))
+            .unwrap_or("")
+            .to_owned();
+        let not_after = n.fact(step, &format!("{prefix}_not_after"), flag);
+        file = s
+            .fact("dpg-handover", "p12_file")
+            .and_then(|f| Path::new(f).file_name())
+            .map(|f| f.to_string_lossy().into_owned());
+        facts.push(format!(
             "- {}: {subject}",
             if da {
                 "Certifikatets subject"
             } else {
                 "Certificate subject"
             }
-        ),
-        format!("- CVR: {cvr}"),
-        format!("- SHA-1 thumbprint: {thumb}"),
-    ];
-    if !sha256.is_empty() {
-        facts.push(format!("- SHA-256 fingerprint: {sha256}"));
+        ));
+        facts.push(format!("- CVR: {cvr}"));
+        facts.push(format!("- SHA-1 thumbprint: {thumb}"));
+        if !sha256.is_empty() {
+            facts.push(format!("- SHA-256 fingerprint: {sha256}"));
+        }
+        facts.push(format!(
+            "- {}: {not_after}",
+            if da { "Udløber" } else { "Expires" }
+        ));
     }
-    facts.push(format!(
-        "- {}: {not_after}",
-        if da { "Udløber" } else { "Expires" }
-    ));
     if let Some(id) = &client_id {
         facts.push(format!(
             "- {}: {id}",
@@ -439,58 +545,94 @@ fn dpg_handover(n: &mut Needs<'_>, lang: Language) -> Letter {
             }
         ));
     }
-    if let Some(ip) = ip {
+    if let Some(ip) = s.fact(s.route.ip_step(), "dpg_ip") {
         facts.push(format!(
             "- {}: {ip}",
             if da {
-                "IP-adresse whitelistet hos Datafordeleren"
+                "IP-adresse på Datafordelerens allowlist"
             } else {
-                "IP address whitelisted at Datafordeler"
+                "IP address on Datafordeler's allowlist"
             }
         ));
     }
     let facts = facts.join("\n");
-    let file_da = file
+    let email = n.contact_email();
+    let sig = signature(s, &email);
+    let file = file
         .as_deref()
         .map_or_else(String::new, |f| format!(" ({f})"));
-    match lang {
-        Language::Da => Letter {
-            to: "DPG Service Center <servicecenter@sikker-post.dk>".to_owned(),
-            subject: format!(
-                "Certifikat til CPR-opslag i DPG - {} (CVR {})",
-                s.authority, s.cvr
+    let auth = &s.authority;
+    let (to, subject, body) = if da {
+        let how = match (secret, portal) {
+            (true, _) => "IT-systemet logger på med en OAuth shared secret. Hemmeligheden \
+                          sender vi ad en sikker kanal; den står ikke i denne besked."
+                .to_owned(),
+            (false, true) => format!(
+                "Certifikatet, med privat nøgle, som .p12-fil{file}, installerer vi selv i \
+                 DPG-kundeportalen (portal.timengodpg.com). Det er det certifikat, som er \
+                 registreret hos Datafordeleren."
             ),
-            body: format!(
+            (false, false) => format!(
+                "Hermed det system-/organisationscertifikat, som er registreret hos \
+                 Datafordeleren, som .p12-fil{file}. Adgangskoden til filen sender vi ad en \
+                 anden kanal (telefon eller SMS); den står ikke i denne besked."
+            ),
+        };
+        let graphql = if client_id.is_some() {
+            "\n\nVi bruger Datafordelerens nye adgang (Datafordeler Administration, GraphQL \
+             med OAuth). DPG's offentlige dokumentation beskriver kun forbindelsen via \
+             Self-Service (REST): bekræft venligst, at I kalder CPR via GraphQL med vores \
+             client id."
+        } else {
+            ""
+        };
+        (
+            "DPG Service Center <servicecenter@sikker-post.dk>".to_owned(),
+            format!("CPR-opslag i DPG - {auth} (CVR {})", s.cvr),
+            format!(
                 "Kære DPG Service Center\n\n\
-                 Datafordeleren har givet {auth} adgang til navneopslag i CPR. Hermed det \
-                 system-/organisationscertifikat, som er registreret hos Datafordeleren, som \
-                 .p12-fil{file_da}, så I kan oprette forbindelsen:\n\n{facts}\n\n\
-                 Kontroller venligst, at SHA-1 thumbprint i filen er den samme som ovenfor.\n\n\
-                 Adgangskoden til .p12-filen sender vi ad en anden kanal (telefon eller SMS). \
-                 Den står ikke i denne besked.\n\n\
-                 Med venlig hilsen\n{sig}",
-                auth = s.authority,
+                 Datafordeleren har givet {auth} adgang til navneopslag i CPR. {how}\n\n\
+                 {facts}{graphql}\n\n\
+                 Kontroller venligst, at oplysningerne svarer til det, I modtager.\n\n\
+                 Med venlig hilsen\n{sig}"
             ),
-        },
-        Language::En => Letter {
-            to: "DPG Service Center <servicecenter@sikker-post.dk>".to_owned(),
-            subject: format!(
-                "Certificate for CPR lookups in DPG - {} (CVR {})",
-                s.authority, s.cvr
+        )
+    } else {
+        let how = match (secret, portal) {
+            (true, _) => "The IT-system authenticates with an OAuth shared secret. The secret \
+                          follows by a secure channel; it is not in this message."
+                .to_owned(),
+            (false, true) => format!(
+                "We install the certificate, with its private key, as a .p12 file{file}, \
+                 ourselves in the DPG Customer Portal (portal.timengodpg.com). It is the \
+                 certificate registered at Datafordeler."
             ),
-            body: format!(
+            (false, false) => format!(
+                "Here is the system or organisation certificate registered at Datafordeler, as \
+                 a .p12 file{file}. The password of the file follows by another channel (phone \
+                 or SMS); it is not in this message."
+            ),
+        };
+        let graphql = if client_id.is_some() {
+            "\n\nWe use Datafordeler's new access (Datafordeler Administration, GraphQL with \
+             OAuth). DPG's public documentation describes only the Self-Service (REST) \
+             connection: please confirm that you call CPR through GraphQL with our client id."
+        } else {
+            ""
+        };
+        (
+            "DPG Service Center <servicecenter@sikker-post.dk>".to_owned(),
+            format!("CPR lookups in DPG - {auth} (CVR {})", s.cvr),
+            format!(
                 "Dear DPG Service Center\n\n\
-                 Datafordeler has given {auth} access to name lookups in CPR. Here is the system \
-                 or organisation certificate registered at Datafordeler, as a .p12 file{file_da}, \
-                 so that you can set up the connection:\n\n{facts}\n\n\
-                 Please check that the SHA-1 thumbprint in the file is the one above.\n\n\
-                 The password of the .p12 file follows by another channel (phone or SMS). It is \
-                 not in this message.\n\n\
-                 Kind regards\n{sig}",
-                auth = s.authority,
+                 Datafordeler has given {auth} access to name lookups in CPR. {how}\n\n\
+                 {facts}{graphql}\n\n\
+                 Please check that these details match what you receive.\n\n\
+                 Kind regards\n{sig}"
             ),
-        },
-    }
+        )
+    };
+    Letter { to, subject, body }
 }
 
 #[cfg(test)]

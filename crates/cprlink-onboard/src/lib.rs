@@ -1,16 +1,18 @@
 //! `cprlink-onboard`: the weeks-long onboarding of a DPG installation to CPR, as a model.
 //!
 //! Owns the steps of both routes as data ([`steps`]), the case file on disk with its
-//! versions, lock and history ([`state`]), the checks that refuse values which would
-//! fail later ([`validate`]), recording and marking steps done ([`case`]), the derived
-//! status with warnings and the next action ([`status`]), and the texts made from a
-//! case ([`letters`], [`report`]). It never prints, prompts or exits, and it does not
-//! read certificates itself: the binary hands it [`CertificateEvidence`] and
-//! [`HandoverEvidence`] as plain data.
+//! versions, migration, checks on load, lock and history ([`state`]), the checks that
+//! refuse values which would fail later ([`validate`]), recording and marking steps
+//! done ([`case`]), the derived status with warnings and the next action ([`status`]),
+//! the texts made from a case ([`letters`], [`report`]) and the go-live `cprlink.toml`
+//! ([`golive`]). It never prints, prompts or exits, and it does not read certificates
+//! itself: the binary hands it [`CertificateEvidence`] and [`HandoverEvidence`] as
+//! plain data.
 
 pub mod case;
 pub mod error;
 pub mod evidence;
+pub mod golive;
 pub mod letters;
 pub mod report;
 pub mod state;
@@ -22,6 +24,6 @@ pub use case::{Case, FactInput, Facts, NewCase, Recorded, Stamp};
 pub use error::Error;
 pub use evidence::{CertificateEvidence, HandoverEvidence, VerifyVerdict};
 pub use letters::{Language, Letter, LetterKind};
-pub use state::{CURRENT_VERSION, State};
+pub use state::{CURRENT_VERSION, Renewal, State};
 pub use status::{Status, StepState, StepStatus, Warning};
 pub use steps::{FieldDef, FieldKind, Route, StepDef, TargetEnvironment};

@@ -3,24 +3,27 @@
 //!
 //! Owns these derivations and nothing else: nothing here is stored, so the status can
 //! never disagree with the facts. "Blocked" means progress is impossible until the
-//! admin fixes something outside the tool: the registered certificate has expired, or
-//! (before go-live) has fewer than 30 days left, too few to finish the remaining steps.
+//! admin fixes something outside the tool: the registered certificate (or shared
+//! secret) has expired, or (before go-live) has fewer than 30 days left, too few to
+//! finish the remaining steps. Apart from that, a credential that expires within 14
+//! days makes `status` say no (`expires_soon`): renewal means a new registration at
+//! Datafordeler and a new install at DPG, which takes time.
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::case::Case;
-use crate::state::{Progress, State};
-use crate::steps::{FieldKind, Route, StepDef};
-use crate::validate::{MIN_DAYS_LEFT, WARN_DAYS_LEFT};
+use crate::case::{Case, applies};
+use crate::state::{Progress, Renewal, State};
+use crate::steps::{Applies, FieldDefault, FieldKind, Route, StepDef};
+use crate::validate::{MIN_DAYS_LEFT, URGENT_DAYS_LEFT, WARN_DAYS_LEFT};
 
 /// Days of waiting after which a reminder is suggested.
 pub const LONG_WAIT_DAYS: i64 = 30;
 
-/// The last day of the Self-Service route: "phased out from 30 June 2026"
-/// (`reference/datafordeler.md` section 3).
+/// The day Datafordeler closed the Self-Service route to new sign-ups: "Udfases pr.
+/// 30. juni 2026" (`reference/datafordeler.md` sections 3 and 5).
 pub fn selfservice_phase_out() -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(2026, 6, 30)
 }
@@ -59,8 +62,11 @@ pub struct StepStatus {
     pub waiting_since: Option<NaiveDate>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting_days: Option<i64>,
+    /// The day something was first recorded for the step.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_on: Option<NaiveDate>,
+    /// When the step was done: the date fact that dates it (the approval's date, the
+    /// grant's, ...), else the day it was marked done.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub done_on: Option<NaiveDate>,
     pub facts: BTreeMap<String, String>,
@@ -98,6 +104,23 @@ pub struct Status {
     pub blocked: bool,
     pub blockers: Vec<String>,
     pub complete: bool,
+    /// `certificate` or `shared-secret` (always `certificate` on selfservice), once known.
+    pub credential_method: Option<String>,
+    /// The expiry of the credential registered at Datafordeler (the certificate's
+    /// `not_after`, or the shared secret's `expires_on`).
+    pub credential_expires_on: Option<NaiveDate>,
+    /// The credential expires within 14 days (or has expired): `status` exits 1.
+    pub expires_soon: bool,
+    /// A renewal in progress.
+    pub renewal: Option<Renewal>,
+}
+
+impl Status {
+    /// The answer of `cprlink onboard status` is "no" (exit 1): blocked, or the
+    /// credential expires within 14 days.
+    pub fn needs_attention(&self) -> bool {
+        self.blocked || self.expires_soon
+    }
 }
 
 impl Case {
@@ -113,12 +136,26 @@ impl Case {
     }
 
     /// The `record` command that would complete `step`: its required facts not yet
-    /// recorded, as flags with placeholders, then `--done`.
+    /// recorded, as flags with placeholders, then `--done`. A choice other fields
+    /// depend on (`--method`) is shown with its first value, and the fields that then
+    /// apply with it.
     pub fn record_command(&self, step: &StepDef, prefix: &str) -> String {
-        let facts = self.state().step(step.id).map(|s| &s.facts);
+        let mut assumed = self.state().clone();
         let mut cmd = format!("{prefix} record {}", step.id);
-        for f in step.fields.iter().filter(|f| f.required) {
-            if facts.is_some_and(|fs| fs.contains_key(f.presence_key())) {
+        for f in step.fields {
+            let recorded = assumed.fact(step.id, f.presence_key()).is_some();
+            let chosen_default = matches!(f.default, FieldDefault::Value(_));
+            if !f.required || recorded || chosen_default || !applies(&assumed, f) {
+                continue;
+            }
+            if let FieldKind::Choice(words) = f.kind
+                && drives_others(step, f.key)
+                && let Some(first) = words.first()
+            {
+                cmd.push_str(&format!(" {} {first}", f.flag));
+                if let Some(rec) = assumed.step_mut(step.id) {
+                    rec.facts.insert(f.key.to_owned(), (*first).to_owned());
+                }
                 continue;
             }
             cmd.push(' ');
@@ -131,8 +168,21 @@ impl Case {
         cmd
     }
 
+    /// Flags of the required facts of `step` that apply and are not recorded (the
+    /// ones with a chosen default, like `--via`, are not missing).
+    pub fn missing(&self, step: &StepDef) -> Vec<String> {
+        let state = self.state();
+        step.fields
+            .iter()
+            .filter(|f| f.required && !matches!(f.default, FieldDefault::Value(_)))
+            .filter(|f| applies(state, f))
+            .filter(|f| state.fact(step.id, f.presence_key()).is_none())
+            .map(|f| f.usage())
+            .collect()
+    }
+
     /// Whether `step` counts as done: marked done, and for the handover, still about
-    /// the certificate registered at Datafordeler (a renewal undoes it).
+    /// the credential registered at Datafordeler (a renewal or rotation undoes it).
     pub fn is_done(&self, step: &str) -> bool {
         let state = self.state();
         if state.step(step).map(|s| s.progress) != Some(Progress::Done) {
@@ -140,16 +190,47 @@ impl Case {
         }
         step != "dpg-handover" || !renewal_pending(state)
     }
+
+    /// The expiry of the credential registered at Datafordeler.
+    pub fn credential_expires_on(&self) -> Option<NaiveDate> {
+        let state = self.state();
+        let step = state.route.certificate_step();
+        match self.credential_method() {
+            Some("shared-secret") => state.fact_date(step, "expires_on"),
+            _ => state.fact_date(step, "certificate_not_after"),
+        }
+    }
 }
 
-/// The registered certificate differs from the one handed to DPG.
+/// Whether other fields of `step` apply only for some value of its choice `key`.
+fn drives_others(step: &StepDef, key: &str) -> bool {
+    step.fields.iter().any(|f| {
+        matches!(f.applies, Applies::When(c) | Applies::Unless(c) if c.step == step.id && c.key == key)
+    })
+}
+
+/// DPG does not have the credential registered at Datafordeler: another certificate
+/// than the handed-over .p12, a rotated shared secret, or a switch of method.
 fn renewal_pending(state: &State) -> bool {
-    let registered = state.fact(
-        state.route.certificate_step(),
-        "certificate_sha1_thumbprint",
-    );
-    let handed = state.fact("dpg-handover", "p12_sha1_thumbprint");
-    matches!((registered, handed), (Some(r), Some(h)) if r != h)
+    if state.step("dpg-handover").map(|s| s.progress) != Some(Progress::Done) {
+        return false;
+    }
+    let cert_step = state.route.certificate_step();
+    let method = match state.route {
+        Route::Selfservice => Some("certificate"),
+        Route::Administration => state.fact(cert_step, "method"),
+    };
+    match method {
+        Some("shared-secret") => {
+            state.fact(cert_step, "expires_on") != state.fact("dpg-handover", "secret_expires_on")
+        }
+        Some(_) => {
+            let registered = state.fact(cert_step, "certificate_sha1_thumbprint");
+            let handed = state.fact("dpg-handover", "p12_sha1_thumbprint");
+            registered.is_some() && registered != handed
+        }
+        None => false,
+    }
 }
 
 fn derive(case: &Case, today: NaiveDate, prefix: &str) -> Status {
@@ -162,15 +243,7 @@ fn derive(case: &Case, today: NaiveDate, prefix: &str) -> Status {
         let rec = state.step(def.id);
         let facts = rec.map(|r| r.facts.clone()).unwrap_or_default();
         let done = case.is_done(def.id);
-        let missing: Vec<String> = if done {
-            Vec::new()
-        } else {
-            def.fields
-                .iter()
-                .filter(|f| f.required && !facts.contains_key(f.presence_key()))
-                .map(|f| f.usage())
-                .collect()
-        };
+        let missing: Vec<String> = if done { Vec::new() } else { case.missing(def) };
         let waiting_since = if !done && all_before_done {
             waiting_since(state, defs, i, def)
         } else {
@@ -196,8 +269,14 @@ fn derive(case: &Case, today: NaiveDate, prefix: &str) -> Status {
             waiting_on: waiting_since.and(def.waits_on.map(str::to_owned)),
             waiting_since,
             waiting_days: waiting_since.map(|d| (today - d).num_days().max(0)),
-            started_on: rec.and_then(|r| r.started_on),
-            done_on: rec.and_then(|r| r.done_on),
+            started_on: rec.and_then(|r| r.first_recorded_on),
+            done_on: done
+                .then(|| {
+                    def.done_date
+                        .and_then(|k| state.fact_date(def.id, k))
+                        .or_else(|| rec.and_then(|r| r.marked_done_on))
+                })
+                .flatten(),
             facts,
             missing,
         });
@@ -207,42 +286,74 @@ fn derive(case: &Case, today: NaiveDate, prefix: &str) -> Status {
     let mut warnings = Vec::new();
     let mut blockers = Vec::new();
     let cert_step = state.route.certificate_step();
-    if let Some(not_after) = state.fact_date(cert_step, "certificate_not_after") {
+    let method = case.credential_method();
+    let secret = method == Some("shared-secret");
+    let expires_on = case.credential_expires_on();
+    let mut expires_soon = false;
+    if let Some(not_after) = expires_on {
         let days = (not_after - today).num_days();
-        let renew = format!(
-            "renew it at MitID Erhverv, upload the new one at Datafordeler and record it with \
-             `{prefix} record {cert_step} --certificate FILE`; a renewal has a new thumbprint, so \
-             it must also be handed to DPG again"
-        );
+        expires_soon = days <= URGENT_DAYS_LEFT;
+        let (what, renew, code) = if secret {
+            (
+                "the shared secret",
+                format!(
+                    "create a new one in Datafordeler Administration, record it with \
+                     `{prefix} record credential --created-on DATE --expires-on DATE` and give it \
+                     to DPG (renewal means a new registration at Datafordeler and a new install \
+                     at DPG)"
+                ),
+                "secret_expiring",
+            )
+        } else {
+            (
+                "the registered certificate",
+                format!(
+                    "renew it at MitID Erhverv, upload the new one at Datafordeler and record it \
+                     with `{prefix} record {cert_step} --certificate FILE`; a renewal has a new \
+                     thumbprint, so it must also be installed at DPG again"
+                ),
+                "certificate_expiring",
+            )
+        };
         if days < 0 {
-            blockers.push(format!(
-                "the registered certificate expired on {not_after}: {renew}"
-            ));
+            blockers.push(format!("{what} expired on {not_after}: {renew}"));
         } else if !complete && days < MIN_DAYS_LEFT {
             blockers.push(format!(
-                "the registered certificate expires on {not_after}, in {days} days, before the \
-                 remaining steps can be done: {renew}"
+                "{what} expires on {not_after}, in {days} days, before the remaining steps can \
+                 be done: {renew}"
             ));
         } else if days <= WARN_DAYS_LEFT {
             warnings.push(Warning {
-                code: "certificate_expiring",
+                code,
                 step: Some(cert_step.to_owned()),
-                message: format!(
-                    "the registered certificate expires on {not_after}, in {days} days: {renew}"
-                ),
+                message: format!("{what} expires on {not_after}, in {days} days: {renew}"),
             });
         }
     }
     if renewal_pending(state) {
+        let message = if secret {
+            format!(
+                "the shared secret registered at Datafordeler (expires on {}) is not the one DPG \
+                 has: give DPG the new secret and record `{prefix} record dpg-handover \
+                 --handed-over-on DATE`",
+                state.fact(cert_step, "expires_on").unwrap_or("?"),
+            )
+        } else {
+            format!(
+                "the certificate registered at Datafordeler (SHA-1 {}) is not the one DPG has \
+                 (SHA-1 {}): install the renewed certificate at DPG again",
+                state
+                    .fact(cert_step, "certificate_sha1_thumbprint")
+                    .unwrap_or("?"),
+                state
+                    .fact("dpg-handover", "p12_sha1_thumbprint")
+                    .unwrap_or("none"),
+            )
+        };
         warnings.push(Warning {
             code: "renewal_not_handed_over",
             step: Some("dpg-handover".to_owned()),
-            message: format!(
-                "the certificate registered at Datafordeler (SHA-1 {}) is not the one handed to DPG \
-                 (SHA-1 {}): hand the renewed certificate to DPG again",
-                state.fact(cert_step, "certificate_sha1_thumbprint").unwrap_or("?"),
-                state.fact("dpg-handover", "p12_sha1_thumbprint").unwrap_or("?"),
-            ),
+            message,
         });
     }
     if let Some(w) = state.fact("dpg-handover", "p12_warned_checks") {
@@ -270,8 +381,9 @@ fn derive(case: &Case, today: NaiveDate, prefix: &str) -> Status {
         warnings.push(Warning {
             code: "route_phased_out",
             step: None,
-            message: "Datafordeler marks the Self-Service route \"phased out from 30 June 2026\"; \
-                      check with Datafordeler, or start over with `--route administration`"
+            message: "Datafordeler closed the Self-Service route to new sign-ups on 30 June 2026 \
+                      (\"Udfases pr. 30. juni 2026\"): go on only if the authority already has a \
+                      service user; otherwise start a new case with `--route administration`"
                 .to_owned(),
         });
     }
@@ -297,10 +409,19 @@ fn derive(case: &Case, today: NaiveDate, prefix: &str) -> Status {
             _ => format!("{}, then run `{cmd}`.", def.action),
         }
     } else {
-        let expiry = state
-            .fact(cert_step, "certificate_not_after")
-            .map_or_else(String::new, |d| format!(" Renew the certificate before {d}: a renewal must be registered at Datafordeler and handed to DPG again."));
-        format!("Onboarding is complete: DPG can connect to CPR.{expiry}")
+        let what = if secret {
+            "the shared secret"
+        } else {
+            "the certificate"
+        };
+        let expiry = expires_on.map_or_else(String::new, |d| {
+            format!(
+                " Renew {what} before {d}: a renewal must be registered at Datafordeler and \
+                 installed at DPG again."
+            )
+        });
+        let config = format!(" The go-live config for the lookups: `{prefix} config`.");
+        format!("Onboarding is complete: DPG can connect to CPR.{expiry}{config}")
     };
 
     Status {
@@ -318,6 +439,10 @@ fn derive(case: &Case, today: NaiveDate, prefix: &str) -> Status {
         blockers,
         warnings,
         complete,
+        credential_method: method.map(str::to_owned),
+        credential_expires_on: expires_on,
+        expires_soon,
+        renewal: state.renewal.clone(),
     }
 }
 
@@ -348,7 +473,7 @@ fn waiting_since(state: &State, defs: &[StepDef], i: usize, def: &StepDef) -> Op
             .filter(|f| f.kind == FieldKind::Date)
             .filter_map(|f| date_of(prev.id, f.key))
             .max();
-        return latest_fact.or_else(|| state.step(prev.id).and_then(|r| r.done_on));
+        return latest_fact.or_else(|| state.step(prev.id).and_then(|r| r.marked_done_on));
     }
     let triggered = def
         .waiting_after
@@ -360,5 +485,5 @@ fn waiting_since(state: &State, defs: &[StepDef], i: usize, def: &StepDef) -> Op
     def.waiting_after
         .iter()
         .find_map(|k| date_of(def.id, k))
-        .or_else(|| rec.and_then(|r| r.started_on))
+        .or_else(|| rec.and_then(|r| r.first_recorded_on))
 }

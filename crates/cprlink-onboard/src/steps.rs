@@ -1,12 +1,15 @@
 //! The steps of both onboarding routes, as data.
 //!
-//! Owns, per step: its id (the SPEC's ids for route `selfservice`), title, what to do,
-//! where (portal URLs), the exact values to type, the facts to record (with their flag
-//! and kind of validation), who the step waits on, and the rule for "done". Nothing
-//! here reads the state or the clock; `case` and `status` interpret these tables.
+//! Owns, per step: its id (the SPEC's ids), title, what to do, where (portal URLs), the
+//! exact values to type, the facts to record (with their flag, kind of validation,
+//! default and the condition under which they apply), who the step waits on, which
+//! fact dates its completion, and the rule for "done". Nothing here reads the state or
+//! the clock; `case` and `status` interpret these tables.
 //!
-//! Sources: `reference/dpg-cpr-guide.txt` (the six steps, the virk.dk values, the DPG
-//! contact) and `reference/datafordeler.md` section 3 (the Administration route).
+//! Sources: `reference/dpg-cpr-guide.txt` (the six Self-Service steps, the virk.dk
+//! values, the DPG contact) and `reference/datafordeler.md` sections 3 and 5 (the
+//! Administration route, OAuth credentials, the data access granted by the register
+//! authority, the DPG Customer Portal).
 
 use serde::{Deserialize, Serialize};
 
@@ -15,9 +18,11 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum Route {
     /// Datafordeler Self-Service: the six steps of the DPG guide (REST, mutual TLS).
-    /// Datafordeler marks it "phased out from 30 June 2026".
+    /// Closed to new sign-ups since 30 June 2026; kept for authorities that already
+    /// have a service user.
     Selfservice,
-    /// Datafordeler Administration: IT-system, OAuth certificate, IP allowlist, GraphQL.
+    /// Datafordeler Administration: IT-system, OAuth credential, IP allowlist, GraphQL.
+    /// The route of every new case.
     Administration,
 }
 
@@ -37,11 +42,12 @@ impl Route {
         }
     }
 
-    /// The step that records the certificate registered at Datafordeler.
+    /// The step that records the credential registered at Datafordeler (the
+    /// certificate on both routes, or the shared secret on `administration`).
     pub fn certificate_step(self) -> &'static str {
         match self {
             Route::Selfservice => "service-user",
-            Route::Administration => "oauth-certificate",
+            Route::Administration => "credential",
         }
     }
 
@@ -50,6 +56,14 @@ impl Route {
         match self {
             Route::Selfservice => "production-access",
             Route::Administration => "ip-allowlist",
+        }
+    }
+
+    /// The step whose grant opens CPR's data to the IT-system or service user.
+    pub fn access_step(self) -> &'static str {
+        match self {
+            Route::Selfservice => "cpr-approval",
+            Route::Administration => "data-access",
         }
     }
 }
@@ -92,14 +106,56 @@ pub enum FieldKind {
     Text,
     /// One of the listed words.
     Choice(&'static [&'static str]),
-    /// `YYYY-MM-DD`, not in the future, not before the dates named in `after`.
+    /// `YYYY-MM-DD`, not in the future, not before 2000, not before the dates named in
+    /// `after`.
     Date,
-    /// A public IPv4 address (Datafordeler whitelists nothing else).
+    /// `YYYY-MM-DD` of a credential's expiry: in the future, with at least
+    /// [`crate::validate::MIN_DAYS_LEFT`] days left.
+    Expiry,
+    /// A public IPv4 address (Datafordeler allowlists nothing else).
     Ipv4,
     /// The certificate registered at Datafordeler (evidence from the binary).
     Certificate,
     /// The .p12 handed to DPG (evidence from the binary, verified first).
     Handover,
+}
+
+impl FieldKind {
+    /// A calendar date (checked for order against other dates).
+    pub fn is_date(self) -> bool {
+        matches!(self, FieldKind::Date | FieldKind::Expiry)
+    }
+}
+
+/// What a field is set to when its step is marked done without it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldDefault {
+    /// Nothing: a required field must be recorded.
+    None,
+    /// Today (dates).
+    Today,
+    /// This value (a choice with a usual answer).
+    Value(&'static str),
+}
+
+/// A recorded fact a field depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Condition {
+    pub step: &'static str,
+    pub key: &'static str,
+    pub value: &'static str,
+}
+
+/// When a field belongs to the case at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applies {
+    Always,
+    /// Only when the condition's fact has its value (a field of one credential method).
+    /// When the condition is a fact of the same step that is not recorded yet,
+    /// recording this field implies it (`--certificate` implies `--method certificate`).
+    When(Condition),
+    /// Except when the condition's fact has its value (no .p12 for a shared secret).
+    Unless(Condition),
 }
 
 /// One fact a step records.
@@ -114,12 +170,16 @@ pub struct FieldDef {
     /// The question asked by `onboard next`.
     pub label: &'static str,
     pub kind: FieldKind,
-    /// Needed before the step can be marked done.
+    /// Needed before the step can be marked done (when it applies).
     pub required: bool,
-    /// Dates only: set to today when the step is marked done without it.
-    pub default_today: bool,
+    /// Set when the step is marked done without it.
+    pub default: FieldDefault,
     /// Dates only: must not be before these `(step, key)` dates when they are recorded.
     pub after: &'static [(&'static str, &'static str)],
+    /// Dates only: at most this many days after the `(step, key)` date (a shared
+    /// secret lives at most 730 days).
+    pub at_most_days_after: Option<(&'static str, &'static str, i64)>,
+    pub applies: Applies,
 }
 
 impl FieldDef {
@@ -136,6 +196,33 @@ impl FieldDef {
     /// `--flag VALUE`, for suggested commands.
     pub fn usage(&self) -> String {
         format!("{} {}", self.flag, self.value_name)
+    }
+
+    /// Set to today when the step is marked done without it.
+    pub fn defaults_to_today(&self) -> bool {
+        self.default == FieldDefault::Today
+    }
+}
+
+/// A field with the usual settings, for the tables below.
+const fn field(
+    key: &'static str,
+    flag: &'static str,
+    value_name: &'static str,
+    label: &'static str,
+    kind: FieldKind,
+) -> FieldDef {
+    FieldDef {
+        key,
+        flag,
+        value_name,
+        label,
+        kind,
+        required: true,
+        default: FieldDefault::None,
+        after: &[],
+        at_most_days_after: None,
+        applies: Applies::Always,
     }
 }
 
@@ -161,6 +248,13 @@ pub enum ValueSource {
         key: &'static str,
         suffix: &'static str,
     },
+    /// A recorded choice in words (`default` while it is not recorded).
+    Choice {
+        step: &'static str,
+        key: &'static str,
+        default: &'static str,
+        texts: &'static [(&'static str, &'static str)],
+    },
     /// The authority's CVR.
     Cvr,
 }
@@ -170,6 +264,15 @@ pub enum ValueSource {
 pub struct ValueDef {
     pub label: &'static str,
     pub value: ValueSource,
+    pub applies: Applies,
+}
+
+const fn value(label: &'static str, value: ValueSource) -> ValueDef {
+    ValueDef {
+        label,
+        value,
+        applies: Applies::Always,
+    }
 }
 
 /// One step of a route.
@@ -187,6 +290,9 @@ pub struct StepDef {
     /// Fact keys whose presence means the request has gone out and the step now waits
     /// (empty: it waits as soon as the steps before it are done).
     pub waiting_after: &'static [&'static str],
+    /// The date fact that says when the step was done in the world (the approval's
+    /// date, not the day someone typed it in).
+    pub done_date: Option<&'static str>,
     /// The rule for "done", in words.
     pub done_when: &'static str,
     /// The next action in one sentence, for `status`.
@@ -197,6 +303,11 @@ impl StepDef {
     pub fn field(&self, key: &str) -> Option<&'static FieldDef> {
         self.fields.iter().find(|f| f.key == key)
     }
+
+    /// The field with this flag (`--dpg-ip`).
+    pub fn field_by_flag(&self, flag: &str) -> Option<&'static FieldDef> {
+        self.fields.iter().find(|f| f.flag == flag)
+    }
 }
 
 const SELFSERVICE_URL: Link = Link {
@@ -206,6 +317,10 @@ const SELFSERVICE_URL: Link = Link {
 const CPR_HELP: Link = Link {
     label: "CPR service desk: REST for public authorities",
     url: "https://cprservicedesk.atlassian.net/wiki/spaces/CPR/pages/11436062/REST+til+offentlige+myndigheder",
+};
+const CPR_GRAPHQL: Link = Link {
+    label: "CPR on Datafordeler: GraphQL",
+    url: "https://confluence.sdfi.dk/x/WYBGDg",
 };
 const CPR_ACCESS_GUIDE: Link = Link {
     label: "Datafordeler: access to CPR (both routes)",
@@ -224,7 +339,7 @@ const DPG_SERVICE_CENTER: Link = Link {
     url: "mailto:servicecenter@sikker-post.dk",
 };
 const DPG_PORTAL: Link = Link {
-    label: "DPG customer portal",
+    label: "DPG Customer Portal",
     url: "https://portal.timengodpg.com",
 };
 
@@ -233,97 +348,111 @@ const ENVIRONMENT: ValueSource = ValueSource::ByEnvironment {
     test: "Demo (Test)",
 };
 
+/// The two credential methods of an IT-system (`reference/datafordeler.md` section 5).
+pub const METHODS: &[&str] = &["certificate", "shared-secret"];
+/// The two ways to get the .p12 to DPG: the Customer Portal is the default since DPG's
+/// release of 23 April 2026; the Service Center is the fallback.
+pub const VIA: &[&str] = &["portal", "service-center"];
+
+const USES_CERTIFICATE: Condition = Condition {
+    step: "credential",
+    key: "method",
+    value: "certificate",
+};
+const USES_SECRET: Condition = Condition {
+    step: "credential",
+    key: "method",
+    value: "shared-secret",
+};
+const VIA_SERVICE_CENTER: Condition = Condition {
+    step: "dpg-handover",
+    key: "via",
+    value: "service-center",
+};
+
 // ---- fields shared by the routes --------------------------------------------------
 
-const CERTIFICATE: FieldDef = FieldDef {
-    key: "certificate",
-    flag: "--certificate",
-    value_name: "FILE",
-    label: "Certificate file you uploaded (.cer, .pem or .p12)",
-    kind: FieldKind::Certificate,
-    required: true,
-    default_today: false,
-    after: &[],
-};
-const DPG_IP: FieldDef = FieldDef {
-    key: "dpg_ip",
-    flag: "--dpg-ip",
-    value_name: "IPV4",
-    label: "DPG service's fixed external IPv4 address",
-    kind: FieldKind::Ipv4,
-    required: true,
-    default_today: false,
-    after: &[],
-};
-const CASE_NUMBER: FieldDef = FieldDef {
-    key: "case_number",
-    flag: "--case-number",
-    value_name: "TEXT",
-    label: "CPR service desk case number",
-    kind: FieldKind::Text,
-    required: true,
-    default_today: false,
-    after: &[],
-};
+const CERTIFICATE: FieldDef = field(
+    "certificate",
+    "--certificate",
+    "FILE",
+    "Certificate file you uploaded (.cer, .pem or .p12)",
+    FieldKind::Certificate,
+);
+const DPG_IP: FieldDef = field(
+    "dpg_ip",
+    "--dpg-ip",
+    "IPV4",
+    "DPG service's fixed external IPv4 address",
+    FieldKind::Ipv4,
+);
+const CASE_NUMBER: FieldDef = field(
+    "case_number",
+    "--case-number",
+    "TEXT",
+    "CPR service desk case number",
+    FieldKind::Text,
+);
 const APPLIED_ON: FieldDef = FieldDef {
-    key: "applied_on",
-    flag: "--applied-on",
-    value_name: "DATE",
-    label: "Date the virk.dk application was sent (YYYY-MM-DD)",
-    kind: FieldKind::Date,
-    required: true,
-    default_today: true,
-    after: &[],
+    default: FieldDefault::Today,
+    ..field(
+        "applied_on",
+        "--applied-on",
+        "DATE",
+        "Date the virk.dk application was sent (YYYY-MM-DD)",
+        FieldKind::Date,
+    )
 };
 const VIRK_RECEIPT: FieldDef = FieldDef {
-    key: "virk_receipt",
-    flag: "--virk-receipt",
-    value_name: "TEXT",
-    label: "virk.dk receipt number (optional)",
-    kind: FieldKind::Text,
     required: false,
-    default_today: false,
-    after: &[],
+    ..field(
+        "virk_receipt",
+        "--virk-receipt",
+        "TEXT",
+        "virk.dk receipt number (optional)",
+        FieldKind::Text,
+    )
 };
 const APPROVED_ON: FieldDef = FieldDef {
-    key: "approved_on",
-    flag: "--approved-on",
-    value_name: "DATE",
-    label: "Date of the CPR approval (YYYY-MM-DD)",
-    kind: FieldKind::Date,
-    required: true,
-    default_today: true,
+    default: FieldDefault::Today,
     after: &[("cpr-application", "applied_on")],
+    ..field(
+        "approved_on",
+        "--approved-on",
+        "DATE",
+        "Date of the CPR approval (YYYY-MM-DD)",
+        FieldKind::Date,
+    )
 };
 const APPROVAL_REFERENCE: FieldDef = FieldDef {
-    key: "approval_reference",
-    flag: "--approval-reference",
-    value_name: "TEXT",
-    label: "Reference of the approval letter (optional)",
-    kind: FieldKind::Text,
     required: false,
-    default_today: false,
-    after: &[],
+    ..field(
+        "approval_reference",
+        "--approval-reference",
+        "TEXT",
+        "Reference of the approval letter (optional)",
+        FieldKind::Text,
+    )
 };
-const P12: FieldDef = FieldDef {
-    key: "p12",
-    flag: "--p12",
-    value_name: "FILE",
-    label: "The .p12 file handed to DPG",
-    kind: FieldKind::Handover,
-    required: true,
-    default_today: false,
-    after: &[],
+const VIA_FIELD: FieldDef = FieldDef {
+    default: FieldDefault::Value("portal"),
+    ..field(
+        "via",
+        "--via",
+        "WAY",
+        "How the .p12 reaches DPG (portal or service-center)",
+        FieldKind::Choice(VIA),
+    )
 };
 const RECEIVED_BY: FieldDef = FieldDef {
-    key: "received_by",
-    flag: "--received-by",
-    value_name: "TEXT",
-    label: "Who at DPG received it (optional)",
-    kind: FieldKind::Text,
-    required: false,
-    default_today: false,
-    after: &[],
+    applies: Applies::When(VIA_SERVICE_CENTER),
+    ..field(
+        "received_by",
+        "--received-by",
+        "TEXT",
+        "Who at DPG Service Center received it",
+        FieldKind::Text,
+    )
 };
 
 const CPR_APPROVAL: StepDef = StepDef {
@@ -332,25 +461,68 @@ const CPR_APPROVAL: StepDef = StepDef {
     what: "Wait for the CPR service desk to process the application. When the approval \
            arrives, record its date (and reference, if the letter has one).",
     links: &[CPR_HELP],
-    values: &[ValueDef {
-        label: "CPR case number to quote",
-        value: ValueSource::Fact {
+    values: &[value(
+        "CPR case number to quote",
+        ValueSource::Fact {
             step: "cpr-application",
             key: "case_number",
             suffix: "",
         },
-    }],
+    )],
     fields: &[APPROVED_ON, APPROVAL_REFERENCE],
     waits_on: Some("the CPR service desk"),
     waiting_after: &[],
+    done_date: Some("approved_on"),
     done_when: "the approval date is recorded",
     action: "Wait for the CPR service desk's approval",
 };
 
-const HANDOVER_WHAT: &str = "Hand the same certificate, with its private key, to DPG as a \
-    .p12 file. Verify it first (`cprlink cert verify FILE.p12 --cvr CVR --cer FILE.cer`). \
-    Send the .p12 password by another channel (phone or SMS), never with the file. The \
-    handover note: `cprlink onboard letter dpg-handover`.";
+const HANDOVER_WAY: ValueDef = value(
+    "How it reaches DPG",
+    ValueSource::Choice {
+        step: "dpg-handover",
+        key: "via",
+        default: "portal",
+        texts: &[
+            (
+                "portal",
+                "you install it in the DPG Customer Portal, https://portal.timengodpg.com \
+                 (--via portal, the default)",
+            ),
+            (
+                "service-center",
+                "you send it to DPG Service Center, servicecenter@sikker-post.dk \
+                 (--via service-center)",
+            ),
+        ],
+    },
+);
+
+const HANDOVER_WHAT_SELFSERVICE: &str = "Give DPG the same certificate, with its private key, \
+    as a .p12 file. Verify it first (`cprlink cert verify FILE.p12 --cvr CVR --cer FILE.cer`). \
+    Since 23 April 2026 you install it yourself in the DPG Customer Portal \
+    (portal.timengodpg.com, `--via portal`, the default); DPG Service Center is the fallback \
+    (`--via service-center`: send the .p12, the password by another channel such as phone \
+    or SMS, never with the file). The note to DPG: `cprlink onboard letter dpg-handover`.";
+
+const HANDOVER_WHAT_ADMINISTRATION: &str = "Give DPG what it needs to call CPR for you: the \
+    IT-system's client id and, with an OAuth certificate, the same certificate with its \
+    private key as a .p12 file (verify it first: `cprlink cert verify FILE.p12 --cvr CVR`). \
+    Since 23 April 2026 you install the .p12 yourself in the DPG Customer Portal \
+    (portal.timengodpg.com, `--via portal`, the default); DPG Service Center is the fallback \
+    (`--via service-center`: the .p12 by e-mail, the password by another channel). With a \
+    shared secret there is no .p12: give DPG the secret through a secure channel; cprlink \
+    never stores it. Note: DPG's public documentation describes only the REST (Self-Service) \
+    connection; nothing public says whether DPG calls CPR's GraphQL with your client id, so \
+    confirm it with DPG. The note to DPG: `cprlink onboard letter dpg-handover`.";
+
+const DPG_NOTE: ValueDef = value(
+    "Ask DPG",
+    ValueSource::Literal(
+        "DPG's public documentation describes only the REST (Self-Service) connection: \
+         confirm that DPG calls CPR's GraphQL with this client id",
+    ),
+);
 
 // ---- route selfservice --------------------------------------------------------------
 
@@ -363,35 +535,27 @@ pub const SELFSERVICE: &[StepDef] = &[
                username and password or with MitID. Use the Self-Service of the \
                environment you target.",
         links: &[SELFSERVICE_URL],
-        values: &[ValueDef {
-            label: "Environment",
-            value: ENVIRONMENT,
-        }],
+        values: &[value("Environment", ENVIRONMENT)],
         fields: &[
-            FieldDef {
-                key: "username",
-                flag: "--username",
-                value_name: "TEXT",
-                label: "Username of the web user",
-                kind: FieldKind::Text,
-                required: true,
-                default_today: false,
-                after: &[],
-            },
-            FieldDef {
-                key: "login_method",
-                flag: "--login-method",
+            field(
+                "username",
+                "--username",
+                "TEXT",
+                "Username of the web user",
+                FieldKind::Text,
+            ),
+            field(
+                "login_method",
+                "--login-method",
                 // Not `password|mitid`: suggested commands get copy-pasted into a shell.
-                value_name: "METHOD",
-                label: "How the web user logs in (password or mitid)",
-                kind: FieldKind::Choice(&["password", "mitid"]),
-                required: true,
-                default_today: false,
-                after: &[],
-            },
+                "METHOD",
+                "How the web user logs in (password or mitid)",
+                FieldKind::Choice(&["password", "mitid"]),
+            ),
         ],
         waits_on: None,
         waiting_after: &[],
+        done_date: None,
         done_when: "the web user's username and login method are recorded",
         action: "Create a web user in Datafordeler Self-Service (https://selfservice.datafordeler.dk)",
     },
@@ -404,38 +568,31 @@ pub const SELFSERVICE: &[StepDef] = &[
                compare the SHA-1 thumbprint the portal shows with the one cprlink prints.",
         links: &[SELFSERVICE_URL],
         values: &[
-            ValueDef {
-                label: "Authentication",
-                value: ValueSource::Literal(
-                    "Certificate (system or organisation certificate, OCES3)",
-                ),
-            },
-            ValueDef {
-                label: "File to upload",
-                value: ValueSource::Literal(
+            value(
+                "Authentication",
+                ValueSource::Literal("Certificate (system or organisation certificate, OCES3)"),
+            ),
+            value(
+                "File to upload",
+                ValueSource::Literal(
                     "the .cer made by `cprlink cert export-cer` (public part only)",
                 ),
-            },
-            ValueDef {
-                label: "CVR in the certificate",
-                value: ValueSource::Cvr,
-            },
+            ),
+            value("CVR in the certificate", ValueSource::Cvr),
         ],
         fields: &[
-            FieldDef {
-                key: "service_user",
-                flag: "--service-user",
-                value_name: "TEXT",
-                label: "Name of the service user",
-                kind: FieldKind::Text,
-                required: true,
-                default_today: false,
-                after: &[],
-            },
+            field(
+                "service_user",
+                "--service-user",
+                "TEXT",
+                "Name of the service user",
+                FieldKind::Text,
+            ),
             CERTIFICATE,
         ],
         waits_on: None,
         waiting_after: &[],
+        done_date: None,
         done_when: "the service user's name and the uploaded certificate are recorded",
         action: "Create a service user in Datafordeler Self-Service and upload the certificate in CER format",
     },
@@ -447,30 +604,25 @@ pub const SELFSERVICE: &[StepDef] = &[
                values below.",
         links: &[CPR_HELP, VIRK],
         values: &[
-            ValueDef {
-                label: "Production or Demo (Test)",
-                value: ENVIRONMENT,
-            },
-            ValueDef {
-                label: "Products",
-                value: ValueSource::Literal("Datafordeler"),
-            },
-            ValueDef {
-                label: "Datafordeler services",
-                value: ValueSource::Literal("CprPersonSmallSimple (PersonSmallCurrentListSimple)"),
-            },
-            ValueDef {
-                label: "Service user",
-                value: ValueSource::Fact {
+            value("Production or Demo (Test)", ENVIRONMENT),
+            value("Products", ValueSource::Literal("Datafordeler")),
+            value(
+                "Datafordeler services",
+                ValueSource::Literal("CprPersonSmallSimple (PersonSmallCurrentListSimple)"),
+            ),
+            value(
+                "Service user",
+                ValueSource::Fact {
                     step: "service-user",
                     key: "service_user",
                     suffix: "",
                 },
-            },
+            ),
         ],
         fields: &[CASE_NUMBER, APPLIED_ON, VIRK_RECEIPT],
         waits_on: None,
         waiting_after: &[],
+        done_date: Some("applied_on"),
         done_when: "the case number and the date of the virk.dk application are recorded",
         action: "Ask the CPR service desk for a case number (`cprlink onboard letter cpr-application`) and apply on virk.dk",
     },
@@ -485,201 +637,269 @@ pub const SELFSERVICE: &[StepDef] = &[
                you write the letter, and the date you sent it.",
         links: &[DATAFORDELER, DPG_SERVICE_CENTER],
         values: &[
-            ValueDef {
-                label: "Environment",
-                value: ENVIRONMENT,
-            },
-            ValueDef {
-                label: "IP address to whitelist",
-                value: ValueSource::Fact {
+            value("Environment", ENVIRONMENT),
+            value(
+                "IP address to whitelist",
+                ValueSource::Fact {
                     step: "production-access",
                     key: "dpg_ip",
                     suffix: "",
                 },
-            },
-            ValueDef {
-                label: "CPR case number",
-                value: ValueSource::Fact {
+            ),
+            value(
+                "CPR case number",
+                ValueSource::Fact {
                     step: "cpr-application",
                     key: "case_number",
                     suffix: "",
                 },
-            },
+            ),
         ],
         fields: &[
             DPG_IP,
             FieldDef {
-                key: "requested_on",
-                flag: "--requested-on",
-                value_name: "DATE",
-                label: "Date the request went to Datafordeler support (optional)",
-                kind: FieldKind::Date,
                 required: false,
-                default_today: false,
                 after: &[("cpr-approval", "approved_on")],
+                ..field(
+                    "requested_on",
+                    "--requested-on",
+                    "DATE",
+                    "Date the request went to Datafordeler support (optional)",
+                    FieldKind::Date,
+                )
             },
             FieldDef {
-                key: "support_ticket",
-                flag: "--support-ticket",
-                value_name: "TEXT",
-                label: "Datafordeler support ticket number (optional)",
-                kind: FieldKind::Text,
                 required: false,
-                default_today: false,
-                after: &[],
+                ..field(
+                    "support_ticket",
+                    "--support-ticket",
+                    "TEXT",
+                    "Datafordeler support ticket number (optional)",
+                    FieldKind::Text,
+                )
             },
             FieldDef {
-                key: "confirmed_on",
-                flag: "--confirmed-on",
-                value_name: "DATE",
-                label: "Date Datafordeler support confirmed (YYYY-MM-DD)",
-                kind: FieldKind::Date,
-                required: true,
-                default_today: true,
+                default: FieldDefault::Today,
                 after: &[
                     ("cpr-approval", "approved_on"),
                     ("production-access", "requested_on"),
                 ],
+                ..field(
+                    "confirmed_on",
+                    "--confirmed-on",
+                    "DATE",
+                    "Date Datafordeler support confirmed (YYYY-MM-DD)",
+                    FieldKind::Date,
+                )
             },
         ],
         waits_on: Some("Datafordeler support"),
         waiting_after: &["requested_on", "support_ticket"],
+        done_date: Some("confirmed_on"),
         done_when: "the DPG IP is recorded and Datafordeler support has confirmed",
         action: "Ask Datafordeler support for Production access and IP whitelisting (`cprlink onboard letter datafordeler-support`)",
     },
     StepDef {
         id: "dpg-handover",
         title: "Certificate handed to DPG (.p12)",
-        what: HANDOVER_WHAT,
-        links: &[DPG_SERVICE_CENTER, DPG_PORTAL],
-        values: &[ValueDef {
-            label: "SHA-1 thumbprint DPG must see",
-            value: ValueSource::Fact {
-                step: "service-user",
-                key: "certificate_sha1_thumbprint",
-                suffix: "",
-            },
-        }],
+        what: HANDOVER_WHAT_SELFSERVICE,
+        links: &[DPG_PORTAL, DPG_SERVICE_CENTER],
+        values: &[
+            HANDOVER_WAY,
+            value(
+                "SHA-1 thumbprint DPG must see",
+                ValueSource::Fact {
+                    step: "service-user",
+                    key: "certificate_sha1_thumbprint",
+                    suffix: "",
+                },
+            ),
+        ],
         fields: &[
-            P12,
+            field(
+                "p12",
+                "--p12",
+                "FILE",
+                "The .p12 file for DPG",
+                FieldKind::Handover,
+            ),
+            VIA_FIELD,
             FieldDef {
-                key: "handed_over_on",
-                flag: "--handed-over-on",
-                value_name: "DATE",
-                label: "Date the .p12 was handed over (YYYY-MM-DD)",
-                kind: FieldKind::Date,
-                required: true,
-                default_today: true,
+                default: FieldDefault::Today,
                 after: &[("production-access", "confirmed_on")],
+                ..field(
+                    "handed_over_on",
+                    "--handed-over-on",
+                    "DATE",
+                    "Date DPG got it (YYYY-MM-DD)",
+                    FieldKind::Date,
+                )
             },
             RECEIVED_BY,
         ],
         waits_on: None,
         waiting_after: &[],
-        done_when: "a verified .p12 with the registered certificate is recorded as handed over",
-        action: "Verify the .p12 and hand it to DPG, the password by another channel (`cprlink onboard letter dpg-handover`)",
+        done_date: Some("handed_over_on"),
+        done_when: "a verified .p12 with the registered certificate is recorded as installed at DPG",
+        action: "Verify the .p12 and install it in the DPG Customer Portal (or hand it to DPG Service Center, the password by another channel)",
     },
 ];
 
 // ---- route administration -------------------------------------------------------------
 
-/// The Datafordeler Administration route (`reference/datafordeler.md` section 3).
+/// The Datafordeler Administration route (`reference/datafordeler.md` sections 3 and 5).
 pub const ADMINISTRATION: &[StepDef] = &[
     StepDef {
         id: "it-system",
         title: "IT-system in Datafordeler Administration",
         what: "Log in to Datafordeler Administration with MitID Erhverv and create an \
-               IT-system for the DPG connection. Note its name and its client id (DPG \
-               needs the client id to get OAuth tokens).",
+               IT-system for the DPG connection (one per environment: Test04 and Production \
+               each get their own). Note its name and its client id (DPG needs the client id \
+               to get OAuth tokens).",
         links: &[DATAFORDELER, CPR_ACCESS_GUIDE],
-        values: &[ValueDef {
-            label: "Log in with",
-            value: ValueSource::Literal("MitID Erhverv"),
-        }],
+        values: &[
+            value("Log in with", ValueSource::Literal("MitID Erhverv")),
+            value("Environment", ENVIRONMENT),
+        ],
         fields: &[
-            FieldDef {
-                key: "it_system",
-                flag: "--it-system",
-                value_name: "TEXT",
-                label: "Name of the IT-system",
-                kind: FieldKind::Text,
-                required: true,
-                default_today: false,
-                after: &[],
-            },
-            FieldDef {
-                key: "client_id",
-                flag: "--client-id",
-                value_name: "TEXT",
-                label: "The IT-system's client id",
-                kind: FieldKind::Text,
-                required: true,
-                default_today: false,
-                after: &[],
-            },
+            field(
+                "it_system",
+                "--it-system",
+                "TEXT",
+                "Name of the IT-system",
+                FieldKind::Text,
+            ),
+            field(
+                "client_id",
+                "--client-id",
+                "TEXT",
+                "The IT-system's client id",
+                FieldKind::Text,
+            ),
         ],
         waits_on: None,
         waiting_after: &[],
+        done_date: None,
         done_when: "the IT-system's name and client id are recorded",
         action: "Log in to Datafordeler Administration with MitID Erhverv and create an IT-system",
     },
     StepDef {
-        id: "oauth-certificate",
-        title: "OAuth certificate (PEM) on the IT-system",
-        what: "On the IT-system, under \"OAuth certifikat\", upload the OCES3 system or \
-               organisation certificate in PEM format: `cprlink cert export-cer FILE.p12 \
-               --out FILE.pem --encoding pem`.",
-        links: &[DATAFORDELER],
+        id: "credential",
+        title: "OAuth credential on the IT-system",
+        what: "Give the IT-system its OAuth credential. Either a certificate (`--method \
+               certificate`): under \"OAuth certifikat\", upload the OCES3 system or \
+               organisation certificate in PEM format, made with `cprlink cert export-cer \
+               FILE.p12 --out FILE.pem --encoding pem`. Or a shared secret (`--method \
+               shared-secret`): create one, copy it at once (it is shown only once) into a \
+               file only the lookup service can read, and record when it was created and \
+               when it expires (at most 730 days later); cprlink never records the secret. \
+               Recording the credential again later is a rotation: it must then be given to \
+               DPG again.",
+        links: &[DATAFORDELER, CPR_GRAPHQL],
         values: &[
+            value(
+                "Section",
+                ValueSource::Choice {
+                    step: "credential",
+                    key: "method",
+                    default: "",
+                    texts: &[
+                        ("certificate", "OAuth certifikat"),
+                        ("shared-secret", "OAuth shared secret"),
+                        (
+                            "",
+                            "OAuth certifikat (certificate) or OAuth shared secret (choose with --method)",
+                        ),
+                    ],
+                },
+            ),
             ValueDef {
-                label: "Section",
-                value: ValueSource::Literal("OAuth certifikat"),
+                applies: Applies::Unless(USES_SECRET),
+                ..value(
+                    "Format",
+                    ValueSource::Literal("PEM (Base-64), public part only"),
+                )
             },
             ValueDef {
-                label: "Format",
-                value: ValueSource::Literal("PEM (Base-64), public part only"),
-            },
-            ValueDef {
-                label: "CVR in the certificate",
-                value: ValueSource::Cvr,
+                applies: Applies::Unless(USES_SECRET),
+                ..value("CVR in the certificate", ValueSource::Cvr)
             },
         ],
-        fields: &[CERTIFICATE],
+        fields: &[
+            field(
+                "method",
+                "--method",
+                "METHOD",
+                "The IT-system's OAuth credential (certificate or shared-secret)",
+                FieldKind::Choice(METHODS),
+            ),
+            FieldDef {
+                applies: Applies::When(USES_CERTIFICATE),
+                label: "The certificate uploaded as PEM (.pem, .cer or .p12)",
+                ..CERTIFICATE
+            },
+            FieldDef {
+                default: FieldDefault::Today,
+                applies: Applies::When(USES_SECRET),
+                ..field(
+                    "created_on",
+                    "--created-on",
+                    "DATE",
+                    "Date the shared secret was created (YYYY-MM-DD)",
+                    FieldKind::Date,
+                )
+            },
+            FieldDef {
+                applies: Applies::When(USES_SECRET),
+                after: &[("credential", "created_on")],
+                // Datafordeler: a shared secret expires after at most 730 days.
+                at_most_days_after: Some(("credential", "created_on", 730)),
+                ..field(
+                    "expires_on",
+                    "--expires-on",
+                    "DATE",
+                    "Date the shared secret expires (at most 730 days after it was created)",
+                    FieldKind::Expiry,
+                )
+            },
+        ],
         waits_on: None,
         waiting_after: &[],
-        done_when: "the uploaded certificate is recorded",
-        action: "Upload the certificate in PEM format under \"OAuth certifikat\" on the IT-system",
+        done_date: None,
+        done_when: "the method and the uploaded certificate (or the shared secret's dates) are recorded",
+        action: "Give the IT-system its OAuth credential: upload the certificate as PEM under \"OAuth certifikat\", or create a shared secret",
     },
     StepDef {
         id: "ip-allowlist",
         title: "IP allowlist (/32) on the IT-system",
         what: "On the IT-system, add the DPG service's fixed external IPv4 address to the IP \
                allowlist as a single-address /32 range (ask DPG Service Center for the \
-               address).",
+               address). Datafordeler cannot allowlist IPv6 addresses.",
         links: &[DATAFORDELER, DPG_SERVICE_CENTER],
-        values: &[ValueDef {
-            label: "IP range",
-            value: ValueSource::Fact {
+        values: &[value(
+            "IP range",
+            ValueSource::Fact {
                 step: "ip-allowlist",
                 key: "dpg_ip",
                 suffix: "/32",
             },
-        }],
+        )],
         fields: &[
             DPG_IP,
             FieldDef {
-                key: "added_on",
-                flag: "--added-on",
-                value_name: "DATE",
-                label: "Date the address was added (YYYY-MM-DD)",
-                kind: FieldKind::Date,
-                required: true,
-                default_today: true,
-                after: &[],
+                default: FieldDefault::Today,
+                ..field(
+                    "added_on",
+                    "--added-on",
+                    "DATE",
+                    "Date the address was added (YYYY-MM-DD)",
+                    FieldKind::Date,
+                )
             },
         ],
         waits_on: None,
         waiting_after: &[],
+        done_date: Some("added_on"),
         done_when: "the DPG IP is recorded as added to the allowlist",
         action: "Add the DPG service's IPv4 address as a /32 range to the IT-system's IP allowlist",
     },
@@ -691,26 +911,24 @@ pub const ADMINISTRATION: &[StepDef] = &[
                exactly the values below.",
         links: &[CPR_HELP, VIRK, CPR_ACCESS_GUIDE],
         values: &[
-            ValueDef {
-                label: "Production or Demo (Test)",
-                value: ENVIRONMENT,
-            },
-            ValueDef {
-                label: "Products",
-                value: ValueSource::Literal("Datafordeler GraphQL og Fildownload"),
-            },
-            ValueDef {
-                label: "IT-system",
-                value: ValueSource::Fact {
+            value("Production or Demo (Test)", ENVIRONMENT),
+            value(
+                "Products",
+                ValueSource::Literal("Datafordeler GraphQL og Fildownload"),
+            ),
+            value(
+                "IT-system",
+                ValueSource::Fact {
                     step: "it-system",
                     key: "it_system",
                     suffix: "",
                 },
-            },
+            ),
         ],
         fields: &[CASE_NUMBER, APPLIED_ON, VIRK_RECEIPT],
         waits_on: None,
         waiting_after: &[],
+        done_date: Some("applied_on"),
         done_when: "the case number and the date of the virk.dk application are recorded",
         action: "Open a ticket with the CPR service desk (`cprlink onboard letter cpr-application`) and submit the virk.dk form",
     },
@@ -718,69 +936,126 @@ pub const ADMINISTRATION: &[StepDef] = &[
     StepDef {
         id: "data-access",
         title: "Data access CustomPublicSectorPerson",
-        what: "After the approval, add the data access CustomPublicSectorPerson to the \
-               IT-system in Datafordeler Administration.",
-        links: &[DATAFORDELER],
-        values: &[ValueDef {
-            label: "Data access",
-            value: ValueSource::Literal("CustomPublicSectorPerson"),
-        }],
-        fields: &[FieldDef {
-            key: "added_on",
-            flag: "--added-on",
-            value_name: "DATE",
-            label: "Date the data access was added (YYYY-MM-DD)",
-            kind: FieldKind::Date,
-            required: true,
-            default_today: true,
-            after: &[("cpr-approval", "approved_on")],
-        }],
-        waits_on: None,
-        waiting_after: &[],
-        done_when: "the date the data access was added is recorded",
-        action: "Add the data access CustomPublicSectorPerson to the IT-system",
+        what: "After the approval, request the data access on the IT-system in Datafordeler \
+               Administration: \"Dataadgang\" -> create -> attach the CPR approval -> CPR -> \
+               CustomPublicSectorPerson (it cannot be combined with PrivateSector). Record \
+               the day you requested it; then the register authority (CPR) must grant it. \
+               Record the day it was granted. A reminder: `cprlink onboard letter \
+               data-access`.",
+        links: &[DATAFORDELER, CPR_ACCESS_GUIDE],
+        values: &[
+            value(
+                "Data access",
+                ValueSource::Literal("CustomPublicSectorPerson"),
+            ),
+            value(
+                "Attach",
+                ValueSource::Fact {
+                    step: "cpr-approval",
+                    key: "approved_on",
+                    suffix: " (the CPR approval of that day)",
+                },
+            ),
+        ],
+        fields: &[
+            FieldDef {
+                after: &[("cpr-approval", "approved_on")],
+                ..field(
+                    "requested_on",
+                    "--requested-on",
+                    "DATE",
+                    "Date the data access was requested on the IT-system (YYYY-MM-DD)",
+                    FieldKind::Date,
+                )
+            },
+            FieldDef {
+                default: FieldDefault::Today,
+                after: &[("data-access", "requested_on")],
+                ..field(
+                    "granted_on",
+                    "--granted-on",
+                    "DATE",
+                    "Date the register authority granted it (YYYY-MM-DD)",
+                    FieldKind::Date,
+                )
+            },
+        ],
+        waits_on: Some("the register authority (CPR)"),
+        waiting_after: &["requested_on"],
+        done_date: Some("granted_on"),
+        done_when: "the request and the register authority's grant are recorded",
+        action: "Request the data access CustomPublicSectorPerson on the IT-system, with the CPR approval attached",
     },
     StepDef {
         id: "dpg-handover",
-        title: "Certificate handed to DPG (.p12)",
-        what: HANDOVER_WHAT,
-        links: &[DPG_SERVICE_CENTER, DPG_PORTAL],
+        title: "Credential and client id to DPG",
+        what: HANDOVER_WHAT_ADMINISTRATION,
+        links: &[DPG_PORTAL, DPG_SERVICE_CENTER],
         values: &[
             ValueDef {
-                label: "SHA-1 thumbprint DPG must see",
-                value: ValueSource::Fact {
-                    step: "oauth-certificate",
-                    key: "certificate_sha1_thumbprint",
-                    suffix: "",
-                },
+                applies: Applies::Unless(USES_SECRET),
+                ..HANDOVER_WAY
             },
-            ValueDef {
-                label: "Client id for DPG",
-                value: ValueSource::Fact {
+            value(
+                "Client id for DPG",
+                ValueSource::Fact {
                     step: "it-system",
                     key: "client_id",
                     suffix: "",
                 },
+            ),
+            ValueDef {
+                applies: Applies::Unless(USES_SECRET),
+                ..value(
+                    "SHA-1 thumbprint DPG must see",
+                    ValueSource::Fact {
+                        step: "credential",
+                        key: "certificate_sha1_thumbprint",
+                        suffix: "",
+                    },
+                )
             },
+            ValueDef {
+                applies: Applies::When(USES_SECRET),
+                ..value(
+                    "Shared secret",
+                    ValueSource::Literal(
+                        "give it to DPG through a secure channel, never in clear e-mail; cprlink never stores it",
+                    ),
+                )
+            },
+            DPG_NOTE,
         ],
         fields: &[
-            P12,
             FieldDef {
-                key: "handed_over_on",
-                flag: "--handed-over-on",
-                value_name: "DATE",
-                label: "Date the .p12 was handed over (YYYY-MM-DD)",
-                kind: FieldKind::Date,
-                required: true,
-                default_today: true,
-                after: &[("data-access", "added_on")],
+                applies: Applies::Unless(USES_SECRET),
+                ..field(
+                    "p12",
+                    "--p12",
+                    "FILE",
+                    "The .p12 file for DPG",
+                    FieldKind::Handover,
+                )
+            },
+            VIA_FIELD,
+            FieldDef {
+                default: FieldDefault::Today,
+                after: &[("data-access", "granted_on")],
+                ..field(
+                    "handed_over_on",
+                    "--handed-over-on",
+                    "DATE",
+                    "Date DPG got it (YYYY-MM-DD)",
+                    FieldKind::Date,
+                )
             },
             RECEIVED_BY,
         ],
         waits_on: None,
         waiting_after: &[],
-        done_when: "a verified .p12 with the registered certificate is recorded as handed over",
-        action: "Verify the .p12 and hand it to DPG with the client id, the password by another channel (`cprlink onboard letter dpg-handover`)",
+        done_date: Some("handed_over_on"),
+        done_when: "DPG has the client id and the credential (a verified .p12 of the registered certificate, or the shared secret)",
+        action: "Give DPG the client id and the credential: install the verified .p12 in the DPG Customer Portal (or hand it to DPG Service Center)",
     },
 ];
 
@@ -789,10 +1064,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn selfservice_has_the_spec_ids_in_order() {
-        let ids: Vec<_> = SELFSERVICE.iter().map(|s| s.id).collect();
+    fn the_spec_ids_in_order() {
+        let ids = |r: Route| r.steps().iter().map(|s| s.id).collect::<Vec<_>>();
         assert_eq!(
-            ids,
+            ids(Route::Selfservice),
             [
                 "selfservice-user",
                 "service-user",
@@ -802,29 +1077,66 @@ mod tests {
                 "dpg-handover"
             ]
         );
+        assert_eq!(
+            ids(Route::Administration),
+            [
+                "it-system",
+                "credential",
+                "ip-allowlist",
+                "cpr-application",
+                "cpr-approval",
+                "data-access",
+                "dpg-handover"
+            ]
+        );
     }
 
     #[test]
-    fn every_date_constraint_names_a_real_date_field() {
+    fn every_reference_names_a_real_field() {
         for route in [Route::Selfservice, Route::Administration] {
             let steps = route.steps();
+            let find = |s: &str, k: &str| {
+                steps
+                    .iter()
+                    .find(|d| d.id == s)
+                    .and_then(|d| d.field(k))
+                    .unwrap_or_else(|| panic!("{route}: no field {s}.{k}"))
+            };
             for (i, step) in steps.iter().enumerate() {
                 for field in step.fields {
                     for (s, k) in field.after {
-                        let pos = steps.iter().position(|d| d.id == *s);
-                        let pos =
-                            pos.unwrap_or_else(|| panic!("{} names unknown step {s}", step.id));
+                        let pos = steps.iter().position(|d| d.id == *s).unwrap();
                         assert!(pos <= i, "{} waits on a later step", step.id);
-                        let f = steps[pos].field(k).unwrap();
-                        assert_eq!(f.kind, FieldKind::Date);
+                        assert!(find(s, k).kind.is_date());
+                    }
+                    if let Some((s, k, _)) = field.at_most_days_after {
+                        assert!(find(s, k).kind.is_date());
+                    }
+                    // A condition on a step of the route names a choice and one of its words.
+                    if let Applies::When(c) | Applies::Unless(c) = field.applies
+                        && steps.iter().any(|d| d.id == c.step)
+                    {
+                        match find(c.step, c.key).kind {
+                            FieldKind::Choice(words) => assert!(words.contains(&c.value)),
+                            other => panic!("{}: condition on {other:?}", field.key),
+                        }
+                    }
+                    if let (FieldDefault::Value(v), FieldKind::Choice(words)) =
+                        (field.default, field.kind)
+                    {
+                        assert!(words.contains(&v));
                     }
                 }
                 for key in step.waiting_after {
                     assert!(step.field(key).is_some());
                 }
+                if let Some(k) = step.done_date {
+                    assert!(step.field(k).is_some_and(|f| f.kind.is_date()));
+                }
             }
             assert!(steps.iter().any(|s| s.id == route.certificate_step()));
             assert!(steps.iter().any(|s| s.id == route.ip_step()));
+            assert!(steps.iter().any(|s| s.id == route.access_step()));
         }
     }
 }

@@ -1,9 +1,12 @@
 //! The checks that refuse, today, a value that would make onboarding fail weeks later.
 //!
-//! Owns the rules for single values (CVR, text, dates, public IPv4, e-mail) and for
-//! certificate evidence (CVR, OCES3 system/organisation, 30 days left, environment).
-//! Every function is pure: it returns the reason in words, and the caller decides what
-//! to do with it. Nothing here touches the state file.
+//! Owns the rules for single values (CVR with its modulus-11 check, text, dates,
+//! expiry dates, public IPv4, e-mail) and for certificate evidence (CVR, OCES3
+//! system/organisation, 30 days left, environment). The same rules check what a
+//! state file holds when it is loaded (`state`), so a value typed by hand into
+//! `onboarding.toml` is held to the flags' rules. Every function is pure: it returns
+//! the reason in words (never echoing the value), and the caller decides what to do
+//! with it. Nothing here touches the state file.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -13,33 +16,72 @@ use cprlink_cert::{Environment, Generation, Kind};
 use crate::evidence::{CertificateEvidence, HandoverEvidence, VerifyVerdict};
 use crate::steps::TargetEnvironment;
 
-/// A certificate needs this many days left when it is recorded: onboarding takes weeks.
+/// A certificate or secret needs this many days left when it is recorded: onboarding
+/// takes weeks.
 pub const MIN_DAYS_LEFT: i64 = 30;
-/// Warn when the registered certificate has fewer days left than this.
+/// Warn when the registered certificate or secret has fewer days left than this.
 pub const WARN_DAYS_LEFT: i64 = 60;
+/// `status` exits 1 when the certificate or secret expires within this many days.
+pub const URGENT_DAYS_LEFT: i64 = 14;
+/// The longest one-line value typed by a person (names, case numbers, ...).
+pub const MAX_TEXT: usize = 200;
+/// No date before this year: a typo, not a day of this process.
+pub const MIN_YEAR: i32 = 2000;
 
-/// A CVR number: exactly 8 digits (spaces allowed for reading, e.g. "12 34 56 78").
+/// A CVR number: exactly 8 digits (spaces and a `DK` prefix allowed for reading, e.g.
+/// "DK 12 34 56 78") that pass the modulus-11 check every CVR number is issued with.
 pub fn cvr(value: &str) -> Result<String, String> {
     let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
     let compact = compact.strip_prefix("DK").unwrap_or(&compact).to_owned();
-    if compact.len() == 8 && compact.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(compact)
-    } else {
-        Err("a CVR number has exactly 8 digits".to_owned())
+    if compact.len() != 8 || !compact.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("a CVR number has exactly 8 digits".to_owned());
     }
+    // Erhvervsstyrelsen: weights 2 7 6 5 4 3 2 1, the sum divisible by 11.
+    let sum: u32 = compact
+        .bytes()
+        .zip([2, 7, 6, 5, 4, 3, 2, 1])
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    if !sum.is_multiple_of(11) {
+        return Err(
+            "it fails the modulus-11 check of CVR numbers: a digit is wrong or two are swapped \
+             (the CVR is on virk.dk and in the certificate as organizationIdentifier NTRDK-...)"
+                .to_owned(),
+        );
+    }
+    Ok(compact)
+}
+
+/// Characters that must never reach a terminal from a value: control characters
+/// (escape sequences start with one), line and paragraph separators, and the bidi
+/// controls that make text display in another order than it is stored.
+pub fn forbidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{061c}'
+        )
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 
 /// One line of text: trimmed, 1..=200 characters, no control characters.
 pub fn text(value: &str) -> Result<String, String> {
+    text_up_to(value, MAX_TEXT)
+}
+
+/// One line of text of at most `max` characters.
+pub fn text_up_to(value: &str, max: usize) -> Result<String, String> {
     let t = value.trim();
     if t.is_empty() {
         return Err("an empty value".to_owned());
     }
-    if t.chars().any(char::is_control) {
+    if t.chars().any(forbidden_char) {
         return Err("one line of text without control characters".to_owned());
     }
-    if t.chars().count() > 200 {
-        return Err("at most 200 characters".to_owned());
+    let n = t.chars().count();
+    if n > max {
+        return Err(format!("at most {max} characters (this one has {n})"));
     }
     Ok(t.to_owned())
 }
@@ -54,8 +96,33 @@ pub fn choice(value: &str, choices: &[&str]) -> Result<String, String> {
     }
 }
 
-/// A date `YYYY-MM-DD`, not after `today`.
+/// A date `YYYY-MM-DD`, not after `today` and not before [`MIN_YEAR`].
 pub fn date(value: &str, today: NaiveDate) -> Result<NaiveDate, String> {
+    let parsed = date_shape(value)?;
+    if parsed > today {
+        return Err(format!("in the future (today is {today})"));
+    }
+    Ok(parsed)
+}
+
+/// The expiry date of a credential: after `today`, with at least [`MIN_DAYS_LEFT`]
+/// days left (onboarding and a rotation take weeks).
+pub fn expiry(value: &str, today: NaiveDate) -> Result<NaiveDate, String> {
+    let parsed = date_shape(value)?;
+    let days = (parsed - today).num_days();
+    if days < 0 {
+        return Err(format!("already expired (today is {today})"));
+    }
+    if days < MIN_DAYS_LEFT {
+        return Err(format!(
+            "only {days} days from today: at least {MIN_DAYS_LEFT} are needed, so make a new one first"
+        ));
+    }
+    Ok(parsed)
+}
+
+/// `YYYY-MM-DD`, a real day, not before [`MIN_YEAR`] (and before 10000: four digits).
+pub fn date_shape(value: &str) -> Result<NaiveDate, String> {
     let v = value.trim();
     let shaped = v.len() == 10
         && v.bytes().enumerate().all(|(i, b)| {
@@ -69,8 +136,8 @@ pub fn date(value: &str, today: NaiveDate) -> Result<NaiveDate, String> {
         .then(|| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
         .flatten()
         .ok_or_else(|| "a date as YYYY-MM-DD (e.g. 2026-03-01)".to_owned())?;
-    if parsed > today {
-        return Err(format!("in the future (today is {today})"));
+    if chrono::Datelike::year(&parsed) < MIN_YEAR {
+        return Err(format!("before {MIN_YEAR}: a typo?"));
     }
     Ok(parsed)
 }
@@ -177,7 +244,8 @@ pub fn email(value: &str) -> Result<String, String> {
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
                 && !domain.contains('@')
-                && !v.chars().any(|c| c.is_whitespace() || c.is_control())
+                && !v.chars().any(|c| c.is_whitespace() || forbidden_char(c))
+                && v.chars().count() <= MAX_TEXT
         }
         None => false,
     };
@@ -305,12 +373,58 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cvr_needs_eight_digits() {
-        assert_eq!(cvr("12 34 56 78").unwrap(), "12345678");
-        assert_eq!(cvr("DK12345678").unwrap(), "12345678");
-        for bad in ["1234567", "123456789", "1234567a", "", "١٢٣٤٥٦٧٨"] {
-            assert!(cvr(bad).is_err(), "{bad}");
+    fn cvr_needs_eight_digits_that_pass_modulus_11() {
+        // The real CVR of the OCES3 example certificate, the sandbox's and the demo's,
+        // and the made-up ones of the tests and docs.
+        for good in ["19552101", "12345674", "29189846", "29189625", "29189986"] {
+            assert_eq!(cvr(good).unwrap(), good);
         }
+        assert_eq!(cvr("12 34 56 74").unwrap(), "12345674");
+        assert_eq!(cvr("DK12345674").unwrap(), "12345674");
+        for bad in ["1234567", "123456789", "1234567a", "", "١٢٣٤٥٦٧٨"] {
+            assert!(cvr(bad).unwrap_err().contains("8 digits"), "{bad}");
+        }
+        // One digit off, two swapped: the check catches both.
+        for bad in ["12345678", "19552102", "19551201"] {
+            assert!(cvr(bad).unwrap_err().contains("modulus-11"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn text_refuses_what_a_terminal_would_obey() {
+        assert_eq!(text("  Ærø Kommune ").unwrap(), "Ærø Kommune");
+        for bad in [
+            "a\u{1b}[31mred",
+            "a\u{9b}31m",
+            "two\nlines",
+            "tab\there",
+            "bidi \u{202e}txt.exe",
+            "iso\u{2066}late",
+            "para\u{2029}graph",
+        ] {
+            assert!(text(bad).unwrap_err().contains("control"), "{bad:?}");
+        }
+        let long = "x".repeat(201);
+        let err = text(&long).unwrap_err();
+        assert!(err.contains("at most 200") && err.contains("201"), "{err}");
+        assert!(!err.contains("xxxxx"), "the value is not echoed: {err}");
+    }
+
+    #[test]
+    fn expiry_dates_are_in_the_future_with_room() {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
+        assert!(expiry("2028-03-01", today).is_ok());
+        assert!(expiry("2026-03-09", today).unwrap_err().contains("expired"));
+        assert!(
+            expiry("2026-03-20", today)
+                .unwrap_err()
+                .contains("only 10 days")
+        );
+        assert!(
+            expiry("2026-3-20", today)
+                .unwrap_err()
+                .contains("YYYY-MM-DD")
+        );
     }
 
     #[test]
@@ -331,6 +445,12 @@ mod tests {
                 "{bad}"
             );
         }
+        assert!(
+            date("1999-12-31", today)
+                .unwrap_err()
+                .contains("before 2000")
+        );
+        assert!(date("2000-01-01", today).is_ok());
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub enum Command {
     #[command(subcommand)]
     Cert(CertCommand),
 
-    /// The six-step onboarding, tracked for weeks (default: `onboard next`).
+    /// The onboarding to CPR, tracked for weeks (default: `onboard next`).
     Onboard(OnboardArgs),
 
     /// Look up names for CPR numbers: one, several, or a file in bulk.
@@ -278,16 +278,22 @@ pub struct OnboardArgs {
     )]
     pub state: PathBuf,
 
+    /// Who makes the change, for the case's history (default: $CPRLINK_OPERATOR, else
+    /// the login name).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub by: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<OnboardCommand>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RouteArg {
-    /// Datafordeler Self-Service: the six steps of the DPG guide (REST).
-    Selfservice,
-    /// Datafordeler Administration: IT-system, OAuth certificate, GraphQL.
+    /// Datafordeler Administration: IT-system, OAuth credential, GraphQL (every new case).
     Administration,
+    /// Datafordeler Self-Service: service user with the CER, REST (closed to new
+    /// sign-ups since 30 June 2026).
+    Selfservice,
 }
 
 // Parsed once per run: boxing variants would buy nothing.
@@ -306,6 +312,8 @@ pub enum OnboardCommand {
     Letter(OnboardLetterArgs),
     /// The whole case file.
     Report(OnboardReportArgs),
+    /// Write the go-live cprlink.toml from the case file.
+    Config(OnboardConfigArgs),
 }
 
 #[derive(Debug, Args)]
@@ -320,11 +328,12 @@ pub struct OnboardInitArgs {
     /// The authority's name.
     #[arg(long, value_name = "NAME")]
     pub authority: String,
-    /// The authority's CVR number (8 digits).
+    /// The authority's CVR number (8 digits, checked with modulus 11).
     #[arg(long, value_name = "CVR")]
     pub cvr: String,
-    #[arg(long, value_enum, default_value_t = RouteArg::Selfservice)]
-    pub route: RouteArg,
+    /// The route (asked on a terminal; `administration` without one).
+    #[arg(long, value_enum)]
+    pub route: Option<RouteArg>,
     #[arg(long, value_enum, default_value_t = TargetEnvironment::Production)]
     pub environment: TargetEnvironment,
     /// Contact e-mail for letters.
@@ -333,6 +342,32 @@ pub struct OnboardInitArgs {
     /// Contact person for letters.
     #[arg(long, value_name = "NAME")]
     pub contact_name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct OnboardConfigArgs {
+    /// Where to write it.
+    #[arg(long, value_name = "FILE", default_value = "cprlink.toml")]
+    pub out: PathBuf,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    /// OAuth certificate: the OCES3 certificate uploaded as PEM.
+    Certificate,
+    /// OAuth shared secret (never recorded by cprlink; at most 730 days).
+    SharedSecret,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ViaArg {
+    /// The DPG Customer Portal (portal.timengodpg.com): you install it yourself.
+    Portal,
+    /// DPG Service Center: you send it (the password by another channel).
+    ServiceCenter,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -361,9 +396,33 @@ pub struct OnboardRecordArgs {
     /// Name of the service user.
     #[arg(long, value_name = "TEXT", help_heading = "service-user")]
     pub service_user: Option<String>,
-    /// The certificate uploaded as CER (.cer/.pem/.p12; also for oauth-certificate).
-    #[arg(long, value_name = "FILE", help_heading = "service-user")]
+    /// The certificate uploaded (.cer/.pem/.p12): as CER for service-user, as PEM for
+    /// credential (--method certificate).
+    #[arg(long, value_name = "FILE", help_heading = "service-user, credential")]
     pub certificate: Option<PathBuf>,
+
+    // route administration: it-system, credential, ip-allowlist, data-access
+    /// Name of the IT-system in Datafordeler Administration.
+    #[arg(long, value_name = "TEXT", help_heading = "it-system")]
+    pub it_system: Option<String>,
+    /// The IT-system's client id (for OAuth tokens).
+    #[arg(long, value_name = "TEXT", help_heading = "it-system")]
+    pub client_id: Option<String>,
+    /// The IT-system's OAuth credential (implied by --certificate or --expires-on).
+    #[arg(long, value_enum, help_heading = "credential")]
+    pub method: Option<MethodArg>,
+    /// The day the shared secret was created (default today with --done).
+    #[arg(long, value_name = "DATE", help_heading = "credential")]
+    pub created_on: Option<String>,
+    /// The day the shared secret expires (at most 730 days after --created-on).
+    #[arg(long, value_name = "DATE", help_heading = "credential")]
+    pub expires_on: Option<String>,
+    /// The day the DPG IP was added to the IT-system's allowlist (default today with --done).
+    #[arg(long, value_name = "DATE", help_heading = "ip-allowlist")]
+    pub added_on: Option<String>,
+    /// The day the register authority granted the data access (default today with --done).
+    #[arg(long, value_name = "DATE", help_heading = "data-access")]
+    pub granted_on: Option<String>,
 
     // cpr-application
     /// The CPR service desk's case number.
@@ -384,12 +443,21 @@ pub struct OnboardRecordArgs {
     #[arg(long, value_name = "TEXT", help_heading = "cpr-approval")]
     pub approval_reference: Option<String>,
 
-    // production-access
-    /// The DPG service's fixed external IPv4 address (also for ip-allowlist).
-    #[arg(long, value_name = "IPV4", help_heading = "production-access")]
+    // production-access (selfservice), ip-allowlist and data-access (administration)
+    /// The DPG service's fixed external IPv4 address (production-access, ip-allowlist).
+    #[arg(
+        long,
+        value_name = "IPV4",
+        help_heading = "production-access, ip-allowlist"
+    )]
     pub dpg_ip: Option<String>,
-    /// The day the request went to Datafordeler support (starts the waiting).
-    #[arg(long, value_name = "DATE", help_heading = "production-access")]
+    /// The day the request went out: to Datafordeler support (production-access), or
+    /// the data access on the IT-system (data-access). Starts the waiting.
+    #[arg(
+        long,
+        value_name = "DATE",
+        help_heading = "production-access, data-access"
+    )]
     pub requested_on: Option<String>,
     /// Datafordeler support's ticket number.
     #[arg(long, value_name = "TEXT", help_heading = "production-access")]
@@ -399,27 +467,18 @@ pub struct OnboardRecordArgs {
     pub confirmed_on: Option<String>,
 
     // dpg-handover
-    /// The .p12 handed to DPG (verified first).
+    /// The .p12 for DPG (verified first; not with a shared secret).
     #[arg(long, value_name = "FILE", help_heading = "dpg-handover")]
     pub p12: Option<PathBuf>,
-    /// The day the .p12 went to DPG (default today with --done).
+    /// How it reaches DPG (default portal).
+    #[arg(long, value_enum, help_heading = "dpg-handover")]
+    pub via: Option<ViaArg>,
+    /// The day DPG got it (default today with --done).
     #[arg(long, value_name = "DATE", help_heading = "dpg-handover")]
     pub handed_over_on: Option<String>,
-    /// Who at DPG received it.
+    /// Who at DPG Service Center received it (implies --via service-center).
     #[arg(long, value_name = "TEXT", help_heading = "dpg-handover")]
     pub received_by: Option<String>,
-
-    // route administration: it-system, oauth-certificate (--certificate),
-    // ip-allowlist (--dpg-ip, --added-on), data-access (--added-on)
-    /// Name of the IT-system in Datafordeler Administration.
-    #[arg(long, value_name = "TEXT", help_heading = "administration route")]
-    pub it_system: Option<String>,
-    /// The IT-system's client id (for OAuth tokens).
-    #[arg(long, value_name = "TEXT", help_heading = "administration route")]
-    pub client_id: Option<String>,
-    /// The day the IP range or the data access was added.
-    #[arg(long, value_name = "DATE", help_heading = "administration route")]
-    pub added_on: Option<String>,
 
     // contact (step id `contact`): who the letters are from
     /// Contact person named in the letters.
@@ -442,8 +501,10 @@ pub enum LetterKind {
     CprApplication,
     /// The request to Datafordeler support (production access, IP whitelisting).
     DatafordelerSupport,
-    /// The handover note to DPG (no password in it).
+    /// The note to DPG: how the .p12 reaches it, the client id (no password in it).
     DpgHandover,
+    /// The reminder to the CPR service desk to grant the data access (administration).
+    DataAccess,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -227,7 +227,8 @@ fn onboard_error(e: cprlink_onboard::Error) -> CliError {
     use cprlink_onboard::Error as E;
     // Every onboarding refusal is an input error (exit 2): the value, the file or the
     // order of steps is wrong, and nothing was changed. "Blocked" (exit 1) is a
-    // verdict of `onboard status`, not an error.
+    // verdict of `onboard status`, not an error. Every variant is named here, with no
+    // catch-all, so a new one does not compile until it has its code and hint.
     let message = e.to_string();
     let err = CliError::usage(message);
     match e {
@@ -237,8 +238,14 @@ fn onboard_error(e: cprlink_onboard::Error) -> CliError {
         E::StateExists { .. } => err.with_hint(
             "look at it with `cprlink onboard status`, or pass --state FILE for another case",
         ),
+        E::Read { .. } => err.with_hint(
+            "check that the file and its directory can be read (and the .lock beside it written)",
+        ),
+        E::Write { .. } => err.with_hint(
+            "check that the directory is writable and has space; the case file was left as it was",
+        ),
         E::Corrupt { .. } => err.with_hint(
-            "cprlink will not overwrite it: fix the file by hand (it is TOML) or restore a backup",
+            "cprlink will not use or overwrite it: fix that line by hand (it is TOML) or restore a backup",
         ),
         E::NewerVersion { .. } => {
             err.with_hint("use the cprlink that wrote it (or a newer one); this file was left as it is")
@@ -256,17 +263,31 @@ fn onboard_error(e: cprlink_onboard::Error) -> CliError {
             "record them: `cprlink onboard record {step} {} --done`; nothing was changed",
             missing.join(" ")
         )),
-        E::InvalidValue { .. } => err.with_hint("nothing was recorded; run the command again with a corrected value"),
+        E::InvalidValue { .. } => {
+            err.with_hint("nothing was recorded; run the command again with a corrected value")
+        }
+        E::NotApplicable { step, .. } => err.with_hint(format!(
+            "nothing was recorded; see what {step} takes now with `cprlink onboard next --no-input`"
+        )),
         E::CertificateRefused { .. } => err.with_hint(
             "see everything about the file with `cprlink cert inspect FILE`; nothing was recorded",
         ),
         E::HandoverRefused { .. } => err.with_hint(
             "run `cprlink cert verify FILE.p12 --cvr CVR --cer UPLOADED.cer` for every check; nothing was recorded",
         ),
+        E::LetterNotForRoute { route, .. } => err.with_hint(format!(
+            "the letters of route {route}: {}",
+            match route.as_str() {
+                "selfservice" => "cpr-application, datafordeler-support, dpg-handover",
+                _ => "cpr-application, data-access, dpg-handover",
+            }
+        )),
         E::LetterMissingFacts { .. } => {
             err.with_hint("record them with `cprlink onboard record STEP --FIELD VALUE`, then ask for the letter again")
         }
-        _ => err,
+        E::ConfigMissingFacts { .. } => err.with_hint(
+            "record them with `cprlink onboard record STEP --FIELD VALUE`, then run `cprlink onboard config` again; nothing was written",
+        ),
     }
 }
 

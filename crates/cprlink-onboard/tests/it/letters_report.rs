@@ -125,7 +125,8 @@ fn letters_need_their_facts_and_say_which_are_missing() {
         en.body
     );
 
-    // The handover note: certificate facts, and the password explicitly elsewhere.
+    // The handover note: certificate facts; by default the authority installs the
+    // .p12 in the DPG Customer Portal itself, so no password goes anywhere.
     let note = letters::render(LetterKind::DpgHandover, Language::Da, &case).unwrap();
     assert!(note.to.contains("servicecenter@sikker-post.dk"));
     for s in [
@@ -133,9 +134,13 @@ fn letters_need_their_facts_and_say_which_are_missing() {
         "CVR: 29189846",
         THUMB,
         "2029-03-24",
-        "anden kanal",
+        "installerer vi selv i DPG-kundeportalen (portal.timengodpg.com)",
     ] {
-        assert!(note.body.contains(s), "{s} missing:\n{}", note.body);
+        assert!(
+            one_line(&note.body).contains(s),
+            "{s} missing:\n{}",
+            note.body
+        );
     }
     assert!(
         !note.body.to_lowercase().contains("adgangskode:"),
@@ -150,13 +155,25 @@ fn letters_need_their_facts_and_say_which_are_missing() {
         &at("2026-03-22"),
     )
     .unwrap();
-    case.record(
-        "dpg-handover",
-        &Facts::new().handover("p12", ev),
-        false,
-        &at("2026-03-23"),
-    )
-    .unwrap();
+    // Handed to DPG Service Center instead (`--received-by` implies `--via
+    // service-center`): the password then goes by another channel.
+    let r = case
+        .record(
+            "dpg-handover",
+            &Facts::new()
+                .handover("p12", ev)
+                .text("received_by", "Jens, DPG Service Center"),
+            false,
+            &at("2026-03-23"),
+        )
+        .unwrap();
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n == "--via service-center (implied by --received-by)"),
+        "{:?}",
+        r.notes
+    );
     let note = letters::render(LetterKind::DpgHandover, Language::En, &case).unwrap();
     // The file name only, not where it lives on the admin's disk.
     assert!(
@@ -166,6 +183,11 @@ fn letters_need_their_facts_and_say_which_are_missing() {
     );
     assert!(!note.body.contains("/secure/"), "{}", note.body);
     assert!(note.body.contains("by another channel"), "{}", note.body);
+    assert!(
+        !note.body.contains("Client id"),
+        "no client id on selfservice"
+    );
+    assert!(!note.body.contains("GraphQL"), "{}", note.body);
 }
 
 #[test]

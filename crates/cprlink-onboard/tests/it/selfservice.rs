@@ -413,7 +413,7 @@ fn real_oces3_certificate_from_shared() {
 
     // The same certificate for another authority is refused, and so is the test one.
     let other = dir.path().join("other.toml");
-    let mut case = Case::init(&other, new("12345678"), &at("2026-01-05")).unwrap();
+    let mut case = Case::init(&other, new("12345674"), &at("2026-01-05")).unwrap();
     let err = refused(&other, || {
         case.record(
             "service-user",

@@ -106,3 +106,8 @@ pub fn shared_dir() -> PathBuf {
     }
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
 }
+
+/// A letter's text with its line breaks as spaces (phrases may wrap).
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

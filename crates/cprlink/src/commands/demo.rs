@@ -2,10 +2,14 @@
 //!
 //! Starts the sandbox in-process on free ports, then runs the very commands a user
 //! would type (each printed as `$ cprlink ...` before it runs, through the same parser
-//! and command code): a test certificate, the CER exported and registered, the handover
-//! .p12 packed and verified, the six onboarding steps recorded, single lookups and a
-//! bulk run of 1,000. It adds no behaviour of its own beyond setting the stage and
-//! checking the bulk answers against the sandbox's `persons.csv`.
+//! and command code): a test certificate, the PEM exported and registered as the
+//! IT-system's OAuth certificate, the handover .p12 packed and verified, the seven
+//! steps of the administration route recorded, the go-live config written by `onboard
+//! config`, single lookups over GraphQL (one over REST) and a bulk run of 1,000 with
+//! that config. The sandbox stands in for Datafordeler's Test04: its URLs and CA reach
+//! the config as `CPRLINK_DATAFORDELER_*` overrides, as they would from a shell. It adds
+//! no behaviour of its own beyond setting the stage and checking the bulk answers
+//! against the sandbox's `persons.csv`.
 
 use std::fmt::Write as _;
 use std::io::{BufRead, Write};
@@ -26,9 +30,10 @@ use crate::exit::{CliError, Code};
 use crate::output::{Ui, hanging};
 use crate::prompt::NoInputPrompter;
 
-/// The demo authority. The CVR is a made-up 8-digit number.
+/// The demo authority. The CVR is made up (the sandbox's own), and like every real one
+/// it passes the modulus-11 check `onboard init` makes.
 const AUTHORITY: &str = "Demo Kommune";
-const CVR: &str = "12345678";
+const CVR: &str = "12345674";
 /// An example public IPv4 address standing in for DPG's fixed external address.
 const DPG_IP: &str = "185.45.8.10";
 const PERSONS: u32 = 2000;
@@ -55,12 +60,14 @@ pub fn run(args: &DemoArgs, ctx: &mut Context) -> Result<Code, CliError> {
             tmp.path().to_path_buf()
         }
     };
-    let demo = Demo {
+    let mut demo = Demo {
         ui: ui.clone(),
         dir: dir.clone(),
+        config_env: Vec::new(),
     };
     for name in [
-        "demo.cer",
+        "demo.pem",
+        "cprlink.toml",
         "dpg-handover.p12",
         "dpg-handover.p12.password",
         "onboarding.toml",
@@ -86,6 +93,7 @@ pub fn run(args: &DemoArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let sandbox = rt
         .block_on(Sandbox::start(opts))
         .map_err(|e| CliError::unavailable(format!("the sandbox did not start: {e}")))?;
+    demo.config_env = sandbox_endpoints(&sandbox);
     demo.say(&format!(
         "Sandbox up: REST {}, GraphQL {}; {PERSONS} synthetic persons.",
         sandbox.rest_base_url(),
@@ -108,6 +116,20 @@ pub fn run(args: &DemoArgs, ctx: &mut Context) -> Result<Code, CliError> {
 struct Demo {
     ui: Ui,
     dir: PathBuf,
+    /// The sandbox's URLs and CA as `CPRLINK_DATAFORDELER_*` overrides.
+    config_env: Vec<(String, String)>,
+}
+
+/// What points a Test04 config at the sandbox instead: its URLs and its CA.
+fn sandbox_endpoints(sandbox: &Sandbox) -> Vec<(String, String)> {
+    let var = |key: &str| format!("CPRLINK_DATAFORDELER_{}", key.to_uppercase());
+    vec![
+        (var("environment"), "sandbox".to_owned()),
+        (var("rest_base_url"), sandbox.rest_base_url()),
+        (var("graphql_url"), sandbox.graphql_url()),
+        (var("token_url"), sandbox.token_url()),
+        (var("ca_file"), sandbox.files().ca_pem.display().to_string()),
+    ]
 }
 
 impl Demo {
@@ -155,19 +177,24 @@ impl Demo {
             &self.rel(&ca),
         ])?;
 
-        // 2. The CER for Datafordeler, "uploaded" = registered with the sandbox.
-        self.heading("2. Export the CER and upload it to Datafordeler (onboarding step 2)");
+        // 2. The PEM for Datafordeler, "uploaded" = registered with the sandbox.
+        self.heading(
+            "2. Export the PEM and upload it as the IT-system's OAuth certificate (step credential)",
+        );
         self.run(&[
             "cert",
             "export-cer",
             "$D/certificate.pem",
             "--out",
-            "$D/demo.cer",
+            "$D/demo.pem",
+            "--encoding",
+            "pem",
         ])?;
         let thumbprint = cprlink_cert::facts::sha1_thumbprint(&leaf.cert)?;
         sandbox.register_certificate(&thumbprint, true);
         self.say(&format!(
-            "Registered {thumbprint} with the sandbox, as Self-Service does when the CER is uploaded."
+            "Registered {thumbprint} with the sandbox, as Datafordeler Administration does when \
+             the PEM is uploaded under \"OAuth certifikat\"."
         ));
 
         // 3. The handover .p12 for DPG.
@@ -191,7 +218,7 @@ impl Demo {
             "--password-file",
             "$D/dpg-handover.p12.password",
             "--cer",
-            "$D/demo.cer",
+            "$D/demo.pem",
             "--cvr",
             CVR,
             "--environment",
@@ -206,8 +233,10 @@ impl Demo {
             ));
         }
 
-        // 4. The six onboarding steps, as they would be recorded over weeks.
-        self.heading("4. The six onboarding steps, recorded as they happen (weeks, in real life)");
+        // 4. The administration route's seven steps, as they would be recorded over weeks.
+        self.heading(
+            "4. The seven steps of the administration route, recorded as they happen (weeks, in real life)",
+        );
         let today = Local::now().date_naive();
         let day = |n: i64| (today - Duration::days(n)).format("%Y-%m-%d").to_string();
         self.run(&[
@@ -217,6 +246,8 @@ impl Demo {
             AUTHORITY,
             "--cvr",
             CVR,
+            "--route",
+            "administration",
             "--environment",
             "test",
             "--contact-email",
@@ -225,23 +256,28 @@ impl Demo {
             STATE,
         ])?;
         self.record(
-            "selfservice-user",
-            &["--username", "demo-admin", "--login-method", "mitid"],
+            "it-system",
+            &[
+                "--it-system",
+                "Demo Kommune DPG CPR",
+                "--client-id",
+                sandbox.client_id(),
+            ],
         )?;
         self.record(
-            "service-user",
+            "credential",
             &[
-                "--service-user",
-                "demo-dpg-cpr",
+                "--method",
+                "certificate",
                 "--certificate",
-                "$D/demo.cer",
+                "$D/demo.pem",
                 "--trust",
                 &self.rel(&ca),
             ],
         )?;
-        let applied = day(35);
-        let approved = day(14);
-        let confirmed = day(3);
+        let (added, applied, approved) = (day(40), day(35), day(14));
+        let (requested, granted) = (day(12), day(4));
+        self.record("ip-allowlist", &["--dpg-ip", DPG_IP, "--added-on", &added])?;
         self.record(
             "cpr-application",
             &[
@@ -263,15 +299,8 @@ impl Demo {
             ],
         )?;
         self.record(
-            "production-access",
-            &[
-                "--dpg-ip",
-                DPG_IP,
-                "--support-ticket",
-                "DAF-SUP-1187",
-                "--confirmed-on",
-                &confirmed,
-            ],
+            "data-access",
+            &["--requested-on", &requested, "--granted-on", &granted],
         )?;
         self.record(
             "dpg-handover",
@@ -282,15 +311,37 @@ impl Demo {
                 "$D/dpg-handover.p12.password",
                 "--trust",
                 &self.rel(&ca),
-                "--received-by",
-                "DPG Service Center",
+                "--via",
+                "portal",
             ],
         )?;
         self.run(&["onboard", "status", "--state", STATE])?;
 
-        // 5. Lookups with the handed-over certificate.
-        self.heading("5. Lookups with the handed-over .p12 (what DPG now does)");
-        let config = self.write_config(sandbox)?;
+        // 5. The go-live config from the case, and lookups with it.
+        self.heading(
+            "5. The go-live config from the case, and lookups with it (what DPG now does)",
+        );
+        self.run(&[
+            "onboard",
+            "config",
+            "--state",
+            STATE,
+            "--out",
+            "$D/cprlink.toml",
+        ])?;
+        self.say(
+            "The sandbox stands in for Datafordeler's Test04: the commands below get its URLs \
+             and CA from the environment, as any key of cprlink.toml can (the whole values are \
+             in $D/sandbox/sandbox.json):",
+        );
+        for (var, value) in &self.config_env {
+            let value = value.replace(&self.dir.display().to_string(), "$D");
+            self.print(&fit_middle(
+                &format!("  {var}={value}"),
+                crate::output::WIDTH,
+            ))?;
+        }
+        let config = self.dir.join("cprlink.toml");
         let pop = sandbox.population();
         let cases = [
             (
@@ -316,10 +367,13 @@ impl Demo {
             self.run(&["--config", &cfg, "lookup", &cpr, "--format", "table"])?;
             first.get_or_insert(cpr);
         }
-        self.say("\nThe same through GraphQL (OAuth token over mutual TLS, then a Bearer call):");
+        self.say(
+            "\nThe same through REST (mutual TLS with the .p12 alone), while Datafordeler still \
+             answers it:",
+        );
         if let Some(cpr) = &first {
             self.run(&[
-                "--config", &cfg, "lookup", "--api", "graphql", cpr, "--format", "table",
+                "--config", &cfg, "lookup", "--api", "rest", cpr, "--format", "table",
             ])?;
         }
 
@@ -351,48 +405,13 @@ impl Demo {
             ));
         }
         Ok(format!(
-            "{AUTHORITY} (CVR {CVR}) is connected on the sandbox: certificate registered, .p12 \
-             verified and handed over, six steps done. {total} of {total} bulk names match the \
-             expected answers ({:.0} lookups/s over {} requests of up to 20).",
+            "{AUTHORITY} (CVR {CVR}) is connected on the sandbox: OAuth certificate registered, \
+             .p12 verified and installed at DPG, the seven steps of the administration route \
+             done, the go-live config written from the case. {total} of {total} bulk names \
+             (GraphQL) match the expected answers ({:.0} lookups/s over {} requests of up to 20).",
             total as f64 / secs.max(0.001),
             total.div_ceil(20)
         ))
-    }
-
-    /// `cprlink.toml` for the lookups: the sandbox's URLs, the handed-over identity.
-    fn write_config(&self, sandbox: &Sandbox) -> Result<PathBuf, CliError> {
-        let p12 = self.dir.join("dpg-handover.p12");
-        let pw = self.dir.join("dpg-handover.p12.password");
-        let ca = &sandbox.files().ca_pem;
-        let text = format!(
-            "# Written by `cprlink demo`: the sandbox's URLs (ports change every run) and the\n\
-             # .p12 handed over to DPG.\n\
-             [datafordeler]\n\
-             environment = \"sandbox\"\n\
-             api = \"rest\"\n\
-             rest_base_url = {rest:?}\n\
-             graphql_url = {graphql:?}\n\
-             token_url = {token:?}\n\
-             client_id = {client:?}\n\
-             ca_file = {ca:?}\n\n\
-             [certificate]\n\
-             p12 = {p12:?}\n\
-             password_file = {pw:?}\n",
-            rest = sandbox.rest_base_url(),
-            graphql = sandbox.graphql_url(),
-            token = sandbox.token_url(),
-            client = sandbox.client_id(),
-            ca = ca.display().to_string(),
-            p12 = p12.display().to_string(),
-            pw = pw.display().to_string(),
-        );
-        let path = self.dir.join("cprlink.toml");
-        write_public(&path, text.as_bytes(), Overwrite::Refuse)?;
-        self.say(&format!(
-            "Wrote {} (the handed-over .p12 as the client identity).",
-            self.rel(&path)
-        ));
-        Ok(path)
     }
 
     /// Prints and runs one cprlink command; a non-zero code is an error.
@@ -432,7 +451,8 @@ impl Demo {
             self.ui.clone(),
             Box::new(NoInputPrompter),
             cli.global.config.clone(),
-        );
+        )
+        .with_config_env(self.config_env.clone());
         dispatch(&cli, &mut ctx)
     }
 
@@ -474,7 +494,9 @@ impl Demo {
         t.push_str("  cprlink --config ./sbx/cprlink.toml lookup --input ./sbx/persons.csv --format table\n");
         t.push_str("  cprlink --config ./sbx/cprlink.toml doctor\n");
         t.push_str("  cprlink cert inspect ../shared/oces3/example-prod-system-cert.pem\n");
-        t.push_str("  cprlink onboard init --authority \"Your Kommune\" --cvr 12345678   # your real case\n");
+        t.push_str(
+            "  cprlink onboard init --authority \"Your Kommune\" --cvr CVR   # your real case\n",
+        );
         if kept {
             let _ = writeln!(
                 t,
@@ -492,6 +514,18 @@ impl Demo {
 
 fn cert_err(e: cprlink_cert::openssl::error::ErrorStack) -> CliError {
     CliError::from(cprlink_cert::Error::from(e))
+}
+
+/// Shortens a line to `width` columns by eliding its middle (`...`).
+fn fit_middle(line: &str, width: usize) -> String {
+    let n = line.chars().count();
+    if n <= width {
+        return line.to_owned();
+    }
+    let keep = width.saturating_sub(3);
+    let head: String = line.chars().take(keep / 2).collect();
+    let tail: String = line.chars().skip(n - (keep - keep / 2)).collect();
+    format!("{head}...{tail}")
 }
 
 /// Quotes a word for display when it holds spaces.

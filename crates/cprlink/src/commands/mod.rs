@@ -21,6 +21,10 @@ pub struct Context {
     pub prompter: Box<dyn Prompter>,
     config_path: Option<std::path::PathBuf>,
     config: Option<LoadedConfig>,
+    /// `CPRLINK_<SECTION>_<KEY>` values that win over the process environment (the
+    /// demo points the go-live config at the sandbox this way, as a user would with
+    /// environment variables).
+    config_env: Vec<(String, String)>,
 }
 
 impl Context {
@@ -34,13 +38,35 @@ impl Context {
             prompter,
             config_path,
             config: None,
+            config_env: Vec::new(),
         }
+    }
+
+    /// Config overrides as if they were set in the environment.
+    pub fn with_config_env(mut self, vars: Vec<(String, String)>) -> Self {
+        self.config_env = vars;
+        self
     }
 
     /// The configuration, read on first use (commands that need none never fail on a bad one).
     pub fn config(&mut self) -> Result<&LoadedConfig, CliError> {
         if self.config.is_none() {
-            self.config = Some(crate::config::load(self.config_path.as_deref())?);
+            let vars = &self.config_env;
+            let env = |k: &str| {
+                vars.iter()
+                    .find(|(name, _)| name == k)
+                    .map(|(_, v)| v.clone())
+                    .or_else(|| std::env::var(k).ok())
+            };
+            self.config = Some(if vars.is_empty() {
+                crate::config::load(self.config_path.as_deref())?
+            } else {
+                crate::config::load_with(
+                    self.config_path.as_deref(),
+                    &env,
+                    std::path::Path::new("."),
+                )?
+            });
         }
         match &self.config {
             Some(c) => Ok(c),

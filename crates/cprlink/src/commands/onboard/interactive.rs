@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use cprlink_cert::files::Overwrite;
-use cprlink_onboard::steps::{FieldDef, FieldKind, StepDef};
+use cprlink_onboard::steps::{FieldDef, FieldDefault, FieldKind, StepDef};
 use cprlink_onboard::{Case, Facts, Route, Stamp, StepState};
 
 use super::render::{guidance, say};
@@ -64,14 +64,17 @@ pub(super) fn exit_on_ctrl_c(ui: &Ui) {
     }
 }
 
-/// The interactive walk: guidance, then questions; every answer is saved at once.
+/// The interactive walk: guidance, then questions; every answer is saved at once, in
+/// the history under `who`.
 pub(super) fn walk(
     case: &mut Case,
     prefix: &str,
     trust: &[PathBuf],
+    who: &str,
     ui: &Ui,
     prompter: &mut dyn Prompter,
 ) -> Result<Code, CliError> {
+    let stamp = || Stamp::by(who.to_owned());
     loop {
         let st = case.status_with(Stamp::now().today, prefix);
         let Some(id) = st.current_step.clone() else {
@@ -93,11 +96,11 @@ pub(super) fn walk(
                 return Ok(Code::Success);
             }
         }
-        ask_fields(case, def, trust, ui, prompter)?;
+        ask_fields(case, def, trust, who, ui, prompter)?;
         let missing: Vec<String> = def
             .fields
             .iter()
-            .filter(|f| f.required && !f.default_today)
+            .filter(|f| f.required && f.default == FieldDefault::None && case.applies(f))
             .filter(|f| {
                 case.facts(def.id)
                     .is_none_or(|fs| !fs.contains_key(f.presence_key()))
@@ -127,10 +130,16 @@ pub(super) fn walk(
         }
         let r = {
             let _saving = saving();
-            case.mark_done(def.id, &Stamp::now())?
+            case.mark_done(def.id, &stamp())?
         };
         for n in &r.notes {
             say(ui, &format!("note: {n}"));
+        }
+        if let Some(b) = &r.backup {
+            say(
+                ui,
+                &format!("The old case file is kept as {}.", b.display()),
+            );
         }
         say(ui, &format!("{}: done", def.id));
         let after = case.status_with(Stamp::now().today, prefix);
@@ -145,15 +154,21 @@ pub(super) fn walk(
     }
 }
 
-/// Asks for each field not yet recorded and saves each answer as it comes.
+/// Asks for each field that applies and is not yet recorded, and saves each answer as
+/// it comes (so what applies next follows the answers: a shared secret asks for its
+/// dates, a certificate for its file).
 pub(super) fn ask_fields(
     case: &mut Case,
     def: &StepDef,
     trust: &[PathBuf],
+    who: &str,
     ui: &Ui,
     prompter: &mut dyn Prompter,
 ) -> Result<(), CliError> {
     for field in def.fields {
+        if !case.applies(field) {
+            continue;
+        }
         if let Some(v) = case.facts(def.id).and_then(|f| f.get(field.presence_key())) {
             say(ui, &format!("{}: {v} (recorded)", field.label));
             continue;
@@ -162,15 +177,35 @@ pub(super) fn ask_fields(
             FieldKind::Certificate => ask_certificate(case, def, field, trust, ui, prompter)?,
             FieldKind::Handover => ask_handover(case, def, field, trust, ui, prompter)?,
             FieldKind::Choice(choices) => {
-                let i = prompter.select(field.label, choices, 0, &field.usage())?;
+                let default = match field.default {
+                    FieldDefault::Value(v) => choices.iter().position(|c| *c == v).unwrap_or(0),
+                    _ => 0,
+                };
+                let i = prompter.select(field.label, choices, default, &field.usage())?;
                 choices.get(i).map(|c| Facts::new().text(field.key, *c))
             }
             _ => ask_text(case, def, field, prompter)?,
         };
         if let Some(facts) = facts {
             // Checked already; saved now, so Ctrl-C later loses nothing typed before.
-            let _saving = saving();
-            case.record(def.id, &facts, false, &Stamp::now())?;
+            let r = {
+                let _saving = saving();
+                case.record(def.id, &facts, false, &Stamp::by(who.to_owned()))?
+            };
+            if let Some(b) = &r.backup {
+                say(
+                    ui,
+                    &format!("The old case file is kept as {}.", b.display()),
+                );
+            }
+            if field.key == "method" && case.credential_method() == Some("shared-secret") {
+                say(
+                    ui,
+                    "Copy the shared secret now (Datafordeler shows it once) into a file only the \
+                     lookup service can read (mode 0600), e.g. client-secret.txt beside \
+                     cprlink.toml. cprlink never asks for it; it records only its dates.",
+                );
+            }
         }
     }
     Ok(())
@@ -196,7 +231,7 @@ pub(super) fn ask_text(
     let flag = format!("{} record {} {}", "cprlink onboard", def.id, field.usage());
     let mut q = Question::new(&prompt, &flag);
     q.allow_empty = !field.required || field.kind != FieldKind::Date;
-    if field.kind == FieldKind::Date && field.default_today {
+    if field.kind == FieldKind::Date && field.defaults_to_today() {
         q.default = Some(stamp.today.to_string());
     }
     q.validate = Some(&check);
@@ -503,7 +538,8 @@ pub(super) fn pack_in_place(
         ui,
         &format!(
             "Wrote {} (compat protection) and its password to {} (mode 0600). \
-         Send the password to DPG by another channel, never with the file.",
+         Keep the password apart from the file: you type it when you install the .p12 in \
+         the DPG Customer Portal, or send it to DPG Service Center by another channel.",
             out.display(),
             pw_path.display()
         ),
@@ -567,7 +603,15 @@ mod tests {
             "2026-13-01", // bad date, re-asked
                           // script ends: Ctrl-C while asked for the date again
         ]);
-        let err = walk(&mut case, "cprlink onboard", &[ca], &Ui::plain(), &mut p).unwrap_err();
+        let err = walk(
+            &mut case,
+            "cprlink onboard",
+            &[ca],
+            "tester",
+            &Ui::plain(),
+            &mut p,
+        )
+        .unwrap_err();
         assert_eq!(err.code, Code::Interrupted);
         let t = p.transcript.join("\n");
         assert!(t.contains("Certificate file you uploaded (.cer, .pem or .p12) [Enter to skip] !! /nonexistent/dpg.cer is not a file"), "{t}");
@@ -663,11 +707,19 @@ mod tests {
             c.as_str(),
             k.as_str(),
             o.as_str(),
+            "",  // via: the default, the DPG Customer Portal (no receiver then)
             "",  // handed over: today
-            "",  // received by: skip
             "y", // mark done
         ]);
-        let code = walk(&mut case, "cprlink onboard", &[ca], &Ui::plain(), &mut p).unwrap();
+        let code = walk(
+            &mut case,
+            "cprlink onboard",
+            &[ca],
+            "tester",
+            &Ui::plain(),
+            &mut p,
+        )
+        .unwrap();
         assert_eq!(code, Code::Success, "{:?}", p.transcript);
         assert_eq!(p.remaining(), 0);
 
@@ -680,12 +732,114 @@ mod tests {
         let st = Case::load(&path).unwrap().status(Stamp::now().today);
         assert!(st.complete, "{st:?}");
         let f = &st.steps[5].facts;
+        assert_eq!(f["via"], "portal");
+        assert!(!f.contains_key("received_by"));
+        assert!(
+            p.transcript
+                .iter()
+                .all(|t| !t.starts_with("Who at DPG Service Center")),
+            "{:?}",
+            p.transcript
+        );
         assert_eq!(f["p12_sha1_thumbprint"], facts.sha1_thumbprint);
         assert_ne!(f["p12_verdict"], "fail");
         assert!(
             !std::fs::read_to_string(&path)
                 .unwrap()
                 .contains(password.trim())
+        );
+    }
+
+    /// The administration route's credential step asks for the method first; with a
+    /// certificate it offers to export the PEM for "OAuth certifikat" from the .p12,
+    /// and records what it wrote, under the operator given.
+    #[test]
+    fn walk_asks_the_method_and_exports_the_pem() {
+        use crate::prompt::ScriptedPrompter;
+        use cprlink_cert::testpki::{LeafSpec, TestPki};
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("onboarding.toml");
+        let new = NewCase {
+            authority: "Aarhus Kommune".into(),
+            cvr: "29189846".into(),
+            route: Route::Administration,
+            environment: TargetEnvironment::Test,
+            contact_name: None,
+            contact_email: None,
+        };
+        drop(Case::init(&path, new, &Stamp::now()).unwrap());
+        let pki = TestPki::generate("credential").unwrap();
+        let leaf = pki
+            .issue(&LeafSpec::oces3_system("DPG", "Aarhus Kommune", "29189846"))
+            .unwrap();
+        let p12 = dir.path().join("mitid.p12");
+        let der = cprlink_cert::p12::build(
+            &leaf.key,
+            &leaf.cert,
+            std::slice::from_ref(&pki.issuing.cert),
+            None,
+            "pw",
+            cprlink_cert::Profile::Compat,
+        )
+        .unwrap();
+        std::fs::write(&p12, der).unwrap();
+        let ca = dir.path().join("test-ca.pem");
+        std::fs::write(&ca, pki.ca_bundle_pem().unwrap()).unwrap();
+        let pem = dir.path().join("mitid.pem");
+
+        let mut case = Case::open(&path).unwrap();
+        let p12_s = p12.display().to_string();
+        let mut p = ScriptedPrompter::new([
+            "DPG CPR",     // IT-system
+            "aarhus-dpg",  // client id
+            "y",           // mark done
+            "y",           // go on
+            "certificate", // the method
+            "y",           // export the PEM now
+            p12_s.as_str(),
+            "pw", // the .p12's password (hidden prompt)
+            "",   // write it to the default, beside the .p12
+            "y",  // mark done
+            "n",  // not on to the next step now
+        ]);
+        let code = walk(
+            &mut case,
+            "cprlink onboard",
+            &[ca],
+            "Ida Hansen",
+            &Ui::plain(),
+            &mut p,
+        )
+        .unwrap();
+        assert_eq!(code, Code::Success, "{:?}", p.transcript);
+        assert_eq!(p.remaining(), 0, "{:?}", p.transcript);
+        let t = p.transcript.join("\n");
+        assert!(
+            t.contains("Export the PEM to upload from your .p12 (MitID Erhverv file) now? => y"),
+            "{t}"
+        );
+        let text = std::fs::read_to_string(&pem).unwrap();
+        assert!(text.starts_with("-----BEGIN CERTIFICATE-----"), "{text}");
+        assert!(!text.contains("PRIVATE KEY"));
+        drop(case);
+        let case = Case::load(&path).unwrap();
+        let f = case.facts("credential").unwrap();
+        assert_eq!(f["method"], "certificate");
+        assert_eq!(f["certificate_file"], pem.display().to_string());
+        assert_eq!(
+            f["certificate_sha1_thumbprint"],
+            cprlink_cert::facts::sha1_thumbprint(&leaf.cert).unwrap()
+        );
+        let st = case.status(Stamp::now().today);
+        assert_eq!(st.steps[1].state, StepState::Done);
+        assert_eq!(st.current_step.as_deref(), Some("ip-allowlist"));
+        assert!(
+            case.state()
+                .history
+                .iter()
+                .skip(1)
+                .all(|h| h.who == "Ida Hansen")
         );
     }
 }

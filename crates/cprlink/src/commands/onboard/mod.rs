@@ -1,10 +1,12 @@
-//! `cprlink onboard`: init, next (the default), record, status, letter, report.
+//! `cprlink onboard`: init, next (the default), record, status, letter, report, config.
 //!
-//! Thin on purpose: it turns flags and answers into `cprlink_onboard` calls, reads
-//! certificate files (with the password flags or a hidden prompt) into evidence for
-//! the model, and renders what the model says. The rules live in the library; the
-//! terminal, the output formats and the exit codes live here: `render` holds what is
-//! shown (checklist, guidance, JSON), `interactive` the prompting walk of `next`.
+//! Thin on purpose: it turns flags and answers into `cprlink_onboard` calls, resolves
+//! who makes a change (`--by`, `CPRLINK_OPERATOR`, the login name), asks for the route
+//! on a terminal, reads certificate files (with the password flags or a hidden prompt)
+//! into evidence for the model, writes the go-live config the model composes, and
+//! renders what the model says. The rules live in the library; the terminal, the
+//! output formats and the exit codes live here: `render` holds what is shown
+//! (checklist, guidance, JSON), `interactive` the prompting walk of `next`.
 
 mod interactive;
 mod render;
@@ -23,8 +25,8 @@ use cprlink_onboard::{
 use serde::Serialize;
 
 use crate::args::{
-    self, OnboardArgs, OnboardCommand, OnboardInitArgs, OnboardLetterArgs, OnboardRecordArgs,
-    OnboardReportArgs, PasswordArgs, ReportFormat,
+    self, OnboardArgs, OnboardCommand, OnboardConfigArgs, OnboardInitArgs, OnboardLetterArgs,
+    OnboardRecordArgs, OnboardReportArgs, PasswordArgs, ReportFormat,
 };
 use crate::commands::Context;
 use crate::commands::cert::read_trust;
@@ -41,14 +43,37 @@ const DEFAULT_STATE: &str = "onboarding.toml";
 
 pub fn run(args: &OnboardArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let prefix = command_prefix(&args.state);
+    let by = args.by.as_deref();
     match &args.command {
-        Some(OnboardCommand::Init(a)) => init(&args.state, a, &prefix, ctx),
-        None => next(&args.state, &[], &prefix, ctx),
-        Some(OnboardCommand::Next(a)) => next(&args.state, &a.trust, &prefix, ctx),
-        Some(OnboardCommand::Record(a)) => record(&args.state, a, &prefix, ctx),
+        Some(OnboardCommand::Init(a)) => init(&args.state, a, &prefix, by, ctx),
+        None => next(&args.state, &[], &prefix, by, ctx),
+        Some(OnboardCommand::Next(a)) => next(&args.state, &a.trust, &prefix, by, ctx),
+        Some(OnboardCommand::Record(a)) => record(&args.state, a, &prefix, by, ctx),
         Some(OnboardCommand::Status) => status(&args.state, &prefix, ctx),
         Some(OnboardCommand::Letter(a)) => letter(&args.state, a, ctx),
         Some(OnboardCommand::Report(a)) => report_cmd(&args.state, a, ctx),
+        Some(OnboardCommand::Config(a)) => config(&args.state, a, ctx),
+    }
+}
+
+/// Who makes the change, for the history: `--by NAME`, else `CPRLINK_OPERATOR`, else
+/// the login name. A name given that is not one plain line is refused.
+pub(crate) fn operator(by: Option<&str>) -> Result<Stamp, CliError> {
+    let check = |name: &str, source: &str| {
+        cprlink_onboard::validate::text(name).map_err(|reason| {
+            CliError::usage(format!(
+                "{source} {}: {reason}",
+                cprlink_onboard::error::shown(name)
+            ))
+            .with_hint("the operator's name is one line of plain text, e.g. --by \"Ida Hansen\"")
+        })
+    };
+    if let Some(name) = by {
+        return Ok(Stamp::by(check(name, "--by")?));
+    }
+    match std::env::var("CPRLINK_OPERATOR") {
+        Ok(name) if !name.trim().is_empty() => Ok(Stamp::by(check(&name, "CPRLINK_OPERATOR")?)),
+        _ => Ok(Stamp::now()),
     }
 }
 
@@ -82,21 +107,30 @@ fn init(
     path: &Path,
     a: &OnboardInitArgs,
     prefix: &str,
+    by: Option<&str>,
     ctx: &mut Context,
 ) -> Result<Code, CliError> {
+    let stamp = operator(by)?;
+    let route = match a.route {
+        Some(args::RouteArg::Administration) => Route::Administration,
+        Some(args::RouteArg::Selfservice) => Route::Selfservice,
+        None => ask_route(ctx)?,
+    };
     let new = NewCase {
         authority: a.authority.clone(),
         cvr: a.cvr.clone(),
-        route: match a.route {
-            args::RouteArg::Selfservice => Route::Selfservice,
-            args::RouteArg::Administration => Route::Administration,
-        },
+        route,
         environment: target_environment(a.environment),
         contact_name: a.contact_name.clone(),
         contact_email: a.contact_email.clone(),
     };
-    let stamp = Stamp::now();
     let case = Case::init(path, new, &stamp)?;
+    if route == Route::Selfservice {
+        ctx.ui.warn(
+            "Datafordeler closed the Self-Service route to new sign-ups on 30 June 2026: use it \
+             only if the authority already has a service user (otherwise `--route administration`)",
+        );
+    }
     let st = case.status_with(stamp.today, prefix);
     if ctx.ui.json {
         print_json(&ctx.ui, &StatusJson::from(&st))?;
@@ -119,6 +153,50 @@ fn init(
     Ok(Code::Success)
 }
 
+/// The two routes, two lines each, for the question at `init`.
+const ROUTES: [(&str, &str); 2] = [
+    (
+        "administration",
+        "Datafordeler Administration (MitID Erhverv): an IT-system with an OAuth\n\
+         certificate or shared secret; GraphQL lookups. The route for every new case.",
+    ),
+    (
+        "selfservice",
+        "Datafordeler Self-Service: a service user with the certificate (CER); REST lookups.\n\
+         Closed to new sign-ups since 30 June 2026; only for an existing service user.",
+    ),
+];
+
+/// On a terminal, asks which route (explaining both); without one, `administration`,
+/// and says so.
+fn ask_route(ctx: &mut Context) -> Result<Route, CliError> {
+    if !ctx.ui.interactive {
+        say(
+            &ctx.ui,
+            "route administration (no terminal to ask on; pass --route selfservice for an \
+             authority that already has a Datafordeler service user)",
+        );
+        return Ok(Route::Administration);
+    }
+    let mut text = String::from("Which route? Datafordeler has two:\n");
+    for (name, lines) in ROUTES {
+        for (i, line) in lines.lines().enumerate() {
+            let head = if i == 0 { name } else { "" };
+            text.push_str(&format!("  {head:<15} {line}\n"));
+        }
+    }
+    ctx.ui.note(text.trim_end());
+    let names: Vec<&str> = ROUTES.iter().map(|(n, _)| *n).collect();
+    let i = ctx
+        .prompter
+        .select("Route", &names, 0, "--route administration|selfservice")?;
+    Ok(if i == 1 {
+        Route::Selfservice
+    } else {
+        Route::Administration
+    })
+}
+
 fn target_environment(e: args::TargetEnvironment) -> TargetEnvironment {
     match e {
         args::TargetEnvironment::Production => TargetEnvironment::Production,
@@ -133,6 +211,11 @@ fn text_flags(a: &OnboardRecordArgs) -> Vec<(&'static str, &'static str, Option<
     vec![
         ("username", "--username", a.username.as_ref()),
         ("service_user", "--service-user", a.service_user.as_ref()),
+        ("it_system", "--it-system", a.it_system.as_ref()),
+        ("client_id", "--client-id", a.client_id.as_ref()),
+        ("created_on", "--created-on", a.created_on.as_ref()),
+        ("expires_on", "--expires-on", a.expires_on.as_ref()),
+        ("added_on", "--added-on", a.added_on.as_ref()),
         ("case_number", "--case-number", a.case_number.as_ref()),
         ("applied_on", "--applied-on", a.applied_on.as_ref()),
         ("virk_receipt", "--virk-receipt", a.virk_receipt.as_ref()),
@@ -144,6 +227,7 @@ fn text_flags(a: &OnboardRecordArgs) -> Vec<(&'static str, &'static str, Option<
         ),
         ("dpg_ip", "--dpg-ip", a.dpg_ip.as_ref()),
         ("requested_on", "--requested-on", a.requested_on.as_ref()),
+        ("granted_on", "--granted-on", a.granted_on.as_ref()),
         (
             "support_ticket",
             "--support-ticket",
@@ -156,9 +240,36 @@ fn text_flags(a: &OnboardRecordArgs) -> Vec<(&'static str, &'static str, Option<
             a.handed_over_on.as_ref(),
         ),
         ("received_by", "--received-by", a.received_by.as_ref()),
-        ("it_system", "--it-system", a.it_system.as_ref()),
-        ("client_id", "--client-id", a.client_id.as_ref()),
-        ("added_on", "--added-on", a.added_on.as_ref()),
+    ]
+}
+
+/// Every `record` flag that takes one of a few words, with the fact key it sets.
+fn choice_flags(a: &OnboardRecordArgs) -> Vec<(&'static str, &'static str, Option<&'static str>)> {
+    vec![
+        (
+            "login_method",
+            "--login-method",
+            a.login_method.map(|m| match m {
+                args::LoginMethod::Password => "password",
+                args::LoginMethod::Mitid => "mitid",
+            }),
+        ),
+        (
+            "method",
+            "--method",
+            a.method.map(|m| match m {
+                args::MethodArg::Certificate => "certificate",
+                args::MethodArg::SharedSecret => "shared-secret",
+            }),
+        ),
+        (
+            "via",
+            "--via",
+            a.via.map(|v| match v {
+                args::ViaArg::Portal => "portal",
+                args::ViaArg::ServiceCenter => "service-center",
+            }),
+        ),
     ]
 }
 
@@ -166,10 +277,12 @@ fn record(
     path: &Path,
     a: &OnboardRecordArgs,
     prefix: &str,
+    by: Option<&str>,
     ctx: &mut Context,
 ) -> Result<Code, CliError> {
+    let stamp = operator(by)?;
     if a.step == "contact" {
-        return record_contact(path, a, ctx);
+        return record_contact(path, a, &stamp, ctx);
     }
     if a.contact_name.is_some() || a.contact_email.is_some() {
         return Err(CliError::usage(
@@ -192,15 +305,13 @@ fn record(
         ))
     };
     let mut facts = Facts::new();
-    if let Some(m) = a.login_method {
-        if def.field("login_method").is_none() {
-            return Err(stranger("--login-method"));
+    for (key, flag, value) in choice_flags(a) {
+        if let Some(v) = value {
+            if def.field(key).is_none() {
+                return Err(stranger(flag));
+            }
+            facts = facts.text(key, v);
         }
-        let m = match m {
-            args::LoginMethod::Password => "password",
-            args::LoginMethod::Mitid => "mitid",
-        };
-        facts = facts.text("login_method", m);
     }
     for (key, flag, value) in text_flags(a) {
         if let Some(v) = value {
@@ -224,6 +335,15 @@ fn record(
         let Some(field) = field else {
             return Err(stranger("--p12"));
         };
+        if !case.applies(field) {
+            // Said before a password is asked for: a shared secret has no .p12.
+            return Err(cprlink_onboard::Error::NotApplicable {
+                step: def.id.to_owned(),
+                flag: "--p12".to_owned(),
+                reason: "credential is recorded with --method shared-secret".to_owned(),
+            }
+            .into());
+        }
         let evidence = handover_evidence(
             file,
             &a.password,
@@ -234,21 +354,26 @@ fn record(
         )?;
         facts = facts.handover(field.key, evidence);
     }
-    let recorded = case.record(def.id, &facts, a.done, &Stamp::now())?;
+    let recorded = case.record(def.id, &facts, a.done, &stamp)?;
     report_recorded(&ctx.ui, &case, def, &recorded, prefix)?;
     Ok(Code::Success)
 }
 
-fn record_contact(path: &Path, a: &OnboardRecordArgs, ctx: &mut Context) -> Result<Code, CliError> {
+fn record_contact(
+    path: &Path,
+    a: &OnboardRecordArgs,
+    stamp: &Stamp,
+    ctx: &mut Context,
+) -> Result<Code, CliError> {
     if a.contact_name.is_none() && a.contact_email.is_none() {
         return Err(CliError::usage(
             "nothing to record for contact: pass --contact-name NAME or --contact-email EMAIL",
         ));
     }
     let others = text_flags(a).into_iter().any(|(_, _, v)| v.is_some())
+        || choice_flags(a).into_iter().any(|(_, _, v)| v.is_some())
         || a.certificate.is_some()
         || a.p12.is_some()
-        || a.login_method.is_some()
         || a.done;
     if others {
         return Err(CliError::usage(
@@ -256,11 +381,8 @@ fn record_contact(path: &Path, a: &OnboardRecordArgs, ctx: &mut Context) -> Resu
         ));
     }
     let mut case = Case::open(path)?;
-    let r = case.set_contact(
-        a.contact_name.as_deref(),
-        a.contact_email.as_deref(),
-        &Stamp::now(),
-    )?;
+    let r = case.set_contact(a.contact_name.as_deref(), a.contact_email.as_deref(), stamp)?;
+    say_backup(&ctx.ui, &r);
     if ctx.ui.json {
         print_json(
             &ctx.ui,
@@ -270,6 +392,7 @@ fn record_contact(path: &Path, a: &OnboardRecordArgs, ctx: &mut Context) -> Resu
                 marked_done: false,
                 notes: &r.notes,
                 next_action: None,
+                backup: r.backup.as_ref().map(|b| b.display().to_string()),
             },
         )?;
     } else if r.is_noop() {
@@ -288,6 +411,20 @@ struct RecordedJson<'a> {
     marked_done: bool,
     notes: &'a [String],
     next_action: Option<String>,
+    /// The version-1 file kept when this change migrated the case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backup: Option<String>,
+}
+
+/// Says where the older version of a migrated case file was kept (stderr).
+fn say_backup(ui: &Ui, r: &cprlink_onboard::Recorded) {
+    if let Some(b) = &r.backup {
+        ui.note(&format!(
+            "the case file is now state version {}; the old one is kept as {}",
+            cprlink_onboard::CURRENT_VERSION,
+            b.display()
+        ));
+    }
 }
 
 fn report_recorded(
@@ -307,10 +444,13 @@ fn report_recorded(
                 marked_done: r.marked_done,
                 notes: &r.notes,
                 next_action: Some(st.next_action.clone()),
+                backup: r.backup.as_ref().map(|b| b.display().to_string()),
             },
         )?;
+        say_backup(ui, r);
         return Ok(());
     }
+    say_backup(ui, r);
     if r.is_noop() {
         say(
             ui,
@@ -326,7 +466,7 @@ fn report_recorded(
         say(ui, &format!("{}: done", def.id));
     }
     for n in &r.notes {
-        if n.contains("renewal") {
+        if n.contains("renewal") || n.contains("rotated") || n.contains("changes from") {
             ui.warn(n);
         } else {
             say(ui, &format!("note: {n}"));
@@ -373,7 +513,9 @@ fn evidence_with_chain(
     facts: &CertFacts,
     chain: Option<&ChainStatus>,
 ) -> CertificateEvidence {
-    let mut ev = CertificateEvidence::from_facts(file.display().to_string(), facts);
+    // Absolute: `onboard config` and the report must find it from anywhere.
+    let shown = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let mut ev = CertificateEvidence::from_facts(shown.display().to_string(), facts);
     ev.environment = verify::effective_environment(facts, chain);
     ev.generation = verify::effective_generation(facts, chain);
     ev.chain_problem = chain.filter(|c| !c.verified).map(ChainStatus::describe);
@@ -456,7 +598,11 @@ fn status(path: &Path, prefix: &str, ctx: &mut Context) -> Result<Code, CliError
     } else {
         ctx.ui.print(&render_status(&ctx.ui, &st))?;
     }
-    Ok(if st.blocked { Code::No } else { Code::Success })
+    Ok(if st.needs_attention() {
+        Code::No
+    } else {
+        Code::Success
+    })
 }
 
 // ---- letter, report -----------------------------------------------------------------------
@@ -476,6 +622,7 @@ fn letter(path: &Path, a: &OnboardLetterArgs, ctx: &mut Context) -> Result<Code,
         args::LetterKind::CprApplication => LetterKind::CprApplication,
         args::LetterKind::DatafordelerSupport => LetterKind::DatafordelerSupport,
         args::LetterKind::DpgHandover => LetterKind::DpgHandover,
+        args::LetterKind::DataAccess => LetterKind::DataAccess,
     };
     let lang = match a.lang {
         args::Language::Da => Language::Da,
@@ -496,7 +643,22 @@ fn letter(path: &Path, a: &OnboardLetterArgs, ctx: &mut Context) -> Result<Code,
     } else {
         ctx.ui.print(&l.to_text(lang))?;
         if kind == LetterKind::DpgHandover {
-            ctx.ui.note("Send the .p12 password to DPG by another channel (phone or SMS), never with the file.");
+            let reminder = match (
+                case.credential_method(),
+                case.state().fact("dpg-handover", "via"),
+            ) {
+                (Some("shared-secret"), _) => {
+                    "Give DPG the shared secret through a secure channel, never in this letter."
+                }
+                (_, Some("service-center")) => {
+                    "Send the .p12 password to DPG by another channel (phone or SMS), never with the file."
+                }
+                _ => {
+                    "You install the .p12 yourself in the DPG Customer Portal \
+                     (https://portal.timengodpg.com); the letter tells DPG Service Center."
+                }
+            };
+            say(&ctx.ui, reminder);
         }
     }
     Ok(Code::Success)
@@ -513,21 +675,126 @@ fn report_cmd(path: &Path, a: &OnboardReportArgs, ctx: &mut Context) -> Result<C
     Ok(Code::Success)
 }
 
-fn next(path: &Path, trust: &[PathBuf], prefix: &str, ctx: &mut Context) -> Result<Code, CliError> {
+fn next(
+    path: &Path,
+    trust: &[PathBuf],
+    prefix: &str,
+    by: Option<&str>,
+    ctx: &mut Context,
+) -> Result<Code, CliError> {
     if !ctx.ui.interactive || ctx.ui.json {
         let case = Case::load(path)?;
         return guidance_only(&case, prefix, &ctx.ui);
     }
+    let who = operator(by)?.who;
     let mut case = Case::open(path)?;
     let ui = ctx.ui.clone();
     exit_on_ctrl_c(&ui);
-    let result = interactive::walk(&mut case, prefix, trust, &ui, ctx.prompter.as_mut());
+    let result = interactive::walk(&mut case, prefix, trust, &who, &ui, ctx.prompter.as_mut());
     if matches!(&result, Err(e) if e.code == Code::Interrupted) {
         // dialoguer hides the cursor in selections and does not show it again when a
         // prompt is cut short.
         restore_terminal(&ui);
     }
     result
+}
+
+// ---- config ---------------------------------------------------------------------------
+
+#[derive(Serialize)]
+struct ConfigJson<'a> {
+    file: String,
+    environment: Option<&'a str>,
+    api: Option<&'a str>,
+    client_id: Option<&'a str>,
+    placeholders: Vec<String>,
+}
+
+/// `onboard config`: the go-live `cprlink.toml`, composed by the library from the case
+/// and written atomically here (0644: it names files, it holds no secret).
+fn config(path: &Path, a: &OnboardConfigArgs, ctx: &mut Context) -> Result<Code, CliError> {
+    let case = Case::load(path)?;
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let out = absolute(&a.out);
+    let parent_of = |p: &Path| p.parent().map(Path::to_path_buf).unwrap_or_default();
+    let config_dir = parent_of(&out);
+    let case_dir = parent_of(&absolute(path));
+    let exists = |p: &Path| p.is_file();
+    let golive = cprlink_onboard::golive::config(
+        &case,
+        cprlink_onboard::golive::Target {
+            config_dir: &config_dir,
+            case_dir: &case_dir,
+            exists: &exists,
+        },
+    )?;
+    let overwrite = if a.force {
+        cprlink_cert::files::Overwrite::Replace
+    } else {
+        cprlink_cert::files::Overwrite::Refuse
+    };
+    cprlink_cert::files::write_atomic(&a.out, golive.to_toml().as_bytes(), 0o644, overwrite)
+        .map_err(|e| match e {
+            cprlink_cert::Error::AlreadyExists { .. } => {
+                CliError::usage(format!("{} already exists", a.out.display()))
+                    .with_hint("pass --force to replace it, or --out FILE for another file")
+            }
+            other => CliError::from(other),
+        })?;
+    let placeholders = golive.placeholders();
+    if ctx.ui.json {
+        print_json(
+            &ctx.ui,
+            &ConfigJson {
+                file: a.out.display().to_string(),
+                environment: golive.get("datafordeler", "environment"),
+                api: golive.get("datafordeler", "api"),
+                client_id: golive.get("datafordeler", "client_id"),
+                placeholders,
+            },
+        )?;
+        return Ok(Code::Success);
+    }
+    say(
+        &ctx.ui,
+        &format!(
+            "Wrote {}: environment {}, api {}{}.",
+            a.out.display(),
+            golive.get("datafordeler", "environment").unwrap_or("?"),
+            golive.get("datafordeler", "api").unwrap_or("?"),
+            golive
+                .get("datafordeler", "client_id")
+                .map_or_else(String::new, |c| format!(", client_id {c}"))
+        ),
+    );
+    if let Some(p12) = golive.get("certificate", "p12") {
+        let p12 = config_dir.join(p12);
+        if !p12.is_file() {
+            ctx.ui.warn(&format!(
+                "{} does not exist here: copy the .p12 there, or change `p12`",
+                p12.display()
+            ));
+        }
+    }
+    if placeholders.is_empty() {
+        say(
+            &ctx.ui,
+            &format!(
+                "Check it with `cprlink --config {} doctor`.",
+                a.out.display()
+            ),
+        );
+    } else {
+        say(
+            &ctx.ui,
+            &format!(
+                "Fill in {} (each is explained in the file), then check it with `cprlink --config {} doctor`.",
+                placeholders.join(", "),
+                a.out.display()
+            ),
+        );
+    }
+    Ok(Code::Success)
 }
 
 #[cfg(test)]

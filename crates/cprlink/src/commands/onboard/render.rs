@@ -4,7 +4,7 @@
 //! Pure rendering from the model's `Status` and step tables; it reads nothing from disk
 //! and asks nothing.
 
-use cprlink_onboard::steps::StepDef;
+use cprlink_onboard::steps::{Applies, FieldDefault, StepDef};
 use cprlink_onboard::{Case, Stamp, Status, StepState};
 use serde::Serialize;
 
@@ -29,6 +29,10 @@ pub(super) struct StatusJson<'a> {
     contact_email: Option<&'a str>,
     steps: &'a [cprlink_onboard::StepStatus],
     next_action: &'a str,
+    credential_expires_on: Option<chrono::NaiveDate>,
+    renewal: Option<&'a cprlink_onboard::Renewal>,
+    credential_method: Option<&'a str>,
+    expires_soon: bool,
     next_command: Option<&'a str>,
     current_step: Option<&'a str>,
     warnings: &'a [cprlink_onboard::Warning],
@@ -48,6 +52,10 @@ impl<'a> From<&'a Status> for StatusJson<'a> {
             contact_email: s.contact_email.as_deref(),
             steps: &s.steps,
             next_action: &s.next_action,
+            credential_expires_on: s.credential_expires_on,
+            renewal: s.renewal.as_ref(),
+            credential_method: s.credential_method.as_deref(),
+            expires_soon: s.expires_soon,
             next_command: s.next_command.as_deref(),
             current_step: s.current_step.as_deref(),
             warnings: &s.warnings,
@@ -308,7 +316,15 @@ pub(super) fn guidance(case: &Case, def: &StepDef, st: &Status, prefix: &str, ui
             .max()
             .unwrap_or(0);
         for (label, value) in &values {
-            out.push_str(&format!("  {label:<w$}  {value}\n"));
+            // The value wraps in its own column, under itself.
+            let head = format!("  {label:<w$}  ");
+            let indent = " ".repeat(head.chars().count());
+            let body = wrap(value, WIDTH.saturating_sub(indent.len()).max(20), "");
+            for (i, line) in body.lines().enumerate() {
+                out.push_str(if i == 0 { &head } else { &indent });
+                out.push_str(line);
+                out.push('\n');
+            }
         }
         out.push('\n');
     }
@@ -319,21 +335,54 @@ pub(super) fn guidance(case: &Case, def: &StepDef, st: &Status, prefix: &str, ui
         .map(|f| f.usage().chars().count())
         .max()
         .unwrap_or(0);
+    // Fields of a choice not made yet (`--method`) are grouped under it; fields of the
+    // other choice once it is made are left out.
+    let mut groups: Vec<(Option<String>, Vec<String>)> = vec![(None, Vec::new())];
     for f in def.fields {
-        let recorded = step.and_then(|s| s.facts.get(f.presence_key()));
-        let state = match (recorded, f.required) {
-            (Some(v), _) => format!("recorded: {v}"),
-            (None, true) if f.default_today => "required, default today".to_owned(),
-            (None, true) => "required".to_owned(),
-            (None, false) => "optional".to_owned(),
+        let pending = match f.applies {
+            Applies::When(c) if c.step == def.id && case.state().fact(c.step, c.key).is_none() => {
+                let flag = def.field(c.key).map_or(c.key, |d| d.flag);
+                Some(format!("with {flag} {}", c.value))
+            }
+            _ => None,
         };
-        out.push_str(&fit(
-            &format!("  {:<w$}  {} ({state})", f.usage(), f.label),
+        if pending.is_none() && !case.applies(f) {
+            continue;
+        }
+        let recorded = step.and_then(|s| s.facts.get(f.presence_key()));
+        let state = match (recorded, f.required, f.default) {
+            (Some(v), _, _) => format!("recorded: {v}"),
+            (None, true, FieldDefault::Today) => "required, default today".to_owned(),
+            (None, true, FieldDefault::Value(v)) => format!("default {v}"),
+            (None, true, FieldDefault::None) => "required".to_owned(),
+            (None, false, _) => "optional".to_owned(),
+        };
+        let indent = if pending.is_some() { "    " } else { "  " };
+        let line = fit(
+            &format!("{indent}{:<w$}  {} ({state})", f.usage(), f.label),
             WIDTH,
-        ));
-        out.push('\n');
+        );
+        match groups.iter_mut().find(|(g, _)| *g == pending) {
+            Some((_, lines)) => lines.push(line),
+            None => groups.push((pending, vec![line])),
+        }
     }
-    out.push_str(&format!("\nDone when: {}.\n\n", def.done_when));
+    for (group, lines) in groups {
+        if let Some(g) = group {
+            out.push_str(&format!("  {g}:\n"));
+        }
+        for line in lines {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    out.push('\n');
+    out.push_str(&wrap(
+        &format!("Done when: {}.", def.done_when),
+        WIDTH,
+        "  ",
+    ));
+    out.push('\n');
     out.push_str("Then run:\n");
     out.push_str(&format!("  {}\n", case.record_command(def, prefix)));
     out
