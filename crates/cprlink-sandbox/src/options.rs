@@ -138,6 +138,7 @@ impl Behaviour {
 #[serde(rename_all = "snake_case")]
 pub enum NoAccessAnswer {
     /// HTTP 403 with `{"errors": [... "extensions": {"code": "DAF-AUTH-0001"}]}`.
+    #[serde(rename = "http_403")]
     Http403,
     /// HTTP 200 with the same `errors` and no `data`.
     GraphqlError,
@@ -231,5 +232,34 @@ impl Faults {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn behaviour_documents_read_as_documented() {
+        let b: Behaviour = serde_json::from_str(r#"{"no_access_answer": "http_403"}"#).unwrap();
+        assert_eq!(b, Behaviour::default());
+        let b: Behaviour =
+            serde_json::from_str(r#"{"max_nodes": 5, "no_access_answer": "graphql_error"}"#)
+                .unwrap();
+        assert_eq!(b.max_nodes, Some(5));
+        assert_eq!(b.no_access_answer, NoAccessAnswer::GraphqlError);
+        assert_eq!(
+            serde_json::to_value(Behaviour::default()).unwrap()["no_access_answer"],
+            "http_403"
+        );
+        assert!(serde_json::from_str::<Behaviour>(r#"{"max_node": 5}"#).is_err());
+        assert!(
+            Behaviour {
+                max_in_list: 0,
+                ..Behaviour::default()
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

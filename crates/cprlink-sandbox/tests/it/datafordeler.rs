@@ -230,11 +230,18 @@ async fn an_it_system_without_data_access_gets_daf_auth_0001() {
     )
     .await;
     assert_eq!(status, 204);
-    sb.set_behaviour(Behaviour {
-        no_access_answer: NoAccessAnswer::GraphqlError,
-        ..Behaviour::default()
-    })
-    .unwrap();
+    let (status, _) = admin(
+        &sb,
+        Method::PUT,
+        "/behaviour",
+        Some(json!({"no_access_answer": "graphql_error"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        sb.behaviour().no_access_answer,
+        NoAccessAnswer::GraphqlError
+    );
     let (status, _, v) = graphql(&sb, &token, vars.clone()).await;
     assert_eq!((status, code(&v)), (200, "DAF-AUTH-0001"));
     assert!(v.get("data").is_none());
