@@ -2,18 +2,23 @@
 //!
 //! Owns the out-of-process controls of a running sandbox, behind the Bearer token in
 //! `DIR/admin.token`: registering certificates (by thumbprint, or by uploading the CER
-//! itself as Datafordeler Self-Service does), the IP allowlist, faults, latency, token
-//! lifetime and expiry, and a status document. The in-process API on `Sandbox` does
-//! the same things directly.
+//! itself as Datafordeler Self-Service does), IT-systems with their data access and
+//! shared secrets, the IP allowlist, Datafordeler's behaviour (limits, inert period),
+//! faults, latency, token lifetime and expiry, and a status document. The in-process
+//! API on `Sandbox` does the same things directly.
 //!
 //! Routes (JSON in and out):
-//! - `GET /admin`: status (`request_count`, `latency_ms`, `faults`, `certificates`,
-//!   `allowed_ips`, `token_lifetime_secs`, `persons`, `seed`)
+//! - `GET /admin`: status (`request_count`, `latency_ms`, `faults`, `behaviour`,
+//!   `certificates`, `clients`, `allowed_ips`, `token_lifetime_secs`, `persons`, `seed`)
 //! - `POST /admin/certificates`: `{"sha1_thumbprint": "...", "cpr_access": true}`, or a
 //!   certificate (PEM or DER) as the body with `?cpr_access=false` to refuse CPR
 //! - `DELETE /admin/certificates/{thumbprint}`
+//! - `GET /admin/clients`, `PUT /admin/clients/{client_id}` `{"data_access": false}`,
+//!   `DELETE /admin/clients/{client_id}`, `POST /admin/clients/{client_id}/secrets`
+//!   (answers the new secret, once)
 //! - `POST /admin/ips` `{"ip": "..."}`, `DELETE /admin/ips/{ip}`
-//! - `PUT /admin/faults` (the `Faults` fields), `PUT /admin/latency` `{"latency_ms": N}`
+//! - `PUT /admin/behaviour` (the `Behaviour` fields), `PUT /admin/faults` (the `Faults`
+//!   fields), `PUT /admin/latency` `{"latency_ms": N}`
 //! - `PUT /admin/token-lifetime` `{"secs": N}`, `POST /admin/tokens/expire`
 
 use std::net::IpAddr;
@@ -27,8 +32,9 @@ use openssl::x509::X509;
 use serde::Deserialize;
 
 use crate::access::normalize_thumbprint;
+use crate::files::random_hex;
 use crate::http::{self, Resp};
-use crate::options::Faults;
+use crate::options::{Behaviour, Faults};
 use crate::server::{Shared, read_body};
 
 fn no_content() -> Resp {
@@ -99,6 +105,64 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
             }
         }
         (&Method::GET, ["ips"]) => http::json_value(StatusCode::OK, &shared.access.ips()),
+        (&Method::GET, ["clients"]) => http::json_value(StatusCode::OK, &shared.access.clients()),
+        (&Method::PUT, ["clients", id]) => {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Client {
+                #[serde(default = "yes")]
+                data_access: bool,
+            }
+            fn yes() -> bool {
+                true
+            }
+            let id = http::decode_component(id);
+            match serde_json::from_slice::<Client>(&body) {
+                Ok(c) if !id.is_empty() => {
+                    shared.access.register_client(&id, c.data_access);
+                    no_content()
+                }
+                Ok(_) => error(StatusCode::BAD_REQUEST, "the client id is empty"),
+                Err(e) => error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("expected {{\"data_access\": true|false}}: {e}"),
+                ),
+            }
+        }
+        (&Method::DELETE, ["clients", id]) => {
+            shared.access.unregister_client(&http::decode_component(id));
+            no_content()
+        }
+        (&Method::POST, ["clients", id, "secrets"]) => {
+            let id = http::decode_component(id);
+            let Ok(secret) = random_hex(24) else {
+                return error(StatusCode::INTERNAL_SERVER_ERROR, "cannot make a secret");
+            };
+            if shared.access.add_secret(&id, secret.clone()) {
+                http::json_value(
+                    StatusCode::CREATED,
+                    &serde_json::json!({"client_id": id, "client_secret": secret}),
+                )
+            } else {
+                error(
+                    StatusCode::NOT_FOUND,
+                    "no such client: create it first with PUT /admin/clients/{client_id}",
+                )
+            }
+        }
+        (&Method::PUT, ["behaviour"]) => match serde_json::from_slice::<Behaviour>(&body) {
+            Ok(b) => match b.validate() {
+                Ok(()) => {
+                    shared.set_behaviour(b);
+                    no_content()
+                }
+                Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
+            },
+            Err(e) => error(
+                StatusCode::BAD_REQUEST,
+                &format!("bad behaviour document: {e}"),
+            ),
+        },
         (&Method::DELETE, ["ips", ip]) => match http::decode_component(ip).parse::<IpAddr>() {
             Ok(ip) => {
                 shared.access.deny_ip(ip);
@@ -178,7 +242,9 @@ fn status(shared: &Shared) -> Resp {
             "request_count": shared.requests.load(Ordering::Relaxed),
             "latency_ms": shared.latency_ms.load(Ordering::Relaxed),
             "faults": shared.faults.get(),
+            "behaviour": shared.behaviour(),
             "certificates": certificates(shared),
+            "clients": shared.access.clients(),
             "allowed_ips": shared.access.ips(),
             "token_lifetime_secs": shared.tokens.lifetime().as_secs(),
             "persons": shared.population.len(),

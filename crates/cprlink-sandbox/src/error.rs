@@ -36,6 +36,21 @@ pub enum Error {
     PopulationSize { persons: u32, max: u32 },
     #[error("fault {name} must be between 0 and 1, not {value}")]
     FaultRate { name: &'static str, value: String },
+    /// A limit of [`crate::Behaviour`] out of range (`name` is the field's name).
+    #[error("{name} must be between {min} and {max}, not {value}")]
+    Limit {
+        name: &'static str,
+        value: u64,
+        min: u64,
+        max: u64,
+    },
+    /// A [`crate::SchemaChange`] that cannot be made.
+    #[error("cannot change the GraphQL schema at `{path}`: {problem}")]
+    SchemaChange { path: String, problem: String },
+    /// A file in the sandbox's directory by one of the names it writes, which it did
+    /// not make: it is left untouched and the sandbox does not start.
+    #[error("{} is not a file the sandbox made, so it will not replace it", path.display())]
+    NotOurs { path: PathBuf },
     /// Making or packing the test PKI failed: not the user's input (a bug).
     #[error("cannot make the sandbox's test certificates: {0}")]
     Pki(#[from] cprlink_cert::Error),

@@ -1,24 +1,25 @@
-//! The files a sandbox writes into its directory, and the test PKI behind them.
+//! The files a sandbox writes into its directory, and which of them are its own.
 //!
-//! Owns making the sandbox's test CA, server and client certificates
-//! (`cprlink_cert::testpki`, OCES3-shaped, RSASSA-PSS) and writing `ca.pem`,
-//! `client.p12` (+ `.password`), `admin.token`, `client_secret`, `cprlink.toml`,
-//! `persons.csv` and, last, `sandbox.json`. Every file is written atomically; the
-//! secrets with mode 0600. Existing files from an earlier run are replaced (each run
-//! has new ports and secrets; the keys are made once per process).
+//! Owns writing the test PKI (`ca.pem`, `ca-keys.pem`, `server.pem`, `server.key`,
+//! `client.p12` + `.password`; made by `pki.rs`, written only when new), this run's
+//! secrets (`admin.token`, `client_secret`), the two ready configs (`cprlink.toml` for
+//! the certificate, `cprlink-shared-secret.toml` for the shared secret), `persons.csv`
+//! and, last, `sandbox.json`. Every file is written atomically; keys and secrets with
+//! mode 0600.
+//!
+//! The sandbox never replaces a file it did not make: `sandbox-files.json` lists the
+//! names it made in the directory, and a start finding one of its names held by a file
+//! not on that list refuses (`Error::NotOurs`) before it writes anything.
 
 use std::fs;
 use std::io::{BufWriter, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use cprlink_cert::files::{Overwrite, write_atomic};
-use cprlink_cert::testpki::{Issued, LeafSpec, TestPki, issue_leaf_for_key, rsa_key};
-use openssl::pkey::{PKey, Private};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::pki::Pki;
 use crate::population::Population;
 use crate::rest::REST_PATH;
 
@@ -35,17 +36,28 @@ pub struct SandboxFiles {
     pub dir: PathBuf,
     /// The test CA chain (root + issuing CA), to trust the server.
     pub ca_pem: PathBuf,
+    /// The test CA's private keys (root, then issuing), kept so the same CA serves
+    /// after a restart.
+    pub ca_keys: PathBuf,
+    /// The server certificate and its key.
+    pub server_pem: PathBuf,
+    pub server_key: PathBuf,
     /// The client identity (compat profile): leaf + issuing CA.
     pub client_p12: PathBuf,
     pub client_p12_password: PathBuf,
-    /// Ready for `cprlink --config DIR/cprlink.toml lookup ...`.
+    /// Ready for `cprlink --config DIR/cprlink.toml lookup ...` (the certificate:
+    /// REST, and GraphQL with an OAuth certificate).
     pub config_toml: PathBuf,
+    /// Ready for GraphQL with the OAuth shared secret (no client certificate).
+    pub config_shared_secret_toml: PathBuf,
     /// `cpr,name,name_protected,person_status`: every person with the right answer.
     pub persons_csv: PathBuf,
     /// Bearer token of the admin API.
     pub admin_token: PathBuf,
     /// The shared secret of client `cprlink-sandbox` (shared-secret token variant).
     pub client_secret: PathBuf,
+    /// The names of the files the sandbox made here (the ones it may replace).
+    pub manifest: PathBuf,
     /// Written last, when the sandbox serves.
     pub sandbox_json: PathBuf,
 }
@@ -55,14 +67,37 @@ impl SandboxFiles {
         SandboxFiles {
             dir: dir.to_path_buf(),
             ca_pem: dir.join("ca.pem"),
+            ca_keys: dir.join("ca-keys.pem"),
+            server_pem: dir.join("server.pem"),
+            server_key: dir.join("server.key"),
             client_p12: dir.join("client.p12"),
             client_p12_password: dir.join("client.p12.password"),
             config_toml: dir.join("cprlink.toml"),
+            config_shared_secret_toml: dir.join("cprlink-shared-secret.toml"),
             persons_csv: dir.join("persons.csv"),
             admin_token: dir.join("admin.token"),
             client_secret: dir.join("client_secret"),
+            manifest: dir.join(MANIFEST),
             sandbox_json: dir.join("sandbox.json"),
         }
+    }
+
+    /// Every file the sandbox writes, but the manifest.
+    fn written(&self) -> [&PathBuf; 12] {
+        [
+            &self.ca_pem,
+            &self.ca_keys,
+            &self.server_pem,
+            &self.server_key,
+            &self.client_p12,
+            &self.client_p12_password,
+            &self.config_toml,
+            &self.config_shared_secret_toml,
+            &self.persons_csv,
+            &self.admin_token,
+            &self.client_secret,
+            &self.sandbox_json,
+        ]
     }
 }
 
@@ -71,7 +106,10 @@ impl SandboxFiles {
 pub struct SandboxInfo {
     pub rest_base_url: String,
     pub graphql_url: String,
+    /// The certificate token endpoint (mutual TLS, like `auth-oces.datafordeler.dk`).
     pub token_url: String,
+    /// The shared-secret token endpoint (TLS on a listener of its own, like
+    /// `auth.datafordeler.dk`).
     pub shared_secret_token_url: String,
     pub admin_url: String,
     pub dir: PathBuf,
@@ -80,15 +118,19 @@ pub struct SandboxInfo {
     pub seed: u64,
 }
 
-/// Certificates and secrets of one sandbox run.
-pub(crate) struct Material {
-    pub pki: TestPki,
-    pub server: Issued,
-    pub client: Issued,
-    pub client_thumbprint: String,
-    pub client_p12_password: String,
+/// This run's secrets (the PKI's are in [`Pki`]).
+pub(crate) struct Secrets {
     pub admin_token: String,
     pub client_secret: String,
+}
+
+impl Secrets {
+    pub fn new() -> Result<Self, Error> {
+        Ok(Secrets {
+            admin_token: random_hex(24)?,
+            client_secret: random_hex(24)?,
+        })
+    }
 }
 
 /// A random hex secret of `bytes` bytes from OpenSSL's CSPRNG.
@@ -98,85 +140,94 @@ pub(crate) fn random_hex(bytes: usize) -> Result<String, Error> {
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// The slow part of the test PKI: the keys. Made once per process (in parallel) and
-/// shared by every sandbox the process starts; RSA key generation dominates start-up
-/// (seconds), and test suites start many sandboxes.
-struct Keys {
-    pki: TestPki,
-    client: Issued,
-    server_key: PKey<Private>,
+// ---- which files are ours -----------------------------------------------------
+
+const MANIFEST: &str = "sandbox-files.json";
+
+/// What the sandbox writes first, before any other file: the names it will make.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    made_by: String,
+    files: Vec<String>,
 }
 
-fn keys() -> Result<Arc<Keys>, Error> {
-    static KEYS: Mutex<Option<Arc<Keys>>> = Mutex::new(None);
-    let mut slot = KEYS
-        .lock()
-        .map_err(|_| Error::Task("key cache poisoned".into()))?;
-    if let Some(k) = slot.as_ref() {
-        return Ok(k.clone());
-    }
-    let (pki, client_key, server_key) = std::thread::scope(|s| {
-        let client = s.spawn(|| rsa_key(3072));
-        let server = s.spawn(|| rsa_key(2048));
-        let pki = TestPki::generate("cprlink sandbox");
-        let join =
-            |h: std::thread::ScopedJoinHandle<'_, Result<PKey<Private>, cprlink_cert::Error>>| {
-                h.join()
-                    .map_err(|_| Error::Task("key generation panicked".into()))?
-                    .map_err(Error::from)
-            };
-        Ok::<_, Error>((pki?, join(client)?, join(server)?))
-    })?;
-    let spec = LeafSpec::oces3_system(
-        "cprlink sandbox client",
-        "Sandbox Kommune (test)",
-        SANDBOX_CVR,
-    );
-    let cert = issue_leaf_for_key(&pki.issuing, &spec, &client_key)?;
-    let k = Arc::new(Keys {
-        pki,
-        client: Issued {
-            cert,
-            key: client_key,
+const MADE_BY: &str = "cprlink sandbox";
+
+/// The names an earlier sandbox (before `sandbox-files.json` existed) wrote.
+const LEGACY: [&str; 8] = [
+    "ca.pem",
+    "client.p12",
+    "client.p12.password",
+    "cprlink.toml",
+    "persons.csv",
+    "admin.token",
+    "client_secret",
+    "sandbox.json",
+];
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The names in `files.dir` the sandbox made (and so may replace).
+fn own_names(files: &SandboxFiles) -> Result<Vec<String>, Error> {
+    match fs::read(&files.manifest) {
+        Ok(bytes) => match serde_json::from_slice::<Manifest>(&bytes) {
+            Ok(m) if m.made_by == MADE_BY => Ok(m.files),
+            _ => Err(Error::NotOurs {
+                path: files.manifest.clone(),
+            }),
         },
-        server_key,
-    });
-    *slot = Some(k.clone());
-    Ok(k)
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // A directory of a sandbox from before the manifest: its sandbox.json
+            // says so (it names this directory).
+            let legacy = fs::read(&files.sandbox_json)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<SandboxInfo>(&b).ok())
+                .is_some_and(|info| info.dir == files.dir);
+            Ok(if legacy {
+                LEGACY.iter().map(|s| (*s).to_owned()).collect()
+            } else {
+                Vec::new()
+            })
+        }
+        Err(source) => Err(Error::Dir {
+            path: files.dir.clone(),
+            source,
+        }),
+    }
 }
 
-/// The test PKI of a sandbox: root and issuing CA and an OCES3-shaped system
-/// certificate for the client (shared per process, see [`keys`]), a server
-/// certificate for `127.0.0.1`, `::1`, `localhost` (and `ip`), and fresh secrets.
-pub(crate) fn make_material(ip: IpAddr) -> Result<Material, Error> {
-    let keys = keys()?;
-    let mut ips = vec![
-        IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(Ipv6Addr::LOCALHOST),
-    ];
-    if !ip.is_unspecified() && !ips.contains(&ip) {
-        ips.push(ip);
+/// Makes sure every file the sandbox is about to write is absent or its own, then
+/// records them all as its own (before writing any, so a run cut short leaves no file
+/// it would later refuse to replace). Nothing is written when a file is not ours.
+pub(crate) fn claim(files: &SandboxFiles) -> Result<(), Error> {
+    let own = own_names(files)?;
+    let mut names = Vec::new();
+    for path in files.written() {
+        let name = file_name(path);
+        if fs::symlink_metadata(path).is_ok() && !own.contains(&name) {
+            return Err(Error::NotOurs { path: path.clone() });
+        }
+        names.push(name);
     }
-    let spec = LeafSpec::tls_server("localhost", &["localhost"], &ips);
-    let server = Issued {
-        cert: issue_leaf_for_key(&keys.pki.issuing, &spec, &keys.server_key)?,
-        key: keys.server_key.clone(),
+    let manifest = Manifest {
+        made_by: MADE_BY.to_owned(),
+        files: names,
     };
-    let client_thumbprint = cprlink_cert::facts::sha1_thumbprint(&keys.client.cert)?;
-    Ok(Material {
-        client_thumbprint,
-        client_p12_password: cprlink_cert::p12::generate_password()?,
-        admin_token: random_hex(24)?,
-        client_secret: random_hex(24)?,
-        pki: keys.pki.clone(),
-        server,
-        client: keys.client.clone(),
-    })
+    let mut json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+    json.push(b'\n');
+    put(&files.manifest, &json, PUBLIC)
 }
+
+// ---- writing ------------------------------------------------------------------
 
 /// Mode of the files holding keys, passwords and secrets.
 const PRIVATE: u32 = 0o600;
-/// Mode of the others (certificates, config, the population's answers).
+/// Mode of the others (certificates, configs, the population's answers).
 const PUBLIC: u32 = 0o644;
 
 /// Writes atomically through `cprlink_cert::files`, keeping a failed write our
@@ -189,40 +240,61 @@ fn put(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
     })
 }
 
-/// Writes everything but `persons.csv` and `sandbox.json`.
-pub(crate) fn write_identity(
+fn keys_pem(keys: &[&openssl::pkey::PKeyRef<openssl::pkey::Private>]) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    for k in keys {
+        out.extend_from_slice(&k.private_key_to_pem_pkcs8()?);
+    }
+    Ok(out)
+}
+
+/// Writes the parts of the PKI that are new this run (nothing when it was reused).
+pub(crate) fn write_pki(files: &SandboxFiles, pki: &Pki) -> Result<(), Error> {
+    if pki.is_new() {
+        put(&files.ca_pem, &pki.ca.ca_bundle_pem()?, PUBLIC)?;
+        put(
+            &files.ca_keys,
+            &keys_pem(&[&pki.ca.root.key, &pki.ca.issuing.key])?,
+            PRIVATE,
+        )?;
+        put(&files.client_p12, &pki.client_p12, PRIVATE)?;
+        put(
+            &files.client_p12_password,
+            format!("{}\n", pki.client_p12_password).as_bytes(),
+            PRIVATE,
+        )?;
+    }
+    if pki.server_is_new() {
+        put(&files.server_pem, &pki.server.cert.to_pem()?, PUBLIC)?;
+        put(&files.server_key, &keys_pem(&[&pki.server.key])?, PRIVATE)?;
+    }
+    Ok(())
+}
+
+/// Writes this run's secrets and the two configs.
+pub(crate) fn write_run(
     files: &SandboxFiles,
-    m: &Material,
+    secrets: &Secrets,
     info: &SandboxInfo,
 ) -> Result<(), Error> {
-    put(&files.ca_pem, &m.pki.ca_bundle_pem()?, PUBLIC)?;
-    let p12 = cprlink_cert::p12::build(
-        &m.client.key,
-        &m.client.cert,
-        std::slice::from_ref(&m.pki.issuing.cert),
-        Some("cprlink sandbox client"),
-        &m.client_p12_password,
-        cprlink_cert::Profile::Compat,
-    )?;
-    put(&files.client_p12, &p12, PRIVATE)?;
-    put(
-        &files.client_p12_password,
-        format!("{}\n", m.client_p12_password).as_bytes(),
-        PRIVATE,
-    )?;
     put(
         &files.admin_token,
-        format!("{}\n", m.admin_token).as_bytes(),
+        format!("{}\n", secrets.admin_token).as_bytes(),
         PRIVATE,
     )?;
     put(
         &files.client_secret,
-        format!("{}\n", m.client_secret).as_bytes(),
+        format!("{}\n", secrets.client_secret).as_bytes(),
         PRIVATE,
     )?;
     put(
         &files.config_toml,
         config_toml(files, info).as_bytes(),
+        PUBLIC,
+    )?;
+    put(
+        &files.config_shared_secret_toml,
+        shared_secret_toml(files, info).as_bytes(),
         PUBLIC,
     )?;
     Ok(())
@@ -244,18 +316,25 @@ fn toml_str(s: &str) -> String {
     out
 }
 
-/// `cprlink.toml` for this sandbox (the schema of `cprlink_lookup::config::Config`).
+fn toml_path(p: &Path) -> String {
+    toml_str(&p.to_string_lossy())
+}
+
+/// `cprlink.toml` for this sandbox with the certificate (the schema of
+/// `cprlink_lookup::config::Config`). Every URL explicit: `token_url` is the
+/// certificate endpoint, which is also the default when `client_secret_file` is unset.
 fn config_toml(files: &SandboxFiles, info: &SandboxInfo) -> String {
-    let path = |p: &Path| toml_str(&p.to_string_lossy());
     format!(
         "# Written by `cprlink sandbox` for this run: the ports change every run.\n\
          # Use: cprlink --config {config} lookup [--api rest|graphql] CPR...\n\
+         # With the OAuth shared secret instead of the certificate: {other}\n\
          [datafordeler]\n\
          environment = \"sandbox\"\n\
          api = \"rest\"\n\
          rest_base_url = {rest}\n\
          rest_path = {rest_path}\n\
          graphql_url = {graphql}\n\
+         # The certificate token endpoint (mutual TLS), like auth-oces.datafordeler.dk.\n\
          token_url = {token}\n\
          client_id = {client_id}\n\
          ca_file = {ca}\n\
@@ -264,14 +343,42 @@ fn config_toml(files: &SandboxFiles, info: &SandboxInfo) -> String {
          p12 = {p12}\n\
          password_file = {password}\n",
         config = files.config_toml.display(),
+        other = files.config_shared_secret_toml.display(),
         rest = toml_str(&info.rest_base_url),
         rest_path = toml_str(REST_PATH),
         graphql = toml_str(&info.graphql_url),
         token = toml_str(&info.token_url),
         client_id = toml_str(CLIENT_ID),
-        ca = path(&files.ca_pem),
-        p12 = path(&files.client_p12),
-        password = path(&files.client_p12_password),
+        ca = toml_path(&files.ca_pem),
+        p12 = toml_path(&files.client_p12),
+        password = toml_path(&files.client_p12_password),
+    )
+}
+
+/// `cprlink-shared-secret.toml`: GraphQL with the sandbox's shared secret and no
+/// client certificate. `token_url` is explicit: the shared-secret endpoint, on its
+/// own listener.
+fn shared_secret_toml(files: &SandboxFiles, info: &SandboxInfo) -> String {
+    format!(
+        "# Written by `cprlink sandbox` for this run: the ports and the secret change every run.\n\
+         # GraphQL with the OAuth shared secret of IT-system {client}, no client certificate.\n\
+         # Use: cprlink --config {config} lookup CPR...\n\
+         [datafordeler]\n\
+         environment = \"sandbox\"\n\
+         api = \"graphql\"\n\
+         graphql_url = {graphql}\n\
+         # The shared-secret token endpoint (TLS, no client certificate), like auth.datafordeler.dk.\n\
+         token_url = {token}\n\
+         client_id = {client_id}\n\
+         client_secret_file = {secret}\n\
+         ca_file = {ca}\n",
+        client = CLIENT_ID,
+        config = files.config_shared_secret_toml.display(),
+        graphql = toml_str(&info.graphql_url),
+        token = toml_str(&info.shared_secret_token_url),
+        client_id = toml_str(CLIENT_ID),
+        secret = toml_path(&files.client_secret),
+        ca = toml_path(&files.ca_pem),
     )
 }
 
@@ -318,8 +425,7 @@ pub(crate) fn write_persons_csv(path: &Path, pop: &Population) -> Result<(), Err
 pub(crate) fn write_info(path: &Path, info: &SandboxInfo) -> Result<(), Error> {
     let mut json = serde_json::to_vec_pretty(info).unwrap_or_default();
     json.push(b'\n');
-    put(path, &json, PUBLIC)?;
-    Ok(())
+    put(path, &json, PUBLIC)
 }
 
 #[cfg(test)]

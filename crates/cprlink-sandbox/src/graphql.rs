@@ -1,18 +1,22 @@
 //! The GraphQL endpoint `POST /CPR/custom/PublicSector/v1` (datafordeler.md 2).
 //!
-//! Owns the Bearer-token check, parsing with `async-graphql-parser` (a real parser, no
-//! pattern matching on the text), validation against the small schema of
-//! `CPRCustom_PublicSectorPerson`, and execution: the filter
-//! `input: {personnummer: {personnummer: {in: [...]}}}` (or `eq`), literal or from
-//! variables, fragments, `@skip`/`@include`, and only the selected fields in the answer
-//! (`{"data": {"CPRCustom_PublicSectorPerson": {"nodes": [...]}}}`, plain lists,
-//! lower-case `virkningfra`/`virkningtil`). As observed on Datafordeler, aliases are
-//! rejected and `beskyttelser` must be selected ("Required fields are missing in query
-//! selection: beskyttelser"). Unknown numbers are simply absent from `nodes`.
+//! Owns the Bearer-token check and the access check of the token's IT-system and
+//! credential, parsing with `async-graphql-parser` (a real parser, no pattern matching
+//! on the text), validation against the served schema (`schema.rs`), and execution:
+//! the filter `input: {personnummer: {personnummer: {in: [...]}}}` (or `eq`), literal
+//! or from variables, fragments, `@skip`/`@include`, and only the selected fields in
+//! the answer (`{"data": {"CPRCustom_PublicSectorPerson": {"nodes": [...]}}}`, plain
+//! lists, lower-case `virkningfra`/`virkningtil`). As observed on Datafordeler, aliases
+//! are rejected and `beskyttelser` must be selected ("Required fields are missing in
+//! query selection: beskyttelser"). Unknown numbers are simply absent from `nodes`.
+//! Datafordeler's limits (datafordeler.md 5.1) come from the sandbox's `Behaviour`: an
+//! `in` list longer than `max_in_list` is refused, and `max_nodes` cuts `nodes` short
+//! without a word (`totalCount` counts what is returned).
 //!
 //! GraphQL errors are answered with HTTP 200 and `{"errors": [{"message", "locations",
 //! "extensions": {"code"}}]}` (the GraphQL-over-HTTP rule for `application/json`);
-//! only a body that is not a GraphQL request at all gets 400, and authentication 401/403.
+//! only a body that is not a GraphQL request at all gets 400, authentication 401 and a
+//! missing data access 403 (or, when told, a 200 with the error).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -26,132 +30,46 @@ use hyper::header::{HeaderValue, WWW_AUTHENTICATE};
 use hyper::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
+use crate::access::Verdict;
 use crate::http::{self, JsonObject, Resp, json_str};
+use crate::options::{Behaviour, NoAccessAnswer};
 use crate::population::{Person, Population, Text, Timestamp};
+use crate::schema::{
+    BESKYTTELSE, CONNECTION, NAVN, PERSON, PERSONNUMMER, QUERY, Schema, TypeDef, required_fields,
+};
 use crate::server::Shared;
-use crate::token::{Holder, TokenProblem};
+use crate::token::{Credential, TokenProblem};
 
-/// Most numbers one `in` filter may carry.
-pub const MAX_IN: usize = 1000;
-
-/// Error codes in `extensions.code`. The `DAF-AUTH-*` ones follow Datafordeler's
-/// pattern (datafordeler.md 1.3, 2); the validation codes are the sandbox's own.
+/// Error codes in `extensions.code`. The `DAF-AUTH-*` ones are Datafordeler's as seen
+/// in practice (datafordeler.md 5.2); the `DAF-GQL-*` numbers are the sandbox's own
+/// invention in Datafordeler's pattern (the real ones are not published).
 pub mod codes {
-    /// No, an unknown or an expired Bearer token.
-    pub const TOKEN: &str = "DAF-AUTH-0001";
-    /// The token's certificate is no longer registered, or the IP is not allowlisted.
-    pub const NOT_REGISTERED: &str = "DAF-AUTH-0005";
-    /// Registered, but without the data access CustomPublicSectorPerson.
-    pub const NO_ACCESS: &str = "DAF-AUTH-0003";
+    /// No token at all, the IP not allowlisted, the credential not registered, or
+    /// registered too recently (inert): "No authentication method found".
+    pub const NO_AUTHENTICATION: &str = "DAF-AUTH-0005";
+    /// Authenticated, but the IT-system (or its certificate) lacks the data access
+    /// CustomPublicSectorPerson: "The current user is not authorized to access this
+    /// resource".
+    pub const NOT_AUTHORIZED: &str = "DAF-AUTH-0001";
+    /// An unknown or expired Bearer token (as the `invalid_token` of the
+    /// `WWW-Authenticate` challenge: renew the token).
+    pub const INVALID_TOKEN: &str = "invalid_token";
     /// The query text does not parse.
-    pub const SYNTAX: &str = "GRAPHQL_PARSE_FAILED";
+    pub const SYNTAX: &str = "DAF-GQL-0001";
     /// The query parses but asks for something the schema does not allow.
-    pub const VALIDATION: &str = "GRAPHQL_VALIDATION_FAILED";
+    pub const VALIDATION: &str = "DAF-GQL-0002";
+    /// An `in` list longer than the server takes (`MaxListSize`).
+    pub const LIST_TOO_LONG: &str = "DAF-GQL-0003";
     /// The HTTP body is not a GraphQL request.
-    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    pub const BAD_REQUEST: &str = "DAF-GQL-0004";
 }
 
-// ---- the schema -----------------------------------------------------------------
+/// The message of `DAF-AUTH-0005` as Datafordeler words it (datafordeler.md 5.2).
+const NO_AUTHENTICATION_MESSAGE: &str =
+    "Access denied. No authentication method found. Please verify your use of API key or OAuth.";
 
-#[derive(Debug)]
-struct FieldDef {
-    name: &'static str,
-    /// `None` for scalars.
-    ty: Option<&'static TypeDef>,
-    args: &'static [&'static str],
-}
-
-#[derive(Debug)]
-struct TypeDef {
-    name: &'static str,
-    fields: &'static [FieldDef],
-}
-
-const fn leaf(name: &'static str) -> FieldDef {
-    FieldDef {
-        name,
-        ty: None,
-        args: &[],
-    }
-}
-
-const fn object(name: &'static str, ty: &'static TypeDef) -> FieldDef {
-    FieldDef {
-        name,
-        ty: Some(ty),
-        args: &[],
-    }
-}
-
-static PERSONNUMMER: TypeDef = TypeDef {
-    name: "CPRCustom_PublicSectorPersonnummer",
-    fields: &[
-        leaf("personnummer"),
-        leaf("status"),
-        leaf("virkningfra"),
-        leaf("virkningtil"),
-    ],
-};
-
-static NAVN: TypeDef = TypeDef {
-    name: "CPRCustom_PublicSectorNavn",
-    fields: &[
-        leaf("fornavne"),
-        leaf("mellemnavn"),
-        leaf("efternavn"),
-        leaf("adresseringsnavn"),
-        leaf("status"),
-        leaf("virkningfra"),
-        leaf("virkningtil"),
-    ],
-};
-
-static BESKYTTELSE: TypeDef = TypeDef {
-    name: "CPRCustom_PublicSectorBeskyttelse",
-    fields: &[
-        leaf("beskyttelsestype"),
-        leaf("status"),
-        leaf("virkningfra"),
-        leaf("virkningtil"),
-    ],
-};
-
-static PERSON: TypeDef = TypeDef {
-    name: "CPRCustom_PublicSectorPerson",
-    fields: &[
-        leaf("id"),
-        leaf("foedselsdato"),
-        leaf("koen"),
-        leaf("status"),
-        leaf("statusdato"),
-        object("personnumre", &PERSONNUMMER),
-        object("navne", &NAVN),
-        object("beskyttelser", &BESKYTTELSE),
-    ],
-};
-
-static CONNECTION: TypeDef = TypeDef {
-    name: "CPRCustom_PublicSectorPersonConnection",
-    fields: &[object("nodes", &PERSON), leaf("totalCount")],
-};
-
-static QUERY: TypeDef = TypeDef {
-    name: "Query",
-    fields: &[FieldDef {
-        name: "CPRCustom_PublicSectorPerson",
-        ty: Some(&CONNECTION),
-        args: &["input"],
-    }],
-};
-
-/// Fields the gateway insists on, per type (observed on Datafordeler).
-fn required_fields(ty: &TypeDef) -> &'static [&'static str] {
-    if std::ptr::eq(ty, &PERSON) {
-        &["beskyttelser"]
-    } else {
-        &[]
-    }
-}
+/// The message of `DAF-AUTH-0001` as Datafordeler words it (datafordeler.md 5.2).
+const NOT_AUTHORIZED_MESSAGE: &str = "The current user is not authorized to access this resource";
 
 // ---- errors -----------------------------------------------------------------------
 
@@ -219,8 +137,8 @@ fn unauthorized(message: &str, code: &'static str, challenge: &'static str) -> R
 pub(crate) fn handle(shared: &Shared, ip: IpAddr, headers: &HeaderMap, body: &[u8]) -> Resp {
     let Some(token) = http::bearer(headers) else {
         return unauthorized(
-            "Authorization is required: send an access token as `Authorization: Bearer <token>`",
-            codes::TOKEN,
+            NO_AUTHENTICATION_MESSAGE,
+            codes::NO_AUTHENTICATION,
             "Bearer realm=\"distribution\"",
         );
     };
@@ -229,43 +147,53 @@ pub(crate) fn handle(shared: &Shared, ip: IpAddr, headers: &HeaderMap, body: &[u
         Err(TokenProblem::Expired) => {
             return unauthorized(
                 "The access token has expired",
-                codes::TOKEN,
+                codes::INVALID_TOKEN,
                 "Bearer realm=\"distribution\", error=\"invalid_token\", error_description=\"The access token expired\"",
             );
         }
         Err(TokenProblem::Unknown) => {
             return unauthorized(
                 "The access token is not valid",
-                codes::TOKEN,
+                codes::INVALID_TOKEN,
                 "Bearer realm=\"distribution\", error=\"invalid_token\", error_description=\"The access token is not valid\"",
             );
         }
     };
-    // Not `invalid_token`: a new token would not help.
-    let not_registered = || {
-        unauthorized(
-            "No authentication method found",
-            codes::NOT_REGISTERED,
-            "Bearer realm=\"distribution\"",
-        )
+    let (thumbprint, secret) = match &holder.credential {
+        Credential::Certificate(t) => (Some(t.as_str()), None),
+        Credential::SharedSecret(id) => (None, Some(*id)),
     };
-    if !shared.access.ip_allowed(ip) {
-        return not_registered();
-    }
-    if let Holder::Certificate(t) = &holder {
-        match shared.access.certificate(t) {
-            None => return not_registered(),
-            Some(false) => {
-                return error_response(
-                    StatusCode::FORBIDDEN,
-                    "The IT-system has no data access to CustomPublicSectorPerson",
-                    codes::NO_ACCESS,
-                );
-            }
-            Some(true) => {}
+    let behaviour = shared.behaviour();
+    match shared
+        .access
+        .check_token(ip, &holder.client_id, thumbprint, secret)
+    {
+        Verdict::Allowed => {}
+        // Not `invalid_token`: a new token would not help.
+        v @ (Verdict::Unauthorized | Verdict::Inert) => {
+            tracing::info!(
+                "sandbox: GraphQL from {ip} -> 401 ({})",
+                if v == Verdict::Inert {
+                    "the credential is registered but still inert"
+                } else {
+                    "credential not registered or IP not allowlisted"
+                }
+            );
+            return unauthorized(
+                NO_AUTHENTICATION_MESSAGE,
+                codes::NO_AUTHENTICATION,
+                "Bearer realm=\"distribution\"",
+            );
+        }
+        Verdict::Forbidden => {
+            let status = match behaviour.no_access_answer {
+                NoAccessAnswer::Http403 => StatusCode::FORBIDDEN,
+                NoAccessAnswer::GraphqlError => StatusCode::OK,
+            };
+            return error_response(status, NOT_AUTHORIZED_MESSAGE, codes::NOT_AUTHORIZED);
         }
     }
-    match execute(&shared.population, body) {
+    match execute(&shared.population, &shared.schema, &behaviour, body) {
         Ok(out) => http::json(StatusCode::OK, out),
         Err(Failure::BadRequest(message)) => {
             error_response(StatusCode::BAD_REQUEST, &message, codes::BAD_REQUEST)
@@ -297,8 +225,14 @@ struct GraphqlRequest {
     operation_name: Option<String>,
 }
 
-/// Parses, validates and executes a request body; the answer is the response body.
-fn execute(pop: &Population, body: &[u8]) -> Result<Vec<u8>, Failure> {
+/// Parses, validates and executes a request body against the served `schema` and the
+/// limits of `behaviour`; the answer is the response body.
+fn execute(
+    pop: &Population,
+    schema: &Schema,
+    behaviour: &Behaviour,
+    body: &[u8],
+) -> Result<Vec<u8>, Failure> {
     let req: GraphqlRequest = serde_json::from_slice(body).map_err(|e| {
         Failure::BadRequest(format!(
             "The body must be a JSON object {{\"query\": ..., \"variables\": ...}}: {e}"
@@ -363,6 +297,7 @@ fn execute(pop: &Population, body: &[u8]) -> Result<Vec<u8>, Failure> {
     let ctx = Ctx {
         doc: &doc,
         vars: &vars,
+        schema,
     };
     let mut root = Vec::new();
     ctx.compile(&op.node.selection_set, &QUERY, &mut root, 0)?;
@@ -371,11 +306,11 @@ fn execute(pop: &Population, body: &[u8]) -> Result<Vec<u8>, Failure> {
     out.extend_from_slice(b"{\"data\":");
     let mut data = JsonObject::open(&mut out);
     for sel in &root {
-        let key = data.key(sel.name);
+        let key = data.key(sel.out());
         match sel.name {
             "__typename" => json_str(key, QUERY.name),
             _ => {
-                let numbers = filter_numbers(sel)?;
+                let numbers = filter_numbers(sel, behaviour.max_in_list)?;
                 let mut found: Vec<u32> = Vec::with_capacity(numbers.len());
                 for n in &numbers {
                     if let Some(i) = pop.find(n)
@@ -383,6 +318,11 @@ fn execute(pop: &Population, body: &[u8]) -> Result<Vec<u8>, Failure> {
                     {
                         found.push(i);
                     }
+                }
+                // Datafordeler 5.1: an answer may be cut short without saying so. The
+                // first N in the server's order stay; `totalCount` follows the cut.
+                if let Some(max) = behaviour.max_nodes {
+                    found.truncate(usize::try_from(max).unwrap_or(usize::MAX));
                 }
                 connection(key, pop, &found, &sel.children);
             }
@@ -419,18 +359,30 @@ fn pick_operation<'d>(
     }
 }
 
-/// A validated selection: a field of the schema and what is selected below it.
+/// A validated selection: a field of the schema (by its documented name) and what is
+/// selected below it.
 #[derive(Debug)]
 struct Sel {
     name: &'static str,
+    /// The key in the answer when the field is served under another name.
+    renamed: Option<String>,
     args: Vec<(String, ConstValue, Pos)>,
     children: Vec<Sel>,
     pos: Pos,
 }
 
+impl Sel {
+    /// The key of this field in the answer (aliases are refused, so it is the name the
+    /// query used).
+    fn out(&self) -> &str {
+        self.renamed.as_deref().unwrap_or(self.name)
+    }
+}
+
 struct Ctx<'a> {
     doc: &'a ExecutableDocument,
     vars: &'a HashMap<String, ConstValue>,
+    schema: &'a Schema,
 }
 
 impl Ctx<'_> {
@@ -511,6 +463,7 @@ impl Ctx<'_> {
                             out,
                             Sel {
                                 name: "__typename",
+                                renamed: None,
                                 args: Vec::new(),
                                 children: Vec::new(),
                                 pos: field.pos,
@@ -518,7 +471,7 @@ impl Ctx<'_> {
                         );
                         continue;
                     }
-                    let Some(def) = ty.fields.iter().find(|d| d.name == name) else {
+                    let Some((def, renamed)) = self.schema.field(ty, name) else {
                         return Err(validation(
                             format!(
                                 "The field `{name}` does not exist on the type `{}`.",
@@ -566,10 +519,15 @@ impl Ctx<'_> {
                                 ));
                             }
                             self.compile(&f.selection_set, sub, &mut children, depth)?;
+                            // Required by their documented names, reported by their
+                            // served ones; a dropped field cannot be required.
                             let missing: Vec<&str> = required_fields(sub)
                                 .iter()
-                                .copied()
-                                .filter(|r| !children.iter().any(|c| c.name == *r))
+                                .filter_map(|r| {
+                                    let def = sub.fields.iter().find(|d| d.name == *r)?;
+                                    let served = self.schema.served(sub, def)?;
+                                    (!children.iter().any(|c| c.name == *r)).then_some(served)
+                                })
                                 .collect();
                             if !missing.is_empty() {
                                 return Err(validation(
@@ -586,6 +544,7 @@ impl Ctx<'_> {
                         out,
                         Sel {
                             name: def.name,
+                            renamed: renamed.then(|| name.to_owned()),
                             args,
                             children,
                             pos: field.pos,
@@ -644,8 +603,9 @@ fn merge(out: &mut Vec<Sel>, sel: Sel) {
     }
 }
 
-/// The CPR numbers of `input: {personnummer: {personnummer: {in: [...] | eq: "..."}}}`.
-fn filter_numbers(sel: &Sel) -> Result<Vec<String>, GqlError> {
+/// The CPR numbers of `input: {personnummer: {personnummer: {in: [...] | eq: "..."}}}`,
+/// at most `max_in` of them.
+fn filter_numbers(sel: &Sel, max_in: u32) -> Result<Vec<String>, GqlError> {
     let shape =
         "the filter must be `input: {personnummer: {personnummer: {in: [\"DDMMYYSSSS\", ...]}}}`";
     let Some((_, input, pos)) = sel.args.iter().find(|(n, _, _)| n == "input") else {
@@ -699,11 +659,16 @@ fn filter_numbers(sel: &Sel) -> Result<Vec<String>, GqlError> {
             }
         }
     }
-    if numbers.len() > MAX_IN {
-        return Err(validation(
-            format!("At most {MAX_IN} numbers per request"),
-            pos,
-        ));
+    if numbers.len() > usize::try_from(max_in).unwrap_or(usize::MAX) {
+        // Never echo the values: they are CPR numbers.
+        return Err(GqlError {
+            message: format!(
+                "The list `in` of `personnummer` holds {} values; at most {max_in} are allowed (MaxListSize)",
+                numbers.len()
+            ),
+            code: codes::LIST_TOO_LONG,
+            pos: Some(pos),
+        });
     }
     Ok(numbers)
 }
@@ -713,7 +678,7 @@ fn filter_numbers(sel: &Sel) -> Result<Vec<String>, GqlError> {
 fn connection(out: &mut Vec<u8>, pop: &Population, found: &[u32], sels: &[Sel]) {
     let mut o = JsonObject::open(out);
     for sel in sels {
-        let v = o.key(sel.name);
+        let v = o.key(sel.out());
         match sel.name {
             "nodes" => {
                 v.push(b'[');
@@ -760,7 +725,7 @@ fn list<T>(out: &mut Vec<u8>, items: &[T], mut each: impl FnMut(&mut Vec<u8>, &T
 fn person(out: &mut Vec<u8>, p: &Person, sels: &[Sel]) {
     let mut o = JsonObject::open(out);
     for sel in sels {
-        let v = o.key(sel.name);
+        let v = o.key(sel.out());
         match sel.name {
             "id" => json_str(v, &p.id),
             "foedselsdato" => time(v, Some(&p.foedselsdato)),
@@ -770,7 +735,7 @@ fn person(out: &mut Vec<u8>, p: &Person, sels: &[Sel]) {
             "personnumre" => list(v, &p.personnumre, |out, n| {
                 let mut o = JsonObject::open(out);
                 for s in &sel.children {
-                    let v = o.key(s.name);
+                    let v = o.key(s.out());
                     match s.name {
                         "personnummer" => json_str(v, &n.personnummer),
                         "status" => json_str(v, n.status.as_str()),
@@ -784,7 +749,7 @@ fn person(out: &mut Vec<u8>, p: &Person, sels: &[Sel]) {
             "navne" => list(v, &p.navne, |out, n| {
                 let mut o = JsonObject::open(out);
                 for s in &sel.children {
-                    let v = o.key(s.name);
+                    let v = o.key(s.out());
                     match s.name {
                         "fornavne" => text(v, &n.fornavne),
                         "mellemnavn" => text(v, &n.mellemnavn),
@@ -801,7 +766,7 @@ fn person(out: &mut Vec<u8>, p: &Person, sels: &[Sel]) {
             "beskyttelser" => list(v, &p.beskyttelser, |out, b| {
                 let mut o = JsonObject::open(out);
                 for s in &sel.children {
-                    let v = o.key(s.name);
+                    let v = o.key(s.out());
                     match s.name {
                         "beskyttelsestype" => json_str(v, b.beskyttelsestype),
                         // The registration is current; whether it is in force is
@@ -825,7 +790,13 @@ mod tests {
     use super::*;
 
     fn run(pop: &Population, body: serde_json::Value) -> serde_json::Value {
-        let out = match execute(pop, body.to_string().as_bytes()) {
+        let schema = Schema::new(&[]).unwrap();
+        let out = match execute(
+            pop,
+            &schema,
+            &Behaviour::default(),
+            body.to_string().as_bytes(),
+        ) {
             Ok(out) => out,
             Err(Failure::Graphql(e)) => errors_body(&e),
             Err(Failure::BadRequest(m)) => panic!("bad request: {m}"),

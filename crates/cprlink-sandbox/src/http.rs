@@ -13,6 +13,7 @@ pub type Resp = Response<Body>;
 
 pub const JSON: &str = "application/json; charset=utf-8";
 pub const PROBLEM_JSON: &str = "application/problem+json; charset=utf-8";
+pub const TEXT: &str = "text/plain; charset=utf-8";
 
 /// Decodes one form-encoded component on its own (`%XX` escapes, `+` as a space), such
 /// as a path segment or a part of HTTP Basic credentials (RFC 6749 2.3.1 form-encodes

@@ -1,17 +1,22 @@
-//! The two TLS listeners, the connections, and the routing of requests.
+//! The three TLS listeners, the connections, and the routing of requests.
 //!
 //! Owns the network side: OpenSSL acceptors (the mutual-TLS one verifies
 //! `PEER | FAIL_IF_NO_PEER_CERT` against a store holding only the sandbox's test CA),
 //! one hyper HTTP/1.1 connection per TLS stream with keep-alive, the client
 //! certificate's SHA-1 thumbprint taken once per connection, and graceful shutdown.
-//! Per request it applies what every API answer gets (counting, latency, faults,
-//! access control) and hands over to `rest`, `token`, `graphql` and `admin`. Logs
-//! mask CPR numbers and never contain a raw query string.
+//! The listeners are Datafordeler's hosts in small ([`Listener`]): REST and the
+//! certificate token endpoint over mutual TLS (`s5-certservices`, `auth-oces`), GraphQL
+//! with its SDL and the admin API (`graphql`), and the shared-secret token endpoint
+//! alone (`auth`). Per request it applies what every API answer gets (counting,
+//! latency, faults, access control, limits) and hands over to `rest`, `token`,
+//! `graphql`, `schema` and `admin`. Logs mask CPR numbers and never contain a raw
+//! query string.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -34,15 +39,32 @@ use crate::access::{Access, Verdict};
 use crate::error::Error;
 use crate::fault_body::Body;
 use crate::faults::{Decision, FaultControl};
-use crate::files::Material;
 use crate::hash;
 use crate::http::{self, Resp};
+use crate::options::Behaviour;
+use crate::pki::Pki;
 use crate::population::Population;
 use crate::rest::{self, REST_PATH};
+use crate::schema::Schema;
 use crate::token::{self, TOKEN_PATH, Tokens};
 
 /// The GraphQL path (datafordeler.md 2).
 pub const GRAPHQL_PATH: &str = "/CPR/custom/PublicSector/v1";
+
+/// The SDL, under the GraphQL path (datafordeler.md 2, 5.1).
+pub const SCHEMA_PATH: &str = "/CPR/custom/PublicSector/v1/schema";
+
+/// Which of the sandbox's hosts a connection came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listener {
+    /// Mutual TLS: REST and the certificate token endpoint (`s5-certservices`,
+    /// `auth-oces`).
+    Mtls,
+    /// TLS: GraphQL, its SDL and the admin API (`graphql`).
+    Api,
+    /// TLS: the shared-secret token endpoint alone (`auth`).
+    Auth,
+}
 
 /// Largest request body read (GraphQL, token, admin).
 const MAX_BODY: usize = 1 << 20;
@@ -57,8 +79,23 @@ pub(crate) struct Shared {
     pub faults: FaultControl,
     pub latency_ms: AtomicU64,
     pub requests: AtomicU64,
-    pub client_secret: String,
+    pub behaviour: RwLock<Behaviour>,
+    pub schema: Schema,
     pub admin_token: String,
+}
+
+impl Shared {
+    /// The behaviour now (it can change while the sandbox runs).
+    pub fn behaviour(&self) -> Behaviour {
+        self.behaviour.read().map(|b| *b).unwrap_or_default()
+    }
+
+    pub fn set_behaviour(&self, b: Behaviour) {
+        self.access.set_inert(Duration::from_secs(b.inert_secs));
+        if let Ok(mut cur) = self.behaviour.write() {
+            *cur = b;
+        }
+    }
 }
 
 /// One TLS connection.
@@ -67,26 +104,26 @@ struct Conn {
     peer: SocketAddr,
     /// SHA-1 thumbprint of the verified client certificate (mutual-TLS listener).
     thumbprint: Option<String>,
-    mtls: bool,
+    listener: Listener,
 }
 
 /// The TLS acceptor of a listener; with `mtls` it requires a client certificate
 /// chained to the test CA.
-pub(crate) fn acceptor(m: &Material, mtls: bool) -> Result<SslAcceptor, Error> {
+pub(crate) fn acceptor(m: &Pki, mtls: bool) -> Result<SslAcceptor, Error> {
     let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())?;
     b.set_private_key(&m.server.key)?;
     b.set_certificate(&m.server.cert)?;
-    b.add_extra_chain_cert(m.pki.issuing.cert.clone())?;
+    b.add_extra_chain_cert(m.ca.issuing.cert.clone())?;
     b.check_private_key()?;
     // Session resumption with client verification needs a session id context.
     b.set_session_id_context(b"cprlink-sandbox")?;
     if mtls {
         let mut store = X509StoreBuilder::new()?;
-        store.add_cert(m.pki.root.cert.clone())?;
-        store.add_cert(m.pki.issuing.cert.clone())?;
+        store.add_cert(m.ca.root.cert.clone())?;
+        store.add_cert(m.ca.issuing.cert.clone())?;
         b.set_cert_store(store.build());
-        b.add_client_ca(&m.pki.root.cert)?;
-        b.add_client_ca(&m.pki.issuing.cert)?;
+        b.add_client_ca(&m.ca.root.cert)?;
+        b.add_client_ca(&m.ca.issuing.cert)?;
         b.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
     }
     Ok(b.build())
@@ -98,7 +135,7 @@ pub(crate) async fn accept_loop(
     listener: TcpListener,
     acceptor: Arc<SslAcceptor>,
     shared: Arc<Shared>,
-    mtls: bool,
+    listener_kind: Listener,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut conns = JoinSet::new();
@@ -113,7 +150,7 @@ pub(crate) async fn accept_loop(
                         peer,
                         acceptor.clone(),
                         shared.clone(),
-                        mtls,
+                        listener_kind,
                         shutdown.clone(),
                     ));
                 }
@@ -138,7 +175,7 @@ async fn serve_connection(
     peer: SocketAddr,
     acceptor: Arc<SslAcceptor>,
     shared: Arc<Shared>,
-    mtls: bool,
+    listener: Listener,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let Ok(ssl) = Ssl::new(acceptor.context()) else {
@@ -159,7 +196,7 @@ async fn serve_connection(
             return;
         }
     }
-    let thumbprint = if mtls {
+    let thumbprint = if listener == Listener::Mtls {
         stream
             .ssl()
             .peer_certificate()
@@ -171,7 +208,7 @@ async fn serve_connection(
     let conn = Arc::new(Conn {
         peer,
         thumbprint,
-        mtls,
+        listener,
     });
     let service = service_fn(move |req| {
         let shared = shared.clone();
@@ -207,28 +244,32 @@ enum Endpoint {
 
 async fn route(shared: &Shared, conn: &Conn, req: Request<Incoming>) -> Resp {
     let path = req.uri().path();
-    let endpoint = if conn.mtls {
-        if path.eq_ignore_ascii_case(REST_PATH) {
-            Some(Endpoint::Rest)
-        } else if path.eq_ignore_ascii_case(TOKEN_PATH) {
-            Some(Endpoint::CertificateToken)
-        } else {
-            None
+    let endpoint = match conn.listener {
+        Listener::Mtls if path.eq_ignore_ascii_case(REST_PATH) => Some(Endpoint::Rest),
+        Listener::Mtls if path.eq_ignore_ascii_case(TOKEN_PATH) => Some(Endpoint::CertificateToken),
+        Listener::Api if path.eq_ignore_ascii_case(GRAPHQL_PATH) => Some(Endpoint::Graphql),
+        Listener::Api if path.eq_ignore_ascii_case(SCHEMA_PATH) => return schema(shared, &req),
+        Listener::Api if path == "/admin" || path.starts_with("/admin/") => {
+            return crate::admin::handle(shared, req).await;
         }
-    } else if path.eq_ignore_ascii_case(GRAPHQL_PATH) {
-        Some(Endpoint::Graphql)
-    } else if path.eq_ignore_ascii_case(TOKEN_PATH) {
-        Some(Endpoint::SecretToken)
-    } else if path == "/admin" || path.starts_with("/admin/") {
-        return crate::admin::handle(shared, req).await;
-    } else {
-        None
+        Listener::Auth if path.eq_ignore_ascii_case(TOKEN_PATH) => Some(Endpoint::SecretToken),
+        _ => None,
     };
     let Some(endpoint) = endpoint else {
         tracing::debug!("sandbox: {} (unknown path) -> 404", req.method());
         return http::problem(StatusCode::NOT_FOUND, "No such resource", None);
     };
     api(shared, conn, endpoint, req).await
+}
+
+/// `GET <graphql_url>/schema`: the SDL of the served schema. Public, as schema
+/// documents are; not an API answer (no latency, faults or count).
+fn schema(shared: &Shared, req: &Request<Incoming>) -> Resp {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return method_not_allowed("GET");
+    }
+    let sdl = shared.schema.sdl(shared.behaviour().max_in_list);
+    http::respond(StatusCode::OK, http::TEXT, sdl.into_bytes())
 }
 
 /// Reads a request body up to [`MAX_BODY`].
@@ -278,14 +319,26 @@ async fn api(shared: &Shared, conn: &Conn, endpoint: Endpoint, req: Request<Inco
                     );
                     unauthorized_rest()
                 }
+                Verdict::Inert => {
+                    tracing::info!(
+                        "sandbox: REST from {ip} -> 401 (the certificate is registered but still inert)"
+                    );
+                    unauthorized_rest()
+                }
                 Verdict::Forbidden => http::problem(
                     StatusCode::FORBIDDEN,
-                    "Access denied: the certificate's user has no access to CprPersonSmallSimple",
-                    None,
+                    "The current user is not authorized to access this resource",
+                    Some("DAF-AUTH-0001"),
                 ),
                 Verdict::Allowed => match rest::parse(query) {
                     Err(detail) => http::problem(StatusCode::BAD_REQUEST, detail, None),
-                    Ok(r) => {
+                    Ok(mut r) => {
+                        // Datafordeler 5.1: a server may page below what was asked and
+                        // not say so; the client must notice the missing numbers.
+                        if let Some(max) = shared.behaviour().max_nodes {
+                            r.page_size =
+                                r.page_size.min(usize::try_from(max).unwrap_or(usize::MAX));
+                        }
                         let resp = rest::answer(&shared.population, shared.seed, &r);
                         if tracing::enabled!(tracing::Level::INFO) {
                             tracing::info!(
@@ -321,7 +374,7 @@ async fn api(shared: &Shared, conn: &Conn, endpoint: Endpoint, req: Request<Inco
                     &body,
                 )
             } else {
-                token::secret_variant(&shared.tokens, &shared.client_secret, &headers, &body)
+                token::secret_variant(&shared.tokens, &shared.access, &headers, &body)
             };
             tracing::info!("sandbox: token ({endpoint:?}) -> {}", resp.status());
             resp
@@ -347,12 +400,12 @@ async fn api(shared: &Shared, conn: &Conn, endpoint: Endpoint, req: Request<Inco
     }
 }
 
-/// 401 `DAF-AUTH-0005` (datafordeler.md 1.3): IP not allowlisted or certificate not
-/// registered; Datafordeler does not say which.
+/// 401 `DAF-AUTH-0005` (datafordeler.md 1.3, 5.2): IP not allowlisted, certificate not
+/// registered, or registered too recently; Datafordeler does not say which.
 fn unauthorized_rest() -> Resp {
     http::problem(
         StatusCode::UNAUTHORIZED,
-        "No authentication method found",
+        "Access denied. No authentication method found. Please verify your use of API key or OAuth.",
         Some("DAF-AUTH-0005"),
     )
 }

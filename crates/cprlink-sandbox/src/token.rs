@@ -1,11 +1,14 @@
 //! OAuth 2.0 client-credentials tokens, as Datafordeler's Keycloak issues them.
 //!
-//! Owns the token endpoint in its two variants (datafordeler.md 2.1): "OAuth
-//! Certifikat" on the mutual-TLS listener (a registered certificate plus a known
-//! `client_id`, no secret) and the shared secret on the other listener (`client_id` +
-//! `client_secret` in the form or as HTTP Basic). Also owns the issued tokens: opaque,
-//! expiring (`expires_in` 300 by default, settable for tests), checked by the GraphQL
-//! endpoint. Wrong credentials get 401 `{"error": "invalid_client"}`.
+//! Owns the token endpoint in its two variants (datafordeler.md 2.1, 5.2): "OAuth
+//! Certifikat" on the mutual-TLS listener, like `auth-oces.datafordeler.dk` (a
+//! registered certificate plus a known `client_id`, no secret), and the shared secret
+//! on a listener of its own without client certificates, like `auth.datafordeler.dk`
+//! (`client_id` + `client_secret` in the form or as HTTP Basic). Also owns the issued
+//! tokens: opaque, expiring (`expires_in` 300 by default, settable for tests), each
+//! remembering its IT-system and credential, checked by the GraphQL endpoint. Wrong
+//! credentials get 401 `{"error": "invalid_client"}`. An inert credential still gets a
+//! token: Datafordeler's gateway refuses the call made with it (`access`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,7 +18,7 @@ use std::time::{Duration, Instant};
 use hyper::StatusCode;
 
 use crate::access::Access;
-use crate::files::{CLIENT_ID, random_hex};
+use crate::files::random_hex;
 use crate::http::{self, Resp};
 
 /// Keycloak's token path (datafordeler.md 2.1).
@@ -24,13 +27,20 @@ pub const TOKEN_PATH: &str = "/realms/distribution/protocol/openid-connect/token
 /// Datafordeler's token lifetime (datafordeler.md 2.1).
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
 
-/// Who a token was issued to.
+/// Who a token was issued to: an IT-system, through one of its credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Holder {
+pub struct Holder {
+    pub client_id: String,
+    pub credential: Credential,
+}
+
+/// The credential a token was issued for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
     /// The certificate variant: the SHA-1 thumbprint of the client certificate.
     Certificate(String),
-    /// The shared-secret variant.
-    SharedSecret,
+    /// The shared-secret variant: which of the IT-system's secrets.
+    SharedSecret(u64),
 }
 
 /// Why a token is refused.
@@ -178,7 +188,7 @@ fn invalid_client(description: &str) -> Resp {
 }
 
 /// The certificate variant: the TLS client certificate must be registered, the
-/// `client_id` known.
+/// `client_id` an IT-system the sandbox knows.
 pub fn certificate_variant(
     tokens: &Tokens,
     access: &Access,
@@ -190,16 +200,20 @@ pub fn certificate_variant(
     if let Some(r) = refuse_grant(&f) {
         return r;
     }
-    if f.client_id.as_deref() != Some(CLIENT_ID) {
+    let Some(client_id) = f.client_id.filter(|id| access.client_known(id)) else {
         return invalid_client("Invalid client or Invalid client credentials");
-    }
+    };
     if !access.ip_allowed(ip) {
         return invalid_client("Client IP address is not allowlisted");
     }
     match thumbprint {
-        Some(t) if access.certificate(t).is_some() => {
-            token_response(tokens, Holder::Certificate(t.to_owned()))
-        }
+        Some(t) if access.certificate(t).is_some() => token_response(
+            tokens,
+            Holder {
+                client_id,
+                credential: Credential::Certificate(t.to_owned()),
+            },
+        ),
         _ => invalid_client("The client certificate is not registered for this client"),
     }
 }
@@ -208,7 +222,7 @@ pub fn certificate_variant(
 /// Basic authentication.
 pub fn secret_variant(
     tokens: &Tokens,
-    secret: &str,
+    access: &Access,
     headers: &hyper::HeaderMap,
     body: &[u8],
 ) -> Resp {
@@ -220,14 +234,18 @@ pub fn secret_variant(
         f.client_id = Some(id);
         f.client_secret = Some(sec);
     }
-    let ok = f.client_id.as_deref() == Some(CLIENT_ID)
-        && f.client_secret
-            .as_deref()
-            .is_some_and(|s| http::same_secret(s, secret));
-    if ok {
-        token_response(tokens, Holder::SharedSecret)
-    } else {
-        invalid_client("Invalid client or Invalid client credentials")
+    let (Some(client_id), Some(secret)) = (f.client_id, f.client_secret) else {
+        return invalid_client("Invalid client or Invalid client credentials");
+    };
+    match access.secret_id(&client_id, &secret) {
+        Some(id) => token_response(
+            tokens,
+            Holder {
+                client_id,
+                credential: Credential::SharedSecret(id),
+            },
+        ),
+        None => invalid_client("Invalid client or Invalid client credentials"),
     }
 }
 
@@ -252,14 +270,18 @@ mod tests {
     fn tokens_expire() {
         let t = Tokens::default();
         t.set_lifetime(Duration::from_millis(30));
-        let (tok, secs) = t.issue(Holder::SharedSecret).unwrap();
+        let holder = Holder {
+            client_id: "it".into(),
+            credential: Credential::SharedSecret(7),
+        };
+        let (tok, secs) = t.issue(holder.clone()).unwrap();
         assert_eq!(secs, 1);
-        assert_eq!(t.check(&tok), Ok(Holder::SharedSecret));
+        assert_eq!(t.check(&tok), Ok(holder.clone()));
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(t.check(&tok), Err(TokenProblem::Expired));
         assert_eq!(t.check("nope"), Err(TokenProblem::Unknown));
         t.set_lifetime(Duration::from_secs(300));
-        let (tok, secs) = t.issue(Holder::SharedSecret).unwrap();
+        let (tok, secs) = t.issue(holder).unwrap();
         assert_eq!(secs, 300);
         t.expire_all();
         assert_eq!(t.check(&tok), Err(TokenProblem::Expired));

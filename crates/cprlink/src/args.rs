@@ -656,6 +656,36 @@ pub struct SandboxArgs {
     /// Lifetime of OAuth tokens (expires_in), in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub token_lifetime: u64,
+    /// Most CPR numbers in one GraphQL `in` list; more is refused (Datafordeler: 100).
+    #[arg(long, value_name = "N", default_value_t = cprlink_sandbox::DEFAULT_MAX_IN_LIST)]
+    pub max_in_list: u32,
+    /// Cut every answer to at most N persons, silently (GraphQL nodes, REST pages).
+    #[arg(long, value_name = "N")]
+    pub max_nodes: Option<u32>,
+    /// New credentials (and the sandbox's own at start) get 401 DAF-AUTH-0005 for SECS.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub inert_secs: u64,
+    /// The sandbox's own IT-system and certificate lack the data access (403 DAF-AUTH-0001).
+    #[arg(long)]
+    pub no_data_access: bool,
+    /// How GraphQL refuses a call without the data access.
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = NoAccessAnswerArg::Http403)]
+    pub no_access_answer: NoAccessAnswerArg,
+    /// Drop a field from the GraphQL schema and the SDL (e.g. navne.mellemnavn); repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub schema_drop_field: Vec<String>,
+    /// Serve a GraphQL field under another name (e.g. navne.mellemnavn=mellemnavne); repeatable.
+    #[arg(long, value_name = "PATH=NAME")]
+    pub schema_rename_field: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NoAccessAnswerArg {
+    /// HTTP 403 with the GraphQL error DAF-AUTH-0001.
+    #[value(name = "http-403")]
+    Http403,
+    /// HTTP 200 with the GraphQL error DAF-AUTH-0001 and no data.
+    GraphqlError,
 }
 
 #[derive(Debug, Args)]

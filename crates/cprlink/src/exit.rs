@@ -346,6 +346,22 @@ fn sandbox_error(e: cprlink_sandbox::Error) -> CliError {
         E::FaultRate { .. } => CliError::usage(message).with_hint(
             "fault rates are shares between 0 and 1 (e.g. --fault-rate 0.1) and together at most 1",
         ),
+        E::Limit { name, .. } => {
+            let flag = match name {
+                "max_in_list" => "--max-in-list",
+                "max_nodes" => "--max-nodes",
+                other => other,
+            };
+            CliError::usage(message).with_hint(format!(
+                "{flag} takes a whole number in that range (see `cprlink sandbox --help`)"
+            ))
+        }
+        E::SchemaChange { .. } => CliError::usage(message).with_hint(
+            "--schema-drop-field and --schema-rename-field take a documented field of CPRCustom_PublicSectorPerson, e.g. navne.mellemnavn (docs/sandbox.md lists them)",
+        ),
+        E::NotOurs { .. } => CliError::usage(message).with_hint(
+            "the sandbox writes only files it made (listed in DIR/sandbox-files.json): pass --dir with an empty or a sandbox's own directory, or move that file away",
+        ),
         // The sandbox makes its own certificates and TLS set-up from nothing the user
         // gave: a failure there is a bug.
         E::Pki(_) | E::Tls(_) | E::Task(_) => CliError::internal(message),

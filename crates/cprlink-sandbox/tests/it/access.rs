@@ -31,11 +31,12 @@ async fn unregistered_certificate_then_registered_without_and_with_cpr_access() 
     assert!(ct.starts_with("application/problem+json"), "{ct}");
     assert_eq!(v["code"], "DAF-AUTH-0005");
 
-    // Registered, no CPR approval yet: 403.
+    // Registered, no CPR approval yet: 403 DAF-AUTH-0001.
     sb.register_certificate(&thumbprint.to_lowercase(), false);
-    let (status, ct, _) = get(&client, &url).await;
+    let (status, ct, v) = get(&client, &url).await;
     assert_eq!(status, 403);
     assert!(ct.starts_with("application/problem+json"));
+    assert_eq!(v["code"], "DAF-AUTH-0001");
 
     sb.register_certificate(&thumbprint, true);
     let (status, _, v) = get(&client, &url).await;

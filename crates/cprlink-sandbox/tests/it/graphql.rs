@@ -192,7 +192,7 @@ async fn the_observed_rules_beskyttelser_aliases_unknown_fields() {
 async fn tokens_are_required_and_expire() {
     let (_d, sb) = start(100, 34).await;
     let vars = json!({"cpr": [sb.population().cpr(1)]});
-    // No token at all.
+    // No token at all: no authentication method found.
     let r = client_with(&sb, None)
         .post(sb.graphql_url())
         .json(&json!({"query": QUERY, "variables": vars}))
@@ -200,6 +200,8 @@ async fn tokens_are_required_and_expire() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["errors"][0]["extensions"]["code"], "DAF-AUTH-0005");
     // A made-up token.
     let (status, headers, _) =
         graphql(&sb, "made-up", json!({"query": QUERY, "variables": vars})).await;
@@ -225,7 +227,9 @@ async fn tokens_are_required_and_expire() {
         challenge.starts_with("Bearer") && challenge.contains("error=\"invalid_token\""),
         "{challenge}"
     );
-    assert_eq!(v["errors"][0]["extensions"]["code"], "DAF-AUTH-0001");
+    // Not a DAF-AUTH code: those mean "not allowlisted" (0005) and "no data access"
+    // (0001), and renewing the token helps with neither.
+    assert_eq!(v["errors"][0]["extensions"]["code"], "invalid_token");
     // Renewing works; expire_tokens() ends it at once.
     sb.set_token_lifetime(Duration::from_secs(300));
     let fresh = cert_token(&sb).await;
@@ -265,12 +269,13 @@ async fn a_token_follows_its_certificate_registration() {
         .unwrap()
         .to_owned();
     let vars = json!({"cpr": [sb.population().cpr(1)]});
-    // Registered without the data access: 403.
+    // Registered without the data access: 403 DAF-AUTH-0001 (datafordeler.md 5.2).
+    let (status, _, v) = graphql(&sb, &token, json!({"query": QUERY, "variables": vars})).await;
+    assert_eq!(status, 403);
+    assert_eq!(v["errors"][0]["extensions"]["code"], "DAF-AUTH-0001");
     assert_eq!(
-        graphql(&sb, &token, json!({"query": QUERY, "variables": vars}))
-            .await
-            .0,
-        403
+        v["errors"][0]["message"],
+        "The current user is not authorized to access this resource"
     );
     sb.register_certificate(&thumb, true);
     assert_eq!(

@@ -10,6 +10,7 @@
 )]
 
 mod access;
+mod datafordeler;
 mod faults;
 mod files;
 mod graphql;

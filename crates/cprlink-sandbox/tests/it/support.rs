@@ -8,12 +8,61 @@ use tempfile::TempDir;
 
 /// A sandbox in a fresh directory (kept alive with it).
 pub async fn start(persons: u32, seed: u64) -> (TempDir, Sandbox) {
+    start_with(persons, seed, |_| {}).await
+}
+
+/// A sandbox in a fresh directory, with options changed by `f`.
+pub async fn start_with(
+    persons: u32,
+    seed: u64,
+    f: impl FnOnce(&mut SandboxOptions),
+) -> (TempDir, Sandbox) {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = SandboxOptions::new(dir.path().join("sb"));
     opts.persons = persons;
     opts.seed = seed;
+    f(&mut opts);
     let sb = Sandbox::start(opts).await.unwrap();
     (dir, sb)
+}
+
+/// A token from the shared-secret variant of the token endpoint (no client
+/// certificate).
+pub async fn secret_token(sb: &Sandbox, client_id: &str, secret: &str) -> String {
+    let r = client_with(sb, None)
+        .post(sb.shared_secret_token_url())
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    v["access_token"].as_str().unwrap().to_owned()
+}
+
+/// An admin API request: `method` on `/admin{path}` with a JSON body (or none);
+/// returns (status, body as JSON or Null).
+pub async fn admin(
+    sb: &Sandbox,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let token = password(&sb.files().admin_token);
+    let mut req = client_with(sb, None)
+        .request(method, format!("{}{path}", sb.admin_url()))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let v = r.json().await.unwrap_or(serde_json::Value::Null);
+    (status, v)
 }
 
 pub fn password(path: &Path) -> String {

@@ -1,18 +1,20 @@
 //! `cprlink sandbox`: run the local stand-in for Datafordeler until Ctrl-C.
 //!
 //! Thin: turns the flags into `SandboxOptions`, starts `cprlink_sandbox::Sandbox`,
-//! tells the person where it listens and what to paste next (stderr), prints the
-//! `sandbox.json` document with `--json` (stdout), and shuts down cleanly on Ctrl-C
-//! or SIGTERM with exit 0 (130 if interrupted before it was ready). Without `--dir` it uses a fresh temporary directory and
-//! removes it on exit. The hints never show a CPR number: examples read one from
-//! `persons.csv`.
+//! tells the person where it listens, which of Datafordeler's habits it shows and what
+//! to paste next (stderr), prints the `sandbox.json` document with `--json` (stdout),
+//! and shuts down cleanly on Ctrl-C or SIGTERM with exit 0 (130 if interrupted before
+//! it was ready). Without `--dir` it uses a fresh temporary directory and removes it on
+//! exit. The hints never show a CPR number: examples read one from `persons.csv`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cprlink_sandbox::{Faults, Sandbox, SandboxOptions};
+use cprlink_sandbox::{
+    Behaviour, Faults, NoAccessAnswer, PkiOrigin, Sandbox, SandboxOptions, SchemaChange,
+};
 
-use crate::args::SandboxArgs;
+use crate::args::{NoAccessAnswerArg, SandboxArgs};
 use crate::commands::Context;
 use crate::exit::{CliError, Code};
 
@@ -34,12 +36,40 @@ pub fn run(args: &SandboxArgs, ctx: &mut Context) -> Result<Code, CliError> {
         Some(d) => (d.clone(), false),
         None => (temporary_dir()?, true),
     };
+    let mut schema: Vec<SchemaChange> = args
+        .schema_drop_field
+        .iter()
+        .map(|path| SchemaChange::Drop { path: path.clone() })
+        .collect();
+    for rename in &args.schema_rename_field {
+        let Some((path, to)) = rename.split_once('=') else {
+            return Err(CliError::usage(format!(
+                "--schema-rename-field takes PATH=NAME, not {rename:?}"
+            ))
+            .with_hint("e.g. --schema-rename-field navne.mellemnavn=mellemnavne"));
+        };
+        schema.push(SchemaChange::Rename {
+            path: path.to_owned(),
+            to: to.to_owned(),
+        });
+    }
     let mut opts = SandboxOptions::new(&dir);
     opts.listen = args.listen;
     opts.persons = args.persons;
     opts.seed = args.seed;
     opts.latency_ms = args.latency_ms;
     opts.faults = faults;
+    opts.behaviour = Behaviour {
+        max_in_list: args.max_in_list,
+        max_nodes: args.max_nodes,
+        inert_secs: args.inert_secs,
+        no_access_answer: match args.no_access_answer {
+            NoAccessAnswerArg::Http403 => NoAccessAnswer::Http403,
+            NoAccessAnswerArg::GraphqlError => NoAccessAnswer::GraphqlError,
+        },
+    };
+    opts.data_access = !args.no_data_access;
+    opts.schema = schema;
 
     let rt = ctx.runtime()?;
     let ui = ctx.ui.clone();
@@ -61,7 +91,7 @@ pub fn run(args: &SandboxArgs, ctx: &mut Context) -> Result<Code, CliError> {
         if ui.json {
             ui.print_json(sb.info())?;
         }
-        ui.note(&describe(&sb, temporary));
+        ui.note(&describe(&sb, args, temporary));
         stop.wait().await;
         ui.note("Stopping the sandbox ...");
         sb.shutdown().await;
@@ -121,25 +151,86 @@ fn sh(path: &Path) -> String {
     }
 }
 
+/// The base URL (scheme, host, port) of a URL the sandbox reported.
+fn base(url: &str) -> &str {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    url[after..].find('/').map_or(url, |i| &url[..after + i])
+}
+
+/// The behaviours of Datafordeler this run shows that differ from the defaults, one per
+/// line (none: empty).
+fn habits(sb: &Sandbox, args: &SandboxArgs) -> String {
+    let b = sb.behaviour();
+    let mut lines = Vec::new();
+    if let Some(n) = b.max_nodes {
+        lines.push(format!(
+            "answers cut short: at most {n} persons each (GraphQL nodes, REST pages), silently"
+        ));
+    }
+    if b.inert_secs > 0 {
+        lines.push(format!(
+            "new credentials inert: 401 DAF-AUTH-0005 for {} s after registration",
+            b.inert_secs
+        ));
+    }
+    if args.no_data_access {
+        lines.push(format!(
+            "no data access: 403 DAF-AUTH-0001 (GraphQL: {})",
+            match b.no_access_answer {
+                NoAccessAnswer::Http403 => "HTTP 403",
+                NoAccessAnswer::GraphqlError => "HTTP 200 with the error",
+            }
+        ));
+    }
+    if b.max_in_list != cprlink_sandbox::DEFAULT_MAX_IN_LIST {
+        lines.push(format!("GraphQL `in` lists over {} refused", b.max_in_list));
+    }
+    for path in &args.schema_drop_field {
+        lines.push(format!("schema: {path} dropped"));
+    }
+    for rename in &args.schema_rename_field {
+        if let Some((path, to)) = rename.split_once('=') {
+            lines.push(format!("schema: {path} served as {to}"));
+        }
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nShowing, as Datafordeler may:\n");
+    for l in lines {
+        out.push_str(&format!("  - {l}\n"));
+    }
+    out
+}
+
 /// What the person sees on stderr once the sandbox answers (fits 100 columns for
 /// the default temporary directory; the full URLs are in `sandbox.json`).
-fn describe(sb: &Sandbox, temporary: bool) -> String {
+fn describe(sb: &Sandbox, args: &SandboxArgs, temporary: bool) -> String {
     let info = sb.info();
     let path = cprlink_sandbox::REST_PATH;
     let (head, tail) = path.split_at(path.rfind('/').map_or(0, |i| i + 1));
-    let other = info
-        .graphql_url
-        .strip_suffix(cprlink_sandbox::GRAPHQL_PATH)
-        .unwrap_or(&info.graphql_url);
+    let pki = match sb.pki_origin() {
+        PkiOrigin::Reused {
+            server_reissued: false,
+        } => "reused from the directory".to_owned(),
+        PkiOrigin::Reused {
+            server_reissued: true,
+        } => "reused from the directory (server certificate issued again)".to_owned(),
+        PkiOrigin::Made { reason } => format!("new ({reason})"),
+    };
     format!(
         "Sandbox ready: {persons} synthetic persons (seed {seed}), pid {pid}\n\
+         Test PKI: {pki}\n\
          \n  REST + certificate tokens (mutual TLS)  {rest}\n  \
-         GraphQL, shared-secret tokens, admin    {other}\n  \
+         GraphQL (+ /schema), admin              {api}\n  \
+         shared-secret tokens                    {auth}\n  \
          files{temp:<35}{dir}\n\
+         {habits}\
          \nTry, in a shell:\n  \
          D={dir}; CPR=$(sed -n 2p $D/persons.csv | cut -d, -f1)\n  \
          cprlink --config $D/cprlink.toml lookup \"$CPR\"\n  \
          cprlink --config $D/cprlink.toml lookup --api graphql --input $D/persons.csv\n  \
+         cprlink --config $D/cprlink-shared-secret.toml lookup \"$CPR\"\n  \
          curl --cert $D/client.p12:\"$(cat $D/client.p12.password)\" --cert-type P12 \\\n    \
          --cacert $D/ca.pem \"{rest}{head}\\\n{tail}?pnr.personnummer.eq=$CPR\"\n\
          \nPress Ctrl-C to stop.",
@@ -147,6 +238,9 @@ fn describe(sb: &Sandbox, temporary: bool) -> String {
         seed = info.seed,
         pid = info.pid,
         rest = info.rest_base_url,
+        api = base(&info.graphql_url),
+        auth = base(&info.shared_secret_token_url),
+        habits = habits(sb, args),
         dir = sh(&sb.files().dir),
         temp = if temporary {
             " (temporary, removed on exit)"

@@ -201,6 +201,11 @@ fn bad_options_are_usage_errors() {
         vec!["--fault-rate", "1.5"],
         vec!["--fault-rate", "0.7", "--fault-429-rate", "0.7"],
         vec!["--token-lifetime", "0"],
+        vec!["--max-nodes", "0"],
+        vec!["--max-in-list", "0"],
+        vec!["--schema-drop-field", "navne.nope"],
+        vec!["--schema-rename-field", "koen"],
+        vec!["--no-access-answer", "maybe"],
     ] {
         cprlink()
             .arg("sandbox")
@@ -210,4 +215,27 @@ fn bad_options_are_usage_errors() {
             .assert()
             .code(2);
     }
+}
+
+#[test]
+fn a_file_the_sandbox_did_not_make_is_left_alone_with_a_hint() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("cprlink.toml"), b"# mine\n").unwrap();
+    let out = cprlink()
+        .args(["sandbox", "--dir"])
+        .arg(tmp.path())
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert!(
+        err.contains("cprlink.toml") && err.contains("Hint:"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(tmp.path().join("cprlink.toml")).unwrap(),
+        b"# mine\n"
+    );
 }
