@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 use crate::config::{Api, Config, Endpoints};
 use crate::cpr::Cpr;
 use crate::error::{Error, TlsAlert, Transient, excerpt};
-use crate::names::Person;
+use crate::person::Person;
 use crate::record::Record;
 use crate::retry::{self, Backoff};
 use crate::token::TokenCache;

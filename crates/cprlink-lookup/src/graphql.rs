@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::client::{Client, host_of, refusal};
 use crate::cpr::Cpr;
 use crate::error::{Error, excerpt};
-use crate::names::{Person, field, graphql_persons};
+use crate::person::{Person, field, graphql_persons};
 
 /// The query: filter on the `in` list, select what the record needs.
 pub const QUERY: &str = "query($cpr:[String!]!){CPRCustom_PublicSectorPerson(input:{personnummer:{personnummer:{in:$cpr}}}){nodes{id status personnumre{personnummer status} navne{fornavne mellemnavn efternavn adresseringsnavn status virkningfra virkningtil} beskyttelser{beskyttelsestype status virkningfra virkningtil}}}}";

@@ -1,6 +1,6 @@
 //! `cprlink-lookup`: the Datafordeler client and the lookup runtime.
 //!
-//! `cpr` (validation, masking), `names` (reading answers, the name rules), `record` (the
+//! `cpr` (validation, masking), `person` (reading answers, the name rules), `record` (the
 //! output record), `client` with `rest`, `graphql`, `token` and `retry` (the one
 //! interface over both back-ends), `input` and `batch` (the streaming runner), `audit`,
 //! `serve` (the HTTP runtime), `doctor` (the go-live checks), `error`.
@@ -16,7 +16,7 @@ pub mod doctor;
 pub mod error;
 pub mod graphql;
 pub mod input;
-pub mod names;
+pub mod person;
 pub mod record;
 pub mod rest;
 pub mod retry;

@@ -10,7 +10,7 @@ use chrono::Utc;
 use crate::client::{Client, host_of, refusal};
 use crate::cpr::Cpr;
 use crate::error::Error;
-use crate::names::{Person, rest_persons};
+use crate::person::{Person, rest_persons};
 
 /// Datafordeler's default page size for CPR.
 const DEFAULT_PAGE_SIZE: usize = 20;
