@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::client::{
-    Client, ClientIdentity, Settings, host_of, refusal, server_not_trusted_in, tls_alert_in,
-};
+use crate::client::{Client, Settings};
 use crate::config::{Api, Config};
 use crate::cpr::Cpr;
 use crate::error::{Error, remedy};
+use crate::identity::ClientIdentity;
 use crate::record::Status;
+use crate::transport::{host_of, refusal, server_not_trusted_in, tls_alert_in};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -324,9 +324,10 @@ pub async fn run(input: DoctorInput) -> Report {
             // certificate and the IP are accepted (401/403) or not.
             let probe_url = format!("{url}{}?format=json", settings.endpoints.rest_path);
             let host = host_of(&url);
-            let http = client.http().clone();
+            let transport = client.transport();
+            let http = transport.http().clone();
             let make = move || http.get(&probe_url);
-            match client.send(&host, &make).await {
+            match transport.send(&host, &make).await {
                 Ok(a) if matches!(a.status, 401 | 403) => {
                     run.fail_from("http", &refusal(&host, &a, client.thumbprint()));
                     return run.stop(api);
@@ -353,7 +354,7 @@ pub async fn run(input: DoctorInput) -> Report {
             );
         }
         Api::Graphql => {
-            match crate::token::get(&client, true).await {
+            match client.tokens().get(client.transport(), true).await {
                 Ok(_) => run.push(
                     "http",
                     CheckStatus::Pass,
@@ -413,18 +414,19 @@ pub async fn run(input: DoctorInput) -> Report {
 async fn graphql_accepts_token(client: &Client) -> Result<u16, Error> {
     let url = client.settings().endpoints.graphql_url.clone();
     let host = host_of(&url);
-    let token = crate::token::get(client, false).await?;
+    let transport = client.transport();
+    let token = client.tokens().get(transport, false).await?;
     let body = serde_json::to_vec(&crate::graphql::body(&[])).unwrap_or_default();
-    let http = client.http().clone();
+    let http = transport.http().clone();
     let make = move || {
         http.post(&url)
             .bearer_auth(&token)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.clone())
     };
-    let answer = client.send(&host, &make).await?;
+    let answer = transport.send(&host, &make).await?;
     if matches!(answer.status, 401 | 403) {
-        return Err(refusal(&host, &answer, client.thumbprint()));
+        return Err(refusal(&host, &answer, transport.thumbprint()));
     }
     Ok(answer.status)
 }

@@ -9,10 +9,11 @@
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use crate::client::{Client, host_of, refusal};
 use crate::cpr::Cpr;
 use crate::error::{Error, excerpt};
 use crate::person::{Person, field, graphql_persons};
+use crate::token::Tokens;
+use crate::transport::{Answer, Transport, host_of, refusal};
 
 /// The query: filter on the `in` list, select what the record needs.
 pub const QUERY: &str = "query($cpr:[String!]!){CPRCustom_PublicSectorPerson(input:{personnummer:{personnummer:{in:$cpr}}}){nodes{id status personnumre{personnummer status} navne{fornavne mellemnavn efternavn adresseringsnavn status virkningfra virkningtil} beskyttelser{beskyttelsestype status virkningfra virkningtil}}}}";
@@ -23,7 +24,7 @@ pub(crate) fn body(cprs: &[Cpr]) -> Value {
     json!({ "query": QUERY, "variables": { "cpr": list } })
 }
 
-fn is_invalid_token(answer: &crate::client::Answer) -> bool {
+fn is_invalid_token(answer: &Answer) -> bool {
     if answer.status != 401 {
         return false;
     }
@@ -36,17 +37,22 @@ fn is_invalid_token(answer: &crate::client::Answer) -> bool {
         || String::from_utf8_lossy(&answer.body).contains("invalid_token")
 }
 
-pub(crate) async fn lookup(client: &Client, cprs: &[Cpr]) -> Result<Vec<Person>, Error> {
-    let url = client.settings().endpoints.graphql_url.clone();
+pub(crate) async fn lookup(
+    transport: &Transport,
+    tokens: &Tokens,
+    url: &str,
+    cprs: &[Cpr],
+) -> Result<Vec<Person>, Error> {
+    let url = url.to_owned();
     let host = host_of(&url);
     let payload = serde_json::to_vec(&body(cprs)).map_err(|e| Error::Protocol {
         host: host.clone(),
         reason: e.to_string(),
     })?;
-    let mut token = crate::token::get(client, false).await?;
+    let mut token = tokens.get(transport, false).await?;
     let mut renewed = false;
     let answer = loop {
-        let http = client.http().clone();
+        let http = transport.http().clone();
         let (u, p, t) = (url.clone(), payload.clone(), token.clone());
         let make = move || {
             http.post(&u)
@@ -54,17 +60,17 @@ pub(crate) async fn lookup(client: &Client, cprs: &[Cpr]) -> Result<Vec<Person>,
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(p.clone())
         };
-        let answer = client.send(&host, &make).await?;
+        let answer = transport.send(&host, &make).await?;
         if is_invalid_token(&answer) && !renewed {
             // Datafordeler: on 401 invalid_token renew once and retry.
-            token = crate::token::get_checked(client, true, Some(&token)).await?;
+            token = tokens.get_checked(transport, true, Some(&token)).await?;
             renewed = true;
             continue;
         }
         break answer;
     };
     if !(200..=299).contains(&answer.status) {
-        return Err(refusal(&host, &answer, client.thumbprint()));
+        return Err(refusal(&host, &answer, transport.thumbprint()));
     }
     let value: Value = serde_json::from_slice(&answer.body).map_err(|_| Error::Protocol {
         host: host.clone(),
@@ -73,7 +79,7 @@ pub(crate) async fn lookup(client: &Client, cprs: &[Cpr]) -> Result<Vec<Person>,
     if let Some(persons) = graphql_persons(&value, Utc::now()) {
         return Ok(persons);
     }
-    Err(graphql_error(&host, &value, client.thumbprint()))
+    Err(graphql_error(&host, &value, transport.thumbprint()))
 }
 
 /// The `errors` of a GraphQL answer as our error: `DAF-AUTH-*` codes are refusals.
