@@ -216,7 +216,7 @@ impl Transport {
                 });
             }
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
-            tokio::time::sleep(self.backoff.delay(retry, retry_after, retry::jitter_unit())).await;
+            tokio::time::sleep(self.backoff.delay(retry, retry_after, fastrand::f64())).await;
             retry += 1;
         }
     }
