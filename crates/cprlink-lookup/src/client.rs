@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use openssl::x509::X509;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{Api, Config, Endpoints};
 use crate::cpr::Cpr;
@@ -33,7 +34,7 @@ pub struct Settings {
     pub endpoints: Endpoints,
     pub client_id: String,
     /// Shared-secret OAuth; `None` = the certificate variant.
-    pub client_secret: Option<String>,
+    pub client_secret: Option<SecretString>,
     /// Extra trust anchors (PEM), from `ca_file`.
     pub ca_pem: Option<Vec<u8>>,
     pub concurrency: usize,
@@ -51,7 +52,7 @@ impl std::fmt::Debug for Settings {
             .field("api", &self.api)
             .field("endpoints", &self.endpoints)
             .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "***"))
+            .field("client_secret", &self.client_secret)
             .field("concurrency", &self.concurrency)
             .field("batch_size", &self.batch_size)
             .finish_non_exhaustive()
@@ -88,18 +89,20 @@ impl Settings {
         };
         let client_secret = match crate::config::resolve_path(base_dir, &d.client_secret_file) {
             Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| Error::ClientSecret {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
-                let secret = text.lines().next().unwrap_or("").trim().to_owned();
+                let text = std::fs::read_to_string(&path)
+                    .map(SecretString::from)
+                    .map_err(|e| Error::ClientSecret {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    })?;
+                let secret = text.expose_secret().lines().next().unwrap_or("").trim();
                 if secret.is_empty() {
                     return Err(Error::ClientSecret {
                         path,
                         reason: "the file is empty".to_owned(),
                     });
                 }
-                Some(secret)
+                Some(SecretString::from(secret))
             }
             None => None,
         };

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use crate::client::{Client, Settings};
@@ -66,7 +67,7 @@ pub struct DoctorInput {
     /// Where the config came from, for the report.
     pub config_source: String,
     /// The .p12 password, resolved by the caller from the config's sources.
-    pub password: Option<String>,
+    pub password: Option<SecretString>,
     pub probe: Option<Cpr>,
 }
 
@@ -197,7 +198,8 @@ pub async fn run(input: DoctorInput) -> Report {
     );
 
     // 2. certificate
-    let identity = match certificate(&p12, input.password.as_deref()) {
+    let password = input.password.as_ref().map(|p| p.expose_secret());
+    let identity = match certificate(&p12, password) {
         Ok((identity, status, detail, fix)) => {
             run.push("certificate", status, detail, fix);
             if status == CheckStatus::Fail {

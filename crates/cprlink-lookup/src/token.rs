@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::error::{Error, excerpt};
@@ -18,7 +19,7 @@ pub(crate) struct Tokens {
     url: String,
     client_id: String,
     /// Shared-secret OAuth; `None` = the certificate variant.
-    client_secret: Option<String>,
+    client_secret: Option<SecretString>,
     state: tokio::sync::Mutex<Option<Token>>,
 }
 
@@ -43,7 +44,7 @@ pub(crate) fn renew_after(expires_in: u64) -> Duration {
 }
 
 impl Tokens {
-    pub(crate) fn new(url: &str, client_id: &str, client_secret: Option<String>) -> Tokens {
+    pub(crate) fn new(url: &str, client_id: &str, client_secret: Option<SecretString>) -> Tokens {
         Tokens {
             url: url.to_owned(),
             client_id: client_id.to_owned(),
@@ -81,15 +82,19 @@ impl Tokens {
     async fn fetch(&self, transport: &Transport) -> Result<Token, Error> {
         let url = self.url.clone();
         let host = host_of(&url);
-        let mut form: Vec<(&'static str, String)> = vec![
-            ("grant_type", "client_credentials".to_owned()),
-            ("client_id", self.client_id.clone()),
-        ];
-        if let Some(secret) = &self.client_secret {
-            form.push(("client_secret", secret.clone()));
-        }
+        let (client_id, secret) = (self.client_id.clone(), self.client_secret.clone());
         let http = transport.http().clone();
-        let make = move || http.post(&url).form(&form);
+        // The secret stays in its zeroizing wrapper; each attempt exposes it to the form.
+        let make = move || {
+            let mut form = vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id.as_str()),
+            ];
+            if let Some(secret) = &secret {
+                form.push(("client_secret", secret.expose_secret()));
+            }
+            http.post(&url).form(&form)
+        };
         let started = Instant::now();
         let answer = transport.send(&host, &make).await?;
         if !(200..=299).contains(&answer.status) {

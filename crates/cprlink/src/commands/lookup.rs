@@ -22,6 +22,7 @@ use crate::commands::Context;
 use crate::config::LoadedConfig;
 use crate::exit::{CliError, Code};
 use crate::records::{Renderer, WriterSink, resume_point};
+use crate::secrets::{ExposeSecret, Secret};
 
 /// The flags that override `[lookup]` and `[datafordeler] api`.
 #[derive(Debug, Default, Clone, Copy)]
@@ -68,9 +69,9 @@ pub(crate) fn p12_password(
     ctx: &mut Context,
     cfg: &LoadedConfig,
     p12: &Path,
-) -> Result<Option<String>, CliError> {
+) -> Result<Option<Secret>, CliError> {
     if let Some(secret) = cfg.certificate_password().resolve()? {
-        return Ok(Some(secret.expose().to_owned()));
+        return Ok(Some(secret));
     }
     match cprlink_cert::load(p12, None) {
         Ok(_) => return Ok(None),
@@ -81,7 +82,7 @@ pub(crate) fn p12_password(
     let answer = ctx
         .prompter
         .password(&format!("Password for {}", p12.display()), flag)?;
-    Ok(Some(answer))
+    Ok(Some(Secret::from(answer)))
 }
 
 /// The configured .p12, opened once.
@@ -91,7 +92,7 @@ pub(crate) fn identity(ctx: &mut Context, cfg: &LoadedConfig) -> Result<ClientId
             .with_hint("set p12 in cprlink.toml")
     })?;
     let password = p12_password(ctx, cfg, &p12)?;
-    let loaded = cprlink_cert::load(&p12, password.as_deref())?;
+    let loaded = cprlink_cert::load(&p12, password.as_ref().map(|p| p.expose_secret()))?;
     Ok(ClientIdentity::from_loaded(&loaded)?)
 }
 

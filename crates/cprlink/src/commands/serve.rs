@@ -14,12 +14,13 @@ use crate::args::ServeArgs;
 use crate::commands::Context;
 use crate::commands::lookup::{Overrides, client, interrupted};
 use crate::exit::{CliError, Code};
+use crate::secrets::ExposeSecret;
 
 pub fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let token = match &args.token_file {
         Some(path) => {
             let secret = crate::secrets::read_secret_file(path)?;
-            let token = secret.expose().trim().to_owned();
+            let token = secret.expose_secret().trim().to_owned();
             if token.len() < 16 {
                 return Err(CliError::usage(format!(
                     "the token in {} is {} characters; use at least 16",
