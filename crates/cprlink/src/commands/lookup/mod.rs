@@ -3,8 +3,10 @@
 //! Thin: resolves the config and flags into client settings, opens the certificate
 //! once, picks the input, the output and its format (and the `--resume` point), then
 //! runs the library's streaming batch runner and turns its outcome into an exit code.
-//! Also holds the set-up that `serve` and `doctor` share. stderr only ever gets masked
-//! CPR numbers.
+//! `output` renders the records and reads the resume point. Also holds the set-up that
+//! `serve` and `doctor` share. stderr only ever gets masked CPR numbers.
+
+mod output;
 
 use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::Path;
@@ -21,8 +23,8 @@ use crate::args::{ApiArg, LookupArgs, OutputFormat};
 use crate::commands::Context;
 use crate::config::LoadedConfig;
 use crate::exit::{CliError, Code};
-use crate::records::{Renderer, WriterSink, resume_point};
 use crate::secrets::{ExposeSecret, Secret};
+use output::{Renderer, WriterSink, resume_point};
 
 /// The flags that override `[lookup]` and `[datafordeler] api`.
 #[derive(Debug, Default, Clone, Copy)]
