@@ -5,12 +5,11 @@
 //! prints one line per check with what to fix. Exit 1 when a check fails.
 
 use cprlink_lookup::Cpr;
-use cprlink_lookup::config::Api;
 use cprlink_lookup::doctor::{self, CHECK_IDS, Check, CheckStatus, DoctorInput, Report};
 
-use crate::args::{ApiArg, DoctorArgs};
+use crate::args::DoctorArgs;
 use crate::commands::Context;
-use crate::commands::lookup::p12_password;
+use crate::commands::connect;
 use crate::exit::{CliError, Code};
 use crate::output::hanging;
 
@@ -30,14 +29,15 @@ pub fn run(args: &DoctorArgs, ctx: &mut Context) -> Result<Code, CliError> {
             let cfg = cfg.clone();
             let mut config = cfg.config.clone();
             if let Some(api) = args.api {
-                config.datafordeler.api = match api {
-                    ApiArg::Rest => Api::Rest,
-                    ApiArg::Graphql => Api::Graphql,
-                };
+                config.datafordeler.api = connect::api(api);
             }
             // A password that cannot be had is reported by the certificate check.
             let password = match cfg.path(&config.certificate.p12) {
-                Some(p12) if p12.is_file() => p12_password(ctx, &cfg, &p12).ok().flatten(),
+                Some(p12) if p12.is_file() => {
+                    connect::p12_password(ctx.prompter.as_mut(), &cfg, &p12)
+                        .ok()
+                        .flatten()
+                }
                 _ => None,
             };
             let input = DoctorInput {

@@ -1,6 +1,7 @@
 //! One module per command: thin (parse -> call the library -> render).
 
 pub mod cert;
+mod connect;
 pub mod demo;
 pub mod doctor;
 pub mod lookup;

@@ -12,7 +12,7 @@ use cprlink_lookup::serve::{self, ServeOptions};
 
 use crate::args::ServeArgs;
 use crate::commands::Context;
-use crate::commands::lookup::{Overrides, client, interrupted};
+use crate::commands::connect::{self, Overrides};
 use crate::exit::{CliError, Code};
 use crate::secrets::ExposeSecret;
 
@@ -42,14 +42,16 @@ pub fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
     if !args.listen.ip().is_loopback() && token.is_none() {
         return Err(cprlink_lookup::Error::TokenRequired { addr: args.listen }.into());
     }
-    let client = client(
-        ctx,
+    let cfg = ctx.config()?.clone();
+    let client = connect::client(
+        ctx.prompter.as_mut(),
+        &cfg,
         Overrides {
-            api: args.api,
+            api: args.api.map(connect::api),
             ..Overrides::default()
         },
     )?;
-    let audit = super::lookup::audit_log(ctx, Some("serve".to_owned()))?;
+    let audit = connect::audit_log(&cfg, Some("serve".to_owned()))?;
     let mut opts = ServeOptions::new(args.listen);
     opts.token = token;
     opts.cache_ttl = Duration::from_secs(args.cache_ttl);
@@ -58,7 +60,7 @@ pub fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let api = client.settings().api.as_str();
     let ui = ctx.ui.clone();
     rt.block_on(async move {
-        let stop = interrupted();
+        let stop = connect::interrupted();
         let bound = serve::bind(client, opts).await?;
         ui.note(&format!(
             "cprlink serve: listening on http://{} (api {api}, cache {} s{}); Ctrl-C to stop",
