@@ -41,10 +41,59 @@ impl CheckStatus {
     }
 }
 
+/// The checks, in the order they run; serialised as the ids of the SPEC and docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckId {
+    Config,
+    Certificate,
+    Dns,
+    Tcp,
+    Tls,
+    Http,
+    Token,
+    Lookup,
+}
+
+impl CheckId {
+    /// Every check, in order.
+    pub const ALL: [CheckId; 8] = [
+        CheckId::Config,
+        CheckId::Certificate,
+        CheckId::Dns,
+        CheckId::Tcp,
+        CheckId::Tls,
+        CheckId::Http,
+        CheckId::Token,
+        CheckId::Lookup,
+    ];
+
+    /// The id as the SPEC writes it (the same as its JSON form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckId::Config => "config",
+            CheckId::Certificate => "certificate",
+            CheckId::Dns => "dns",
+            CheckId::Tcp => "tcp",
+            CheckId::Tls => "tls",
+            CheckId::Http => "http",
+            CheckId::Token => "token",
+            CheckId::Lookup => "lookup",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, so that width and alignment apply (`{:<11}` in the report's columns).
+        f.pad(self.as_str())
+    }
+}
+
 /// One line of the doctor's report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    pub id: &'static str,
+    pub id: CheckId,
     pub status: CheckStatus,
     pub detail: String,
     /// What to do, naming the onboarding step to revisit; for failures and warnings.
@@ -71,18 +120,6 @@ pub struct DoctorInput {
     pub probe: Option<Cpr>,
 }
 
-/// The checks' ids, in order.
-pub const CHECK_IDS: [&str; 8] = [
-    "config",
-    "certificate",
-    "dns",
-    "tcp",
-    "tls",
-    "http",
-    "token",
-    "lookup",
-];
-
 struct Run {
     checks: Vec<Check>,
 }
@@ -90,7 +127,7 @@ struct Run {
 impl Run {
     fn push(
         &mut self,
-        id: &'static str,
+        id: CheckId,
         status: CheckStatus,
         detail: impl Into<String>,
         fix: Option<String>,
@@ -103,14 +140,14 @@ impl Run {
         });
     }
 
-    fn fail_from(&mut self, id: &'static str, e: &Error) {
+    fn fail_from(&mut self, id: CheckId, e: &Error) {
         self.push(id, CheckStatus::Fail, e.to_string(), remedy(e));
     }
 
     /// Marks every check after the failed one as skipped, saying why.
     fn stop(mut self, api: Api) -> Report {
-        let failed = self.checks.last().map(|c| c.id).unwrap_or("config");
-        for id in CHECK_IDS.iter().skip(self.checks.len()) {
+        let failed = self.checks.last().map_or(CheckId::Config, |c| c.id);
+        for id in CheckId::ALL.into_iter().skip(self.checks.len()) {
             self.push(
                 id,
                 CheckStatus::Skip,
@@ -164,14 +201,14 @@ pub async fn run(input: DoctorInput) -> Report {
     {
         Ok(s) => s,
         Err(e) => {
-            run.fail_from("config", &e);
+            run.fail_from(CheckId::Config, &e);
             return run.stop(api);
         }
     };
     let Some(p12) = crate::config::resolve_path(&input.base_dir, &input.config.certificate.p12)
     else {
         run.push(
-            "config",
+            CheckId::Config,
             CheckStatus::Fail,
             "[certificate] p12 is not set",
             Some("set `p12` in cprlink.toml".to_owned()),
@@ -186,7 +223,7 @@ pub async fn run(input: DoctorInput) -> Report {
         Api::Graphql => settings.endpoints.graphql_url.clone(),
     };
     run.push(
-        "config",
+        CheckId::Config,
         CheckStatus::Pass,
         format!(
             "{}; api {}; {}",
@@ -201,14 +238,14 @@ pub async fn run(input: DoctorInput) -> Report {
     let password = input.password.as_ref().map(|p| p.expose_secret());
     let identity = match certificate(&p12, password) {
         Ok((identity, status, detail, fix)) => {
-            run.push("certificate", status, detail, fix);
+            run.push(CheckId::Certificate, status, detail, fix);
             if status == CheckStatus::Fail {
                 return run.stop(api);
             }
             identity
         }
         Err((detail, fix)) => {
-            run.push("certificate", CheckStatus::Fail, detail, Some(fix));
+            run.push(CheckId::Certificate, CheckStatus::Fail, detail, Some(fix));
             return run.stop(api);
         }
     };
@@ -217,7 +254,7 @@ pub async fn run(input: DoctorInput) -> Report {
     let (host, port, url) = match network_target(&settings) {
         Ok(t) => t,
         Err(e) => {
-            run.fail_from("dns", &e);
+            run.fail_from(CheckId::Dns, &e);
             return run.stop(api);
         }
     };
@@ -230,7 +267,7 @@ pub async fn run(input: DoctorInput) -> Report {
         Ok(Ok(a)) => a.collect(),
         Ok(Err(e)) => {
             run.push(
-                "dns",
+                CheckId::Dns,
                 CheckStatus::Fail,
                 format!("{host} does not resolve: {e}"),
                 Some("check the host name in cprlink.toml and this machine's DNS".to_owned()),
@@ -239,7 +276,7 @@ pub async fn run(input: DoctorInput) -> Report {
         }
         Err(_) => {
             run.push(
-                "dns",
+                CheckId::Dns,
                 CheckStatus::Fail,
                 format!("resolving {host} timed out"),
                 Some("check this machine's DNS".to_owned()),
@@ -249,7 +286,7 @@ pub async fn run(input: DoctorInput) -> Report {
     };
     let Some(addr) = addrs.first().copied() else {
         run.push(
-            "dns",
+            CheckId::Dns,
             CheckStatus::Fail,
             format!("{host} has no address"),
             None,
@@ -258,7 +295,7 @@ pub async fn run(input: DoctorInput) -> Report {
     };
     let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
     run.push(
-        "dns",
+        CheckId::Dns,
         CheckStatus::Pass,
         format!("{host} -> {}", list.join(", ")),
         None,
@@ -272,18 +309,18 @@ pub async fn run(input: DoctorInput) -> Report {
     .await
     {
         Ok(Ok(_)) => run.push(
-            "tcp",
+            CheckId::Tcp,
             CheckStatus::Pass,
             format!("connected to {addr}"),
             None,
         ),
         Ok(Err(e)) => {
-            run.push("tcp", CheckStatus::Fail, format!("cannot connect to {addr}: {e}"), Some("check the firewall and any proxy between this machine and Datafordeler (outbound port 443)".to_owned()));
+            run.push(CheckId::Tcp, CheckStatus::Fail, format!("cannot connect to {addr}: {e}"), Some("check the firewall and any proxy between this machine and Datafordeler (outbound port 443)".to_owned()));
             return run.stop(api);
         }
         Err(_) => {
             run.push(
-                "tcp",
+                CheckId::Tcp,
                 CheckStatus::Fail,
                 format!("connecting to {addr} timed out"),
                 Some("check the firewall (outbound port 443)".to_owned()),
@@ -300,13 +337,18 @@ pub async fn run(input: DoctorInput) -> Report {
         tokio::task::spawn_blocking(move || tls_probe(addr, &host, &identity, ca.as_deref())).await
     };
     match tls {
-        Ok(Ok(detail)) => run.push("tls", CheckStatus::Pass, detail, None),
+        Ok(Ok(detail)) => run.push(CheckId::Tls, CheckStatus::Pass, detail, None),
         Ok(Err(e)) => {
-            run.fail_from("tls", &e);
+            run.fail_from(CheckId::Tls, &e);
             return run.stop(api);
         }
         Err(_) => {
-            run.push("tls", CheckStatus::Fail, "the TLS check crashed", None);
+            run.push(
+                CheckId::Tls,
+                CheckStatus::Fail,
+                "the TLS check crashed",
+                None,
+            );
             return run.stop(api);
         }
     }
@@ -314,7 +356,7 @@ pub async fn run(input: DoctorInput) -> Report {
     let client = match Client::new(settings.clone(), &identity) {
         Ok(c) => c,
         Err(e) => {
-            run.fail_from("http", &e);
+            run.fail_from(CheckId::Http, &e);
             return run.stop(api);
         }
     };
@@ -331,11 +373,11 @@ pub async fn run(input: DoctorInput) -> Report {
             let make = move || http.get(&probe_url);
             match transport.send(&host, &make).await {
                 Ok(a) if matches!(a.status, 401 | 403) => {
-                    run.fail_from("http", &refusal(&host, &a, client.thumbprint()));
+                    run.fail_from(CheckId::Http, &refusal(&host, &a, client.thumbprint()));
                     return run.stop(api);
                 }
                 Ok(a) => run.push(
-                    "http",
+                    CheckId::Http,
                     CheckStatus::Pass,
                     format!(
                         "HTTP {} from {host}: the certificate and this IP address are accepted",
@@ -344,12 +386,12 @@ pub async fn run(input: DoctorInput) -> Report {
                     None,
                 ),
                 Err(e) => {
-                    run.fail_from("http", &e);
+                    run.fail_from(CheckId::Http, &e);
                     return run.stop(api);
                 }
             }
             run.push(
-                "token",
+                CheckId::Token,
                 CheckStatus::Skip,
                 "REST uses the certificate itself; no token needed",
                 None,
@@ -358,7 +400,7 @@ pub async fn run(input: DoctorInput) -> Report {
         Api::Graphql => {
             match client.tokens().get(client.transport(), true).await {
                 Ok(_) => run.push(
-                    "http",
+                    CheckId::Http,
                     CheckStatus::Pass,
                     format!(
                         "{} issued a token to client_id {}",
@@ -368,14 +410,14 @@ pub async fn run(input: DoctorInput) -> Report {
                     None,
                 ),
                 Err(e) => {
-                    run.fail_from("http", &e);
+                    run.fail_from(CheckId::Http, &e);
                     return run.stop(api);
                 }
             }
             // An empty `in` list: the GraphQL endpoint must accept the token.
             match graphql_accepts_token(&client).await {
                 Ok(status) => run.push(
-                    "token",
+                    CheckId::Token,
                     CheckStatus::Pass,
                     format!(
                         "{} accepts the token (HTTP {status})",
@@ -384,7 +426,7 @@ pub async fn run(input: DoctorInput) -> Report {
                     None,
                 ),
                 Err(e) => {
-                    run.fail_from("token", &e);
+                    run.fail_from(CheckId::Token, &e);
                     return run.stop(api);
                 }
             }
@@ -393,19 +435,19 @@ pub async fn run(input: DoctorInput) -> Report {
 
     // 8. one lookup
     match input.probe {
-        None => run.push("lookup", CheckStatus::Skip, "pass --probe-cpr CPR to look up one number", None),
+        None => run.push(CheckId::Lookup, CheckStatus::Skip, "pass --probe-cpr CPR to look up one number", None),
         Some(cpr) => match client.lookup_records(&[cpr]).await {
             Ok(records) => match records.first().map(|r| r.status) {
-                Some(Status::Found) => run.push("lookup", CheckStatus::Pass, format!("{} found, with a name", cpr.masked()), None),
+                Some(Status::Found) => run.push(CheckId::Lookup, CheckStatus::Pass, format!("{} found, with a name", cpr.masked()), None),
                 _ => run.push(
-                    "lookup",
+                    CheckId::Lookup,
                     CheckStatus::Warn,
                     format!("{} is not known to this environment", cpr.masked()),
                     Some("the chain works; use a CPR number that exists here (test04 holds CPR test persons only)".to_owned()),
                 ),
             },
             Err(e) => {
-                run.fail_from("lookup", &e);
+                run.fail_from(CheckId::Lookup, &e);
                 return run.stop(api);
             }
         },
@@ -615,4 +657,31 @@ fn ssl_io_text(e: &std::io::Error) -> String {
         cur = inner.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_ids_serialise_as_the_spec_writes_them() {
+        let json = serde_json::to_value(CheckId::ALL).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([
+                "config",
+                "certificate",
+                "dns",
+                "tcp",
+                "tls",
+                "http",
+                "token",
+                "lookup"
+            ])
+        );
+        for id in CheckId::ALL {
+            assert_eq!(serde_json::to_value(id).unwrap(), id.as_str());
+        }
+        assert_eq!(format!("{:<6}|", CheckId::Tls), "tls   |");
+    }
 }

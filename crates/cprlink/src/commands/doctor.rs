@@ -5,7 +5,7 @@
 //! prints one line per check with what to fix. Exit 1 when a check fails.
 
 use cprlink_lookup::Cpr;
-use cprlink_lookup::doctor::{self, CHECK_IDS, Check, CheckStatus, DoctorInput, Report};
+use cprlink_lookup::doctor::{self, Check, CheckId, CheckStatus, DoctorInput, Report};
 
 use crate::args::DoctorArgs;
 use crate::commands::Context;
@@ -60,7 +60,7 @@ pub fn run(args: &DoctorArgs, ctx: &mut Context) -> Result<Code, CliError> {
 
 fn config_failure(e: &CliError) -> Report {
     let mut checks = vec![Check {
-        id: "config",
+        id: CheckId::Config,
         status: CheckStatus::Fail,
         detail: e.message.clone(),
         fix: e
@@ -69,7 +69,7 @@ fn config_failure(e: &CliError) -> Report {
             .cloned()
             .or_else(|| Some("see docs/operator.md for the config keys".to_owned())),
     }];
-    for id in CHECK_IDS.iter().skip(1) {
+    for id in CheckId::ALL.into_iter().skip(1) {
         checks.push(Check {
             id,
             status: CheckStatus::Skip,
