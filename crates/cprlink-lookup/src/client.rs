@@ -70,19 +70,24 @@ impl Settings {
         let l = &cfg.lookup;
         let ca_pem = match crate::config::resolve_path(base_dir, &d.ca_file) {
             Some(path) => {
-                let pem = std::fs::read(&path).map_err(|e| Error::CaFile {
+                let pem = std::fs::read(&path).map_err(|source| Error::CaFile {
                     path: path.clone(),
-                    reason: e.to_string(),
+                    source,
                 })?;
+                let unusable = |reason: String| Error::CaFileUnusable {
+                    path: path.clone(),
+                    reason,
+                };
                 if X509::stack_from_pem(&pem)
                     .map(|v| v.is_empty())
                     .unwrap_or(true)
                 {
-                    return Err(Error::CaFile {
-                        path,
-                        reason: "no PEM certificate in it".to_owned(),
-                    });
+                    return Err(unusable("no PEM certificate in it".to_owned()));
                 }
+                // The transport reads it again with reqwest: refuse here, naming the
+                // file, what it would refuse there.
+                reqwest::Certificate::from_pem_bundle(&pem)
+                    .map_err(|e| unusable(e.without_url().to_string()))?;
                 Some(pem)
             }
             None => None,
@@ -91,16 +96,13 @@ impl Settings {
             Some(path) => {
                 let text = std::fs::read_to_string(&path)
                     .map(SecretString::from)
-                    .map_err(|e| Error::ClientSecret {
+                    .map_err(|source| Error::ClientSecret {
                         path: path.clone(),
-                        reason: e.to_string(),
+                        source,
                     })?;
                 let secret = text.expose_secret().lines().next().unwrap_or("").trim();
                 if secret.is_empty() {
-                    return Err(Error::ClientSecret {
-                        path,
-                        reason: "the file is empty".to_owned(),
-                    });
+                    return Err(Error::ClientSecretEmpty { path });
                 }
                 Some(SecretString::from(secret))
             }

@@ -538,26 +538,23 @@ fn tls_probe(
 ) -> Result<String, Error> {
     use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
     use std::io::{Read, Write};
-    let fail = |reason: String| Error::Identity { reason };
-    let mut b = SslConnector::builder(SslMethod::tls_client()).map_err(|e| fail(e.to_string()))?;
-    let chain = openssl::x509::X509::stack_from_pem(identity.chain_pem())
-        .map_err(|e| fail(e.to_string()))?;
-    let key = openssl::pkey::PKey::private_key_from_pem(identity.key_pem())
-        .map_err(|e| fail(e.to_string()))?;
+    // Our own identity and the checked `ca_file` are read back here: a failure is a bug.
+    let fail = |source| Error::TlsSetup { source };
+    let mut b = SslConnector::builder(SslMethod::tls_client()).map_err(fail)?;
+    let chain = openssl::x509::X509::stack_from_pem(identity.chain_pem()).map_err(fail)?;
+    let key = openssl::pkey::PKey::private_key_from_pem(identity.key_pem()).map_err(fail)?;
     let mut certs = chain.into_iter();
-    let leaf = certs
-        .next()
-        .ok_or_else(|| fail("no certificate".to_owned()))?;
-    b.set_certificate(&leaf).map_err(|e| fail(e.to_string()))?;
+    let leaf = certs.next().ok_or_else(|| Error::Identity {
+        reason: "the file holds no certificate".to_owned(),
+    })?;
+    b.set_certificate(&leaf).map_err(fail)?;
     for c in certs {
-        b.add_extra_chain_cert(c).map_err(|e| fail(e.to_string()))?;
+        b.add_extra_chain_cert(c).map_err(fail)?;
     }
-    b.set_private_key(&key).map_err(|e| fail(e.to_string()))?;
+    b.set_private_key(&key).map_err(fail)?;
     if let Some(pem) = ca_pem {
-        for c in openssl::x509::X509::stack_from_pem(pem).map_err(|e| fail(e.to_string()))? {
-            b.cert_store_mut()
-                .add_cert(c)
-                .map_err(|e| fail(e.to_string()))?;
+        for c in openssl::x509::X509::stack_from_pem(pem).map_err(fail)? {
+            b.cert_store_mut().add_cert(c).map_err(fail)?;
         }
     }
     b.set_verify(SslVerifyMode::PEER);

@@ -141,22 +141,46 @@ impl fmt::Display for Transient {
 }
 
 /// Everything that can go wrong between a CPR number and a name.
+///
+/// Not `#[non_exhaustive]`: the binary maps every variant to an exit code and a hint
+/// with no catch-all, so a new variant does not compile until both are decided.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     /// A key is missing or unusable.
     #[error("config: {key}: {problem}")]
     Config { key: &'static str, problem: String },
 
-    #[error("cannot use ca_file {}: {reason}", path.display())]
-    CaFile { path: PathBuf, reason: String },
+    #[error("cannot use ca_file {}: {source}", path.display())]
+    CaFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 
-    #[error("cannot read client_secret_file {}: {reason}", path.display())]
-    ClientSecret { path: PathBuf, reason: String },
+    /// `ca_file` was read but holds nothing usable as trust anchors.
+    #[error("cannot use ca_file {}: {reason}", path.display())]
+    CaFileUnusable { path: PathBuf, reason: String },
+
+    #[error("cannot read client_secret_file {}: {source}", path.display())]
+    ClientSecret {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot read client_secret_file {}: the file is empty", path.display())]
+    ClientSecretEmpty { path: PathBuf },
 
     /// The .p12 opened but cannot serve as a TLS client identity.
     #[error("the client certificate cannot be used: {reason}")]
     Identity { reason: String },
+
+    /// A bug: the identity read from the .p12 could not be written out for TLS.
+    #[error("cannot encode the client certificate for TLS: {source}")]
+    IdentityEncoding {
+        #[source]
+        source: openssl::error::ErrorStack,
+    },
 
     /// The server refused our client certificate during the TLS handshake.
     #[error("{host} refused our client certificate in the TLS handshake ({alert})")]
@@ -254,8 +278,35 @@ pub enum Error {
     #[error("interrupted")]
     Interrupted,
 
-    #[error("cannot start the HTTP client: {0}")]
-    HttpClient(String),
+    /// A bug: the HTTP client did not build from checked settings.
+    #[error("cannot start the HTTP client: {source}")]
+    HttpClient {
+        /// Without its URL (`reqwest::Error::without_url`).
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// A bug: a request could not be built.
+    #[error("cannot build the request: {source}")]
+    BuildRequest {
+        /// Without its URL, which may hold CPR numbers.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// A bug: the doctor's own TLS handshake could not be set up from our identity.
+    #[error("cannot set up the TLS check: {source}")]
+    TlsSetup {
+        #[source]
+        source: openssl::error::ErrorStack,
+    },
+
+    /// A bug: a lookup task ended without an answer (it panicked).
+    #[error("a lookup task failed: {source}")]
+    TaskFailed {
+        #[source]
+        source: tokio::task::JoinError,
+    },
 
     /// `serve` on a non-loopback address without a Bearer token.
     #[error(
@@ -291,6 +342,8 @@ pub enum ErrorKind {
     /// The server answered something we cannot use: `error` rows.
     Answer,
     Interrupted,
+    /// A bug in cprlink: stop, exit 5.
+    Internal,
 }
 
 impl Error {
@@ -298,12 +351,13 @@ impl Error {
         match self {
             Error::Config { .. }
             | Error::CaFile { .. }
+            | Error::CaFileUnusable { .. }
             | Error::ClientSecret { .. }
+            | Error::ClientSecretEmpty { .. }
             | Error::Identity { .. }
             | Error::Audit { .. }
             | Error::Io { .. }
             | Error::Input(_)
-            | Error::HttpClient(_)
             | Error::TokenRequired { .. }
             | Error::Listen { .. } => ErrorKind::Usage,
             Error::TlsRefused { .. }
@@ -315,6 +369,11 @@ impl Error {
             Error::Unavailable { .. } => ErrorKind::Unavailable,
             Error::Rejected { .. } | Error::Protocol { .. } => ErrorKind::Answer,
             Error::Interrupted => ErrorKind::Interrupted,
+            Error::IdentityEncoding { .. }
+            | Error::HttpClient { .. }
+            | Error::BuildRequest { .. }
+            | Error::TlsSetup { .. }
+            | Error::TaskFailed { .. } => ErrorKind::Internal,
         }
     }
 
@@ -354,7 +413,7 @@ pub fn remedy(e: &Error) -> Option<String> {
         Error::TokenRefused { thumbprint: None, .. } => "the IT-system in Datafordeler Administration: check `client_id` and the shared secret in `client_secret_file` (it may have expired), and that `token_url` is the right environment".to_owned(),
         Error::Unavailable { .. } => "Datafordeler could not be reached or kept failing: check the network, firewall and proxy, then try again later (lower `--concurrency` or set `--rate` if it answered 429)".to_owned(),
         Error::Config { .. } => "see docs/operator.md for the config keys".to_owned(),
-        Error::CaFile { .. } => "`ca_file` must name a PEM file with the CA certificate(s) of the server".to_owned(),
+        Error::CaFile { .. } | Error::CaFileUnusable { .. } => "`ca_file` must name a PEM file with the CA certificate(s) of the server".to_owned(),
         Error::TokenRequired { .. } => "pass --token-file FILE (a file holding the Bearer token clients must send), or listen on 127.0.0.1".to_owned(),
         _ => return None,
     })

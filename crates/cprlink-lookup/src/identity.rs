@@ -52,17 +52,17 @@ impl ClientIdentity {
                 "the private key does not match the certificate".to_owned()
             ));
         }
-        let mut chain_pem = leaf.to_pem().map_err(|e| bad(e.to_string()))?;
-        let leaf_der = leaf.to_der().map_err(|e| bad(e.to_string()))?;
+        // Writing out what OpenSSL just read is not about the user's file: a bug.
+        let encoding = |source| Error::IdentityEncoding { source };
+        let mut chain_pem = leaf.to_pem().map_err(encoding)?;
+        let leaf_der = leaf.to_der().map_err(encoding)?;
         for cert in &loaded.certificates {
             if cert.to_der().ok().as_deref() == Some(leaf_der.as_slice()) || is_self_signed(cert) {
                 continue;
             }
-            chain_pem.extend(cert.to_pem().map_err(|e| bad(e.to_string()))?);
+            chain_pem.extend(cert.to_pem().map_err(encoding)?);
         }
-        let key_pem = key
-            .private_key_to_pem_pkcs8()
-            .map_err(|e| bad(e.to_string()))?;
+        let key_pem = key.private_key_to_pem_pkcs8().map_err(encoding)?;
         let thumbprint =
             cprlink_cert::facts::sha1_thumbprint(leaf).map_err(|e| bad(e.to_string()))?;
         let not_after =
@@ -76,11 +76,12 @@ impl ClientIdentity {
         })
     }
 
-    /// The identity in reqwest's form, for the transport.
+    /// The identity in reqwest's form, for the transport. It reads back the PEM we
+    /// wrote, so a failure is a bug.
     pub(crate) fn reqwest_identity(&self) -> Result<reqwest::Identity, Error> {
         reqwest::Identity::from_pkcs8_pem(&self.chain_pem, &self.key_pem).map_err(|e| {
-            Error::Identity {
-                reason: e.to_string(),
+            Error::HttpClient {
+                source: e.without_url(),
             }
         })
     }

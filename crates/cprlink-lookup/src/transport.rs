@@ -133,14 +133,17 @@ impl Transport {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("cprlink/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = o.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| Error::HttpClient(format!("ca_file: {}", e.without_url())))?;
+            // Checked by `Settings::from_config`, which names the file.
+            let certs =
+                reqwest::Certificate::from_pem_bundle(pem).map_err(|e| Error::HttpClient {
+                    source: e.without_url(),
+                })?;
             // SPEC: extra trust anchors, next to the system's roots.
             builder = builder.tls_certs_merge(certs);
         }
-        let http = builder
-            .build()
-            .map_err(|e| Error::HttpClient(e.without_url().to_string()))?;
+        let http = builder.build().map_err(|e| Error::HttpClient {
+            source: e.without_url(),
+        })?;
         let limiter = (o.rate_limit_per_sec > 0).then(|| RateLimiter {
             interval: Duration::from_secs_f64(1.0 / f64::from(o.rate_limit_per_sec)),
             next: std::sync::Mutex::new(Instant::now()),
@@ -201,7 +204,7 @@ impl Transport {
                     (Transient::Status(answer.status), after)
                 }
                 Ok(answer) => return Ok(answer),
-                Err(e) => match classify(host, &e, &self.thumbprint) {
+                Err(e) => match classify(host, e, &self.thumbprint) {
                     Failure::Fatal(err) => return Err(err),
                     Failure::Transient(t) => (t, None),
                 },
@@ -303,8 +306,9 @@ pub(crate) fn server_not_trusted_in(text: &str) -> Option<String> {
     Some("certificate verify failed".to_owned())
 }
 
-fn classify(host: &str, e: &reqwest::Error, thumbprint: &str) -> Failure {
-    let text = chain_text(e);
+fn classify(host: &str, e: reqwest::Error, thumbprint: &str) -> Failure {
+    let e = e.without_url();
+    let text = chain_text(&e);
     if let Some(detail) = server_not_trusted_in(&text) {
         return Failure::Fatal(Error::ServerNotTrusted {
             host: host.to_owned(),
@@ -324,7 +328,7 @@ fn classify(host: &str, e: &reqwest::Error, thumbprint: &str) -> Failure {
     } else if e.is_connect() {
         Failure::Transient(Transient::Connect(short))
     } else if e.is_builder() {
-        Failure::Fatal(Error::HttpClient("cannot build the request".to_owned()))
+        Failure::Fatal(Error::BuildRequest { source: e })
     } else {
         Failure::Transient(Transient::Body(short))
     }

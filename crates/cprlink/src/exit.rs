@@ -248,21 +248,45 @@ impl From<cprlink_lookup::Error> for CliError {
 }
 
 fn lookup_error(e: cprlink_lookup::Error) -> CliError {
-    use cprlink_lookup::ErrorKind as K;
-    if let cprlink_lookup::Error::Io { source, .. } = &e
-        && is_broken_pipe(source)
-    {
-        return CliError::new(Code::Success, "");
-    }
+    use cprlink_lookup::Error as E;
     let message = e.to_string();
-    let err = match e.kind() {
-        K::Usage => CliError::usage(message),
-        K::Auth => CliError::auth(message),
+    let hint = cprlink_lookup::error::remedy(&e);
+    // Every variant decides its exit code here: no catch-all, so a new one does not
+    // compile until someone has.
+    let err = match e {
+        E::Io { source, .. } if is_broken_pipe(&source) => {
+            return CliError::new(Code::Success, "");
+        }
+        E::Config { .. }
+        | E::CaFile { .. }
+        | E::CaFileUnusable { .. }
+        | E::ClientSecret { .. }
+        | E::ClientSecretEmpty { .. }
+        | E::Identity { .. }
+        | E::Audit { .. }
+        | E::Io { .. }
+        | E::Input(_)
+        | E::TokenRequired { .. }
+        | E::Listen { .. } => CliError::usage(message),
+        E::TlsRefused { .. }
+        | E::ServerNotTrusted { .. }
+        | E::NotAllowlisted { .. }
+        | E::Unauthorized { .. }
+        | E::Forbidden { .. }
+        | E::TokenRefused { .. } => CliError::auth(message),
         // An answer we cannot use, outside a batch (where it becomes an `error` row).
-        K::Unavailable | K::Answer => CliError::unavailable(message),
-        K::Interrupted => CliError::interrupted(),
+        E::Unavailable { .. } | E::Rejected { .. } | E::Protocol { .. } => {
+            CliError::unavailable(message)
+        }
+        E::Interrupted => return CliError::interrupted(),
+        // Bugs: settings that were checked, our own PEM read back, a panicked task.
+        E::IdentityEncoding { .. }
+        | E::HttpClient { .. }
+        | E::BuildRequest { .. }
+        | E::TlsSetup { .. }
+        | E::TaskFailed { .. } => return CliError::internal(message),
     };
-    match cprlink_lookup::error::remedy(&e) {
+    match hint {
         Some(hint) => err.with_hint(hint),
         None => err,
     }
@@ -301,4 +325,42 @@ fn sandbox_error(e: cprlink_sandbox::Error) -> CliError {
 /// Whether an error chain ends in a closed pipe (e.g. `cprlink ... | head`): success.
 pub fn is_broken_pipe(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::BrokenPipe
+}
+
+#[cfg(test)]
+mod lookup_tests {
+    use super::*;
+    use cprlink_lookup::Error as E;
+
+    #[test]
+    fn bugs_exit_5_and_input_exits_2() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let panicked = rt
+            .block_on(async { tokio::spawn(async { panic!("a bug") }).await })
+            .unwrap_err();
+        let bug = CliError::from(E::TaskFailed { source: panicked });
+        assert_eq!(bug.code, Code::Internal);
+        assert!(
+            bug.message.starts_with("internal error:"),
+            "{}",
+            bug.message
+        );
+        assert!(
+            bug.hints.iter().any(|h| h.contains("bug")),
+            "{:?}",
+            bug.hints
+        );
+        let missing = CliError::from(E::ClientSecret {
+            path: "/nonexistent/secret".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
+        assert_eq!(missing.code, Code::Usage);
+        let closed = E::Io {
+            what: "stdout".to_owned(),
+            source: std::io::Error::from(std::io::ErrorKind::BrokenPipe),
+        };
+        assert_eq!(CliError::from(closed).code, Code::Success);
+    }
 }

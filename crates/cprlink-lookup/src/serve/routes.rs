@@ -140,7 +140,10 @@ fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
 fn upstream_status(e: &Error) -> StatusCode {
     match e.kind() {
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::BAD_GATEWAY,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorKind::Usage | ErrorKind::Auth | ErrorKind::Answer | ErrorKind::Interrupted => {
+            StatusCode::BAD_GATEWAY
+        }
     }
 }
 
