@@ -2,9 +2,10 @@
 //! TLS with the client certificate, the HTTP status of an authenticated call, the
 //! GraphQL token, and one lookup of a probe number.
 //!
-//! Owns the checks and what each failure means (the onboarding step to revisit). It
-//! stops at the first failure that makes the rest meaningless and marks those as
-//! skipped. It never prints; the probe number appears only masked.
+//! Owns the checks and what each failure means, as a [`Finding`] the binary words into
+//! a fix (naming the step of the config's onboarding route). It stops at the first
+//! failure that makes the rest meaningless and marks those as skipped. It never
+//! prints; the probe number appears only masked.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use serde::Serialize;
 use crate::client::{Client, Settings};
 use crate::config::{Api, Config};
 use crate::cpr::Cpr;
-use crate::error::{Error, remedy};
+use crate::error::Error;
 use crate::identity::ClientIdentity;
 use crate::record::Status;
 use crate::transport::{host_of, refusal, server_not_trusted_in, tls_alert_in};
@@ -90,18 +91,51 @@ impl std::fmt::Display for CheckId {
     }
 }
 
+/// What a failed or warning check found, for the binary to word what to do.
+#[derive(Debug)]
+pub enum Finding {
+    /// The client failed as a lookup would: the fix is the lookup's hint.
+    Failed(Error),
+    /// `[certificate] p12` is not set.
+    NoCertificate,
+    /// The .p12 needs a password and the config names no source for one.
+    PasswordMissing,
+    /// The password from the config's sources does not open the .p12.
+    WrongPassword,
+    /// The .p12 does not open, or holds no usable identity: `cert verify` says why.
+    CertificateUnusable { p12: PathBuf },
+    /// Our certificate has expired: a new one is registered and handed over.
+    CertificateExpired,
+    /// Our certificate is not valid yet: the clock is wrong, or it is too new.
+    CertificateNotYetValid,
+    /// Fewer than 30 days are left: a renewal is due.
+    CertificateExpiresSoon,
+    /// The .p12 carries no intermediate CA.
+    NoIntermediate,
+    /// The server's name does not resolve.
+    DnsFailed,
+    /// Resolving took too long.
+    DnsTimeout,
+    /// No TCP connection to the server.
+    TcpFailed,
+    /// Connecting took too long.
+    TcpTimeout,
+    /// The chain works, but the probe number is unknown in this environment.
+    ProbeNotFound,
+}
+
 /// One line of the doctor's report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug)]
 pub struct Check {
     pub id: CheckId,
     pub status: CheckStatus,
     pub detail: String,
-    /// What to do, naming the onboarding step to revisit; for failures and warnings.
-    pub fix: Option<String>,
+    /// What a failure or warning found; `None` when there is nothing to fix.
+    pub finding: Option<Finding>,
 }
 
 /// The whole report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug)]
 pub struct Report {
     pub api: &'static str,
     pub ok: bool,
@@ -130,18 +164,23 @@ impl Run {
         id: CheckId,
         status: CheckStatus,
         detail: impl Into<String>,
-        fix: Option<String>,
+        finding: Option<Finding>,
     ) {
         self.checks.push(Check {
             id,
             status,
             detail: detail.into(),
-            fix,
+            finding,
         });
     }
 
-    fn fail_from(&mut self, id: CheckId, e: &Error) {
-        self.push(id, CheckStatus::Fail, e.to_string(), remedy(e));
+    fn fail_from(&mut self, id: CheckId, e: Error) {
+        self.push(
+            id,
+            CheckStatus::Fail,
+            e.to_string(),
+            Some(Finding::Failed(e)),
+        );
     }
 
     /// Marks every check after the failed one as skipped, saying why.
@@ -201,7 +240,7 @@ pub async fn run(input: DoctorInput) -> Report {
     {
         Ok(s) => s,
         Err(e) => {
-            run.fail_from(CheckId::Config, &e);
+            run.fail_from(CheckId::Config, e);
             return run.stop(api);
         }
     };
@@ -211,7 +250,7 @@ pub async fn run(input: DoctorInput) -> Report {
             CheckId::Config,
             CheckStatus::Fail,
             "[certificate] p12 is not set",
-            Some("set `p12` in cprlink.toml".to_owned()),
+            Some(Finding::NoCertificate),
         );
         return run.stop(api);
     };
@@ -237,15 +276,20 @@ pub async fn run(input: DoctorInput) -> Report {
     // 2. certificate
     let password = input.password.as_ref().map(|p| p.expose_secret());
     let identity = match certificate(&p12, password) {
-        Ok((identity, status, detail, fix)) => {
-            run.push(CheckId::Certificate, status, detail, fix);
+        Ok((identity, status, detail, finding)) => {
+            run.push(CheckId::Certificate, status, detail, finding);
             if status == CheckStatus::Fail {
                 return run.stop(api);
             }
             identity
         }
-        Err((detail, fix)) => {
-            run.push(CheckId::Certificate, CheckStatus::Fail, detail, Some(fix));
+        Err((detail, finding)) => {
+            run.push(
+                CheckId::Certificate,
+                CheckStatus::Fail,
+                detail,
+                Some(finding),
+            );
             return run.stop(api);
         }
     };
@@ -254,7 +298,7 @@ pub async fn run(input: DoctorInput) -> Report {
     let (host, port, url) = match network_target(&settings) {
         Ok(t) => t,
         Err(e) => {
-            run.fail_from(CheckId::Dns, &e);
+            run.fail_from(CheckId::Dns, e);
             return run.stop(api);
         }
     };
@@ -270,7 +314,7 @@ pub async fn run(input: DoctorInput) -> Report {
                 CheckId::Dns,
                 CheckStatus::Fail,
                 format!("{host} does not resolve: {e}"),
-                Some("check the host name in cprlink.toml and this machine's DNS".to_owned()),
+                Some(Finding::DnsFailed),
             );
             return run.stop(api);
         }
@@ -279,7 +323,7 @@ pub async fn run(input: DoctorInput) -> Report {
                 CheckId::Dns,
                 CheckStatus::Fail,
                 format!("resolving {host} timed out"),
-                Some("check this machine's DNS".to_owned()),
+                Some(Finding::DnsTimeout),
             );
             return run.stop(api);
         }
@@ -315,7 +359,12 @@ pub async fn run(input: DoctorInput) -> Report {
             None,
         ),
         Ok(Err(e)) => {
-            run.push(CheckId::Tcp, CheckStatus::Fail, format!("cannot connect to {addr}: {e}"), Some("check the firewall and any proxy between this machine and Datafordeler (outbound port 443)".to_owned()));
+            run.push(
+                CheckId::Tcp,
+                CheckStatus::Fail,
+                format!("cannot connect to {addr}: {e}"),
+                Some(Finding::TcpFailed),
+            );
             return run.stop(api);
         }
         Err(_) => {
@@ -323,7 +372,7 @@ pub async fn run(input: DoctorInput) -> Report {
                 CheckId::Tcp,
                 CheckStatus::Fail,
                 format!("connecting to {addr} timed out"),
-                Some("check the firewall (outbound port 443)".to_owned()),
+                Some(Finding::TcpTimeout),
             );
             return run.stop(api);
         }
@@ -339,7 +388,7 @@ pub async fn run(input: DoctorInput) -> Report {
     match tls {
         Ok(Ok(detail)) => run.push(CheckId::Tls, CheckStatus::Pass, detail, None),
         Ok(Err(e)) => {
-            run.fail_from(CheckId::Tls, &e);
+            run.fail_from(CheckId::Tls, e);
             return run.stop(api);
         }
         Err(_) => {
@@ -356,7 +405,7 @@ pub async fn run(input: DoctorInput) -> Report {
     let client = match Client::new(settings.clone(), &identity) {
         Ok(c) => c,
         Err(e) => {
-            run.fail_from(CheckId::Http, &e);
+            run.fail_from(CheckId::Http, e);
             return run.stop(api);
         }
     };
@@ -373,7 +422,7 @@ pub async fn run(input: DoctorInput) -> Report {
             let make = move || http.get(&probe_url);
             match transport.send(&host, &make).await {
                 Ok(a) if matches!(a.status, 401 | 403) => {
-                    run.fail_from(CheckId::Http, &refusal(&host, &a, client.thumbprint()));
+                    run.fail_from(CheckId::Http, refusal(&host, &a, transport.certificate()));
                     return run.stop(api);
                 }
                 Ok(a) => run.push(
@@ -386,7 +435,7 @@ pub async fn run(input: DoctorInput) -> Report {
                     None,
                 ),
                 Err(e) => {
-                    run.fail_from(CheckId::Http, &e);
+                    run.fail_from(CheckId::Http, e);
                     return run.stop(api);
                 }
             }
@@ -410,7 +459,7 @@ pub async fn run(input: DoctorInput) -> Report {
                     None,
                 ),
                 Err(e) => {
-                    run.fail_from(CheckId::Http, &e);
+                    run.fail_from(CheckId::Http, e);
                     return run.stop(api);
                 }
             }
@@ -426,7 +475,7 @@ pub async fn run(input: DoctorInput) -> Report {
                     None,
                 ),
                 Err(e) => {
-                    run.fail_from(CheckId::Token, &e);
+                    run.fail_from(CheckId::Token, e);
                     return run.stop(api);
                 }
             }
@@ -435,19 +484,29 @@ pub async fn run(input: DoctorInput) -> Report {
 
     // 8. one lookup
     match input.probe {
-        None => run.push(CheckId::Lookup, CheckStatus::Skip, "pass --probe-cpr CPR to look up one number", None),
+        None => run.push(
+            CheckId::Lookup,
+            CheckStatus::Skip,
+            "pass --probe-cpr CPR to look up one number",
+            None,
+        ),
         Some(cpr) => match client.lookup_records(&[cpr]).await {
             Ok(records) => match records.first().map(|r| r.status) {
-                Some(Status::Found) => run.push(CheckId::Lookup, CheckStatus::Pass, format!("{} found, with a name", cpr.masked()), None),
+                Some(Status::Found) => run.push(
+                    CheckId::Lookup,
+                    CheckStatus::Pass,
+                    format!("{} found, with a name", cpr.masked()),
+                    None,
+                ),
                 _ => run.push(
                     CheckId::Lookup,
                     CheckStatus::Warn,
                     format!("{} is not known to this environment", cpr.masked()),
-                    Some("the chain works; use a CPR number that exists here (test04 holds CPR test persons only)".to_owned()),
+                    Some(Finding::ProbeNotFound),
                 ),
             },
             Err(e) => {
-                run.fail_from(CheckId::Lookup, &e);
+                run.fail_from(CheckId::Lookup, e);
                 return run.stop(api);
             }
         },
@@ -470,32 +529,30 @@ async fn graphql_accepts_token(client: &Client) -> Result<u16, Error> {
     };
     let answer = transport.send(&host, &make).await?;
     if matches!(answer.status, 401 | 403) {
-        return Err(refusal(&host, &answer, transport.thumbprint()));
+        return Err(refusal(
+            &host,
+            &answer,
+            client.tokens().credential(transport),
+        ));
     }
     Ok(answer.status)
 }
 
-type CertOutcome = (ClientIdentity, CheckStatus, String, Option<String>);
+type CertOutcome = (ClientIdentity, CheckStatus, String, Option<Finding>);
 
-fn certificate(p12: &Path, password: Option<&str>) -> Result<CertOutcome, (String, String)> {
-    let verify = format!(
-        "run `cprlink cert verify {}` for the full checklist",
-        p12.display()
-    );
+fn certificate(p12: &Path, password: Option<&str>) -> Result<CertOutcome, (String, Finding)> {
+    let unusable = || Finding::CertificateUnusable {
+        p12: p12.to_path_buf(),
+    };
     let loaded = cprlink_cert::load(p12, password).map_err(|e| {
-        let fix = match e {
-            cprlink_cert::Error::PasswordRequired { .. } => {
-                "set [certificate] password_file or password_env in cprlink.toml".to_owned()
-            }
-            cprlink_cert::Error::WrongPassword { .. } => {
-                "check the password in password_file / password_env".to_owned()
-            }
-            _ => verify.clone(),
+        let finding = match e {
+            cprlink_cert::Error::PasswordRequired { .. } => Finding::PasswordMissing,
+            cprlink_cert::Error::WrongPassword { .. } => Finding::WrongPassword,
+            _ => unusable(),
         };
-        (e.to_string(), fix)
+        (e.to_string(), finding)
     })?;
-    let identity =
-        ClientIdentity::from_loaded(&loaded).map_err(|e| (e.to_string(), verify.clone()))?;
+    let identity = ClientIdentity::from_loaded(&loaded).map_err(|e| (e.to_string(), unusable()))?;
     let now = chrono::Utc::now();
     let days = (identity.not_after - now).num_days();
     let intermediates = loaded.certificates.len().saturating_sub(1);
@@ -511,21 +568,18 @@ fn certificate(p12: &Path, password: Option<&str>) -> Result<CertOutcome, (Strin
         .leaf()
         .and_then(|c| cprlink_cert::facts::asn1_to_utc(c.not_before()).ok())
         .unwrap_or(now);
-    let (status, fix) = if identity.not_after <= now {
-        (CheckStatus::Fail, Some("the certificate has expired: renew it, then redo step 2 (service-user) and step 6 (dpg-handover)".to_owned()))
+    let (status, finding) = if identity.not_after <= now {
+        (CheckStatus::Fail, Some(Finding::CertificateExpired))
     } else if not_before > now {
-        (
-            CheckStatus::Fail,
-            Some("the certificate is not valid yet: check this machine's clock".to_owned()),
-        )
+        (CheckStatus::Fail, Some(Finding::CertificateNotYetValid))
     } else if days < 30 {
-        (CheckStatus::Warn, Some("renew soon: a new certificate means a new thumbprint to register (step 2) and a new handover (step 6)".to_owned()))
+        (CheckStatus::Warn, Some(Finding::CertificateExpiresSoon))
     } else if intermediates == 0 {
-        (CheckStatus::Warn, Some("the .p12 has no intermediate CA; servers that do not know it refuse with alert 48 (`cprlink cert pack --add-oces-chain`)".to_owned()))
+        (CheckStatus::Warn, Some(Finding::NoIntermediate))
     } else {
         (CheckStatus::Pass, None)
     };
-    Ok((identity, status, detail, fix))
+    Ok((identity, status, detail, finding))
 }
 
 /// A TLS handshake with the client certificate, then one small request so that a
@@ -581,7 +635,7 @@ fn tls_probe(
             return Error::TlsRefused {
                 host: hostport.clone(),
                 alert,
-                thumbprint: Some(identity.thumbprint.clone()),
+                thumbprint: identity.thumbprint.clone(),
             };
         }
         Error::Unavailable {

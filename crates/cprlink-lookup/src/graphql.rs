@@ -10,7 +10,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::cpr::Cpr;
-use crate::error::{Error, excerpt};
+use crate::error::{Credential, Error, excerpt};
 use crate::person::{Person, field, graphql_persons};
 use crate::token::Tokens;
 use crate::transport::{Answer, Transport, host_of, refusal};
@@ -70,7 +70,7 @@ pub(crate) async fn lookup(
         break answer;
     };
     if !(200..=299).contains(&answer.status) {
-        return Err(refusal(&host, &answer, transport.thumbprint()));
+        return Err(refusal(&host, &answer, tokens.credential(transport)));
     }
     let value: Value = serde_json::from_slice(&answer.body).map_err(|_| Error::Protocol {
         host: host.clone(),
@@ -79,11 +79,11 @@ pub(crate) async fn lookup(
     if let Some(persons) = graphql_persons(&value, Utc::now()) {
         return Ok(persons);
     }
-    Err(graphql_error(&host, &value, transport.thumbprint()))
+    Err(graphql_error(&host, &value, tokens.credential(transport)))
 }
 
 /// The `errors` of a GraphQL answer as our error: `DAF-AUTH-*` codes are refusals.
-fn graphql_error(host: &str, value: &Value, thumbprint: &str) -> Error {
+fn graphql_error(host: &str, value: &Value, credential: Credential) -> Error {
     let first = field(value, "errors")
         .and_then(Value::as_array)
         .and_then(|a| a.first());
@@ -100,12 +100,13 @@ fn graphql_error(host: &str, value: &Value, thumbprint: &str) -> Error {
         Some("DAF-AUTH-0005") => Error::NotAllowlisted {
             host: host.to_owned(),
             code: "DAF-AUTH-0005".to_owned(),
-            thumbprint: Some(thumbprint.to_owned()),
+            credential,
         },
         Some(c) if c.starts_with("DAF-AUTH") => Error::Unauthorized {
             host: host.to_owned(),
             code: Some(c.to_owned()),
             excerpt: excerpt(message.as_bytes()),
+            credential,
         },
         _ => Error::Protocol {
             host: host.to_owned(),
@@ -134,11 +135,11 @@ mod tests {
     fn auth_codes_in_graphql_errors() {
         let v = json!({"errors": [{"message": "No authentication method found", "extensions": {"code": "DAF-AUTH-0005"}}]});
         assert!(matches!(
-            graphql_error("h", &v, "T"),
+            graphql_error("h", &v, Credential::SharedSecret),
             Error::NotAllowlisted { .. }
         ));
         let v = json!({"errors": [{"message": "Required fields are missing in query selection: beskyttelser"}]});
-        let e = graphql_error("h", &v, "T");
+        let e = graphql_error("h", &v, Credential::SharedSecret);
         assert!(matches!(e, Error::Protocol { .. }));
         assert!(e.to_string().contains("beskyttelser"));
     }

@@ -66,7 +66,7 @@ pub(crate) async fn lookup(
             200..=299 => {}
             // Datafordeler: not found is either 404 or `200 {"Personer": []}`.
             404 => return Ok(persons),
-            _ => return Err(refusal(&host, &answer, transport.thumbprint())),
+            _ => return Err(refusal(&host, &answer, transport.certificate())),
         }
         let body: serde_json::Value =
             serde_json::from_slice(&answer.body).map_err(|e| Error::Protocol {

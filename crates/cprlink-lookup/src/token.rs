@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::error::{Error, excerpt};
+use crate::error::{Credential, Error, excerpt};
 use crate::transport::{Transport, daf_code, host_of, refusal};
 
 /// Where tokens come from and the one cached: one per process, shared by every task.
@@ -50,6 +50,14 @@ impl Tokens {
             client_id: client_id.to_owned(),
             client_secret,
             state: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// What tokens are asked with: the shared secret, or our certificate.
+    pub(crate) fn credential(&self, transport: &Transport) -> Credential {
+        match self.client_secret {
+            Some(_) => Credential::SharedSecret,
+            None => transport.certificate(),
         }
     }
 
@@ -99,16 +107,13 @@ impl Tokens {
         let answer = transport.send(&host, &make).await?;
         if !(200..=299).contains(&answer.status) {
             if answer.status == 401 && daf_code(&String::from_utf8_lossy(&answer.body)).is_some() {
-                return Err(refusal(&host, &answer, transport.thumbprint()));
+                return Err(refusal(&host, &answer, self.credential(transport)));
             }
             return Err(Error::TokenRefused {
                 host,
                 status: answer.status,
                 excerpt: oauth_error(&answer.body),
-                thumbprint: self
-                    .client_secret
-                    .is_none()
-                    .then(|| transport.thumbprint().to_owned()),
+                credential: self.credential(transport),
             });
         }
         let parsed: TokenAnswer =

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::header::HeaderMap;
 use tokio::sync::Semaphore;
 
-use crate::error::{Error, TlsAlert, Transient, excerpt};
+use crate::error::{Credential, Error, TlsAlert, Transient, excerpt};
 use crate::identity::ClientIdentity;
 use crate::retry::{self, Backoff};
 
@@ -168,6 +168,13 @@ impl Transport {
         &self.thumbprint
     }
 
+    /// Our certificate, as the credential a refusal names.
+    pub(crate) fn certificate(&self) -> Credential {
+        Credential::Certificate {
+            thumbprint: self.thumbprint.clone(),
+        }
+    }
+
     pub(crate) fn stats(&self) -> &Stats {
         &self.stats
     }
@@ -319,7 +326,7 @@ fn classify(host: &str, e: reqwest::Error, thumbprint: &str) -> Failure {
         return Failure::Fatal(Error::TlsRefused {
             host: host.to_owned(),
             alert,
-            thumbprint: Some(thumbprint.to_owned()),
+            thumbprint: thumbprint.to_owned(),
         });
     }
     let short = shorten(&text);
@@ -352,8 +359,9 @@ pub fn host_of(url: &str) -> String {
     }
 }
 
-/// Maps an HTTP 401/403/4xx answer to the error it means.
-pub(crate) fn refusal(host: &str, answer: &Answer, thumbprint: &str) -> Error {
+/// Maps an HTTP 401/403/4xx answer to the error it means; `credential` is what the
+/// request was made with.
+pub(crate) fn refusal(host: &str, answer: &Answer, credential: Credential) -> Error {
     let text = String::from_utf8_lossy(&answer.body);
     let code = daf_code(&text);
     match answer.status {
@@ -362,18 +370,20 @@ pub(crate) fn refusal(host: &str, answer: &Answer, thumbprint: &str) -> Error {
                 Error::NotAllowlisted {
                     host: host.to_owned(),
                     code: "DAF-AUTH-0005".to_owned(),
-                    thumbprint: Some(thumbprint.to_owned()),
+                    credential,
                 }
             } else {
                 Error::Unauthorized {
                     host: host.to_owned(),
                     code,
                     excerpt: excerpt(&answer.body),
+                    credential,
                 }
             }
         }
         403 => Error::Forbidden {
             host: host.to_owned(),
+            code,
             excerpt: excerpt(&answer.body),
         },
         status => Error::Rejected {

@@ -4,7 +4,9 @@
 //!
 //! It takes resolved values (the loaded config, the prompter, the flags' values as
 //! [`Overrides`]) rather than the commands' clap structs, so each command picks what
-//! it needs. Secrets stay in [`Secret`] until the library that uses them.
+//! it needs. Secrets stay in [`Secret`] until the library that uses them. Library
+//! errors are turned into messages for the config's onboarding route
+//! (`LoadedConfig::route`), so their hints name its steps.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +18,7 @@ use cprlink_lookup::{Client, ClientIdentity, Settings};
 
 use crate::args::ApiArg;
 use crate::config::LoadedConfig;
-use crate::exit::CliError;
+use crate::exit::{CliError, ForRoute};
 use crate::prompt::Prompter;
 use crate::secrets::{ExposeSecret, Secret};
 
@@ -41,7 +43,8 @@ pub(crate) fn api(arg: ApiArg) -> Api {
 
 /// Client settings from the config with the flags applied, checked.
 pub(crate) fn settings(cfg: &LoadedConfig, o: Overrides) -> Result<Settings, CliError> {
-    let mut s = Settings::from_config(&cfg.config, &cfg.base_dir)?;
+    let route = cfg.route();
+    let mut s = Settings::from_config(&cfg.config, &cfg.base_dir).for_route(route)?;
     if let Some(api) = o.api {
         s.api = api;
     }
@@ -60,7 +63,7 @@ pub(crate) fn settings(cfg: &LoadedConfig, o: Overrides) -> Result<Settings, Cli
     if let Some(v) = o.timeout {
         s.timeout = Duration::from_secs(v);
     }
-    s.validate()?;
+    s.validate().for_route(route)?;
     Ok(s)
 }
 
@@ -95,7 +98,7 @@ pub(crate) fn identity(
     })?;
     let password = p12_password(prompter, cfg, &p12)?;
     let loaded = cprlink_cert::load(&p12, password.as_ref().map(|p| p.expose_secret()))?;
-    Ok(ClientIdentity::from_loaded(&loaded)?)
+    ClientIdentity::from_loaded(&loaded).for_route(cfg.route())
 }
 
 /// Settings, identity and client, ready to send.
@@ -106,7 +109,7 @@ pub(crate) fn client(
 ) -> Result<Client, CliError> {
     let settings = settings(cfg, o)?;
     let identity = identity(prompter, cfg)?;
-    Ok(Client::new(settings, &identity)?)
+    Client::new(settings, &identity).for_route(cfg.route())
 }
 
 /// The audit trail named by the config's `audit_log`, if any, opened for `purpose`.
@@ -115,7 +118,9 @@ pub(crate) fn audit_log(
     purpose: Option<String>,
 ) -> Result<Option<Arc<AuditLog>>, CliError> {
     Ok(match cfg.path(&cfg.config.lookup.audit_log) {
-        Some(p) => Some(Arc::new(AuditLog::open(&p, purpose)?)),
+        Some(p) => Some(Arc::new(
+            AuditLog::open(&p, purpose).for_route(cfg.route())?,
+        )),
         None => None,
     })
 }

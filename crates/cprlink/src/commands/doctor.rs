@@ -5,13 +5,32 @@
 //! prints one line per check with what to fix. Exit 1 when a check fails.
 
 use cprlink_lookup::Cpr;
-use cprlink_lookup::doctor::{self, Check, CheckId, CheckStatus, DoctorInput, Report};
+use cprlink_lookup::doctor::{self, CheckId, CheckStatus, DoctorInput};
+use serde::Serialize;
 
 use crate::args::DoctorArgs;
 use crate::commands::Context;
 use crate::commands::connect;
 use crate::exit::{CliError, Code};
 use crate::output::hanging;
+
+/// The report as shown and as `--json` prints it: `{"api", "ok", "checks": [{"id",
+/// "status", "detail", "fix"}]}` (docs/operator.md).
+#[derive(Debug, Serialize)]
+struct Shown {
+    api: &'static str,
+    ok: bool,
+    checks: Vec<Row>,
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    id: CheckId,
+    status: CheckStatus,
+    detail: String,
+    /// What to do, naming the step of the config's onboarding route to revisit.
+    fix: Option<String>,
+}
 
 pub fn run(args: &DoctorArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let probe = match &args.probe_cpr {
@@ -23,7 +42,7 @@ pub fn run(args: &DoctorArgs, ctx: &mut Context) -> Result<Code, CliError> {
         })?),
         None => None,
     };
-    let report = match ctx.config() {
+    let shown = match ctx.config() {
         Err(e) => config_failure(&e),
         Ok(cfg) => {
             let cfg = cfg.clone();
@@ -47,19 +66,37 @@ pub fn run(args: &DoctorArgs, ctx: &mut Context) -> Result<Code, CliError> {
                 password,
                 probe,
             };
-            ctx.runtime()?.block_on(doctor::run(input))
+            let report = ctx.runtime()?.block_on(doctor::run(input));
+            let route = cfg.route();
+            Shown {
+                api: report.api,
+                ok: report.ok,
+                checks: report
+                    .checks
+                    .into_iter()
+                    .map(|c| Row {
+                        fix: c
+                            .finding
+                            .as_ref()
+                            .and_then(|f| crate::exit::doctor_fix(f, route)),
+                        id: c.id,
+                        status: c.status,
+                        detail: c.detail,
+                    })
+                    .collect(),
+            }
         }
     };
     if ctx.ui.json {
-        ctx.ui.print_json(&report)?;
+        ctx.ui.print_json(&shown)?;
     } else {
-        ctx.ui.print(&render(ctx, &report))?;
+        ctx.ui.print(&render(ctx, &shown))?;
     }
-    Ok(if report.ok { Code::Success } else { Code::No })
+    Ok(if shown.ok { Code::Success } else { Code::No })
 }
 
-fn config_failure(e: &CliError) -> Report {
-    let mut checks = vec![Check {
+fn config_failure(e: &CliError) -> Shown {
+    let mut checks = vec![Row {
         id: CheckId::Config,
         status: CheckStatus::Fail,
         detail: e.message.clone(),
@@ -70,21 +107,21 @@ fn config_failure(e: &CliError) -> Report {
             .or_else(|| Some("see docs/operator.md for the config keys".to_owned())),
     }];
     for id in CheckId::ALL.into_iter().skip(1) {
-        checks.push(Check {
+        checks.push(Row {
             id,
             status: CheckStatus::Skip,
             detail: "not run: `config` failed, so this check would say nothing".to_owned(),
             fix: None,
         });
     }
-    Report {
+    Shown {
         api: "unknown",
         ok: false,
         checks,
     }
 }
 
-fn render(ctx: &Context, report: &Report) -> String {
+fn render(ctx: &Context, report: &Shown) -> String {
     let mut out = String::new();
     // verdict word (4), two spaces, the check id (11), two spaces.
     let indent = 4 + 2 + 11 + 2;

@@ -13,7 +13,7 @@ use cprlink_lookup::serve::{self, ServeOptions};
 use crate::args::ServeArgs;
 use crate::commands::Context;
 use crate::commands::connect::{self, Overrides};
-use crate::exit::{CliError, Code};
+use crate::exit::{CliError, Code, ForRoute};
 use crate::secrets::ExposeSecret;
 
 pub fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
@@ -40,7 +40,7 @@ pub fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
         None => None,
     };
     if !args.listen.ip().is_loopback() && token.is_none() {
-        return Err(cprlink_lookup::Error::TokenRequired { addr: args.listen }.into());
+        return Err(crate::exit::token_required(args.listen));
     }
     let cfg = ctx.config()?.clone();
     let client = connect::client(
@@ -59,9 +59,10 @@ pub fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let rt = ctx.runtime()?;
     let api = client.settings().api.as_str();
     let ui = ctx.ui.clone();
+    let route = cfg.route();
     rt.block_on(async move {
         let stop = connect::interrupted();
-        let bound = serve::bind(client, opts).await?;
+        let bound = serve::bind(client, opts).await.for_route(route)?;
         ui.note(&format!(
             "cprlink serve: listening on http://{} (api {api}, cache {} s{}); Ctrl-C to stop",
             bound.local_addr(),
@@ -72,7 +73,7 @@ pub fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
                 ""
             }
         ));
-        bound.run(stop).await?;
+        bound.run(stop).await.for_route(route)?;
         ui.note("cprlink serve: stopped");
         Ok::<_, CliError>(())
     })?;

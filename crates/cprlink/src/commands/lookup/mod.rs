@@ -267,7 +267,7 @@ pub fn run(args: &LookupArgs, ctx: &mut Context) -> Result<Code, CliError> {
         }
         Err(stopped) => {
             let s = stopped.summary;
-            let mut err: CliError = stopped.error.into();
+            let mut err = crate::exit::lookup(stopped.error, cfg.route());
             if err.code == Code::Success {
                 return Ok(Code::Success);
             }
