@@ -20,7 +20,7 @@ use crate::cpr::Cpr;
 use crate::error::Error;
 use crate::identity::ClientIdentity;
 use crate::record::Status;
-use crate::transport::{host_of, refusal, server_not_trusted_in, tls_alert_in};
+use crate::transport::{chain_text, host_of, refusal, server_not_trusted_in, tls_alert_in};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -661,12 +661,12 @@ fn tls_probe(
     let request = format!("HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
     stream
         .write_all(request.as_bytes())
-        .map_err(|e| classify(ssl_io_text(&e)))?;
+        .map_err(|e| classify(chain_text(Some(&e))))?;
     let mut first = [0u8; 12];
     match stream.read(&mut first) {
         Ok(_) => {}
         Err(e) => {
-            let text = ssl_io_text(&e);
+            let text = chain_text(Some(&e));
             if tls_alert_in(&text).is_some() {
                 return Err(classify(text));
             }
@@ -697,17 +697,6 @@ fn handshake_text<S>(e: &openssl::ssl::HandshakeError<S>) -> String {
         }
         openssl::ssl::HandshakeError::SetupFailure(stack) => stack.to_string(),
     }
-}
-
-fn ssl_io_text(e: &std::io::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = std::error::Error::source(e);
-    while let Some(inner) = cur {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        cur = inner.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -249,11 +249,12 @@ enum Failure {
     Transient(Transient),
 }
 
-/// The text of an error and all its causes, for recognising TLS alerts. The URL is
-/// stripped first: it may hold CPR numbers.
-fn chain_text(e: &reqwest::Error) -> String {
+/// The text of `first` and every cause after it, joined with `: `, for recognising
+/// TLS alerts and failed verification in OpenSSL's words. A reqwest error is stripped
+/// of its URL (it may hold CPR numbers) before it gets here.
+pub(crate) fn chain_text(first: Option<&(dyn std::error::Error + 'static)>) -> String {
     let mut parts = Vec::new();
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    let mut cur = first;
     while let Some(err) = cur {
         parts.push(err.to_string());
         cur = err.source();
@@ -315,7 +316,8 @@ pub(crate) fn server_not_trusted_in(text: &str) -> Option<String> {
 
 fn classify(host: &str, e: reqwest::Error, thumbprint: &str) -> Failure {
     let e = e.without_url();
-    let text = chain_text(&e);
+    // The causes only: reqwest's own message says no more than "error sending request".
+    let text = chain_text(std::error::Error::source(&e));
     if let Some(detail) = server_not_trusted_in(&text) {
         return Failure::Fatal(Error::ServerNotTrusted {
             host: host.to_owned(),
