@@ -2,7 +2,7 @@
 //! for one number and `pnr.personnummer.wi` for a batch, `format=json`, and paging.
 //!
 //! Owns the query string and the paging rule. Datafordeler's default page size for CPR
-//! is 20 (datafordeler.md 1, [observed]): a batch client that does not set `pageSize`
+//! is 20 (datafordeler.md 1, \[observed\]): a batch client that does not set `pageSize`
 //! and follow pages silently loses people. It must not log the URL: it holds CPR numbers.
 
 use chrono::Utc;
