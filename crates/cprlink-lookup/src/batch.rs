@@ -327,10 +327,7 @@ async fn collect(
             None => None,
             Some(handle) => Some(match handle.await {
                 Ok(r) => r,
-                Err(_) => Err(Error::Protocol {
-                    host: "cprlink".to_owned(),
-                    reason: "a lookup task failed".to_owned(),
-                }),
+                Err(source) => Err(Error::TaskFailed { source }),
             }),
         };
         let mut looked_up = match answered {
@@ -346,7 +343,10 @@ async fn collect(
                     }
                     Some(Err(e.to_string()))
                 }
-                _ => return Err(e),
+                ErrorKind::Usage
+                | ErrorKind::Auth
+                | ErrorKind::Interrupted
+                | ErrorKind::Internal => return Err(e),
             },
         };
         let mut records = Vec::with_capacity(unit.slots.len());

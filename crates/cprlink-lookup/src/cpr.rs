@@ -86,6 +86,9 @@ pub fn mask_input(input: &str) -> String {
 
 /// The century rule of the CPR office: the 7th digit and the two-digit year give the
 /// birth year. Only needed here to know whether 29 February exists.
+///
+/// `cprlink-sandbox` keeps its own copy of this rule on purpose: the sandbox checks
+/// the client independently, so a mistake here cannot be mirrored there.
 fn full_year(yy: u8, seventh: u8) -> u32 {
     let yy = u32::from(yy);
     let century = match seventh {

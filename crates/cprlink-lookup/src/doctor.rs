@@ -2,23 +2,25 @@
 //! TLS with the client certificate, the HTTP status of an authenticated call, the
 //! GraphQL token, and one lookup of a probe number.
 //!
-//! Owns the checks and what each failure means (the onboarding step to revisit). It
-//! stops at the first failure that makes the rest meaningless and marks those as
-//! skipped. It never prints; the probe number appears only masked.
+//! Owns the checks and what each failure means, as a [`Finding`] the binary words into
+//! a fix (naming the step of the config's onboarding route). It stops at the first
+//! failure that makes the rest meaningless and marks those as skipped. It never
+//! prints; the probe number appears only masked.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
-use crate::client::{
-    Client, ClientIdentity, Settings, host_of, refusal, server_not_trusted_in, tls_alert_in,
-};
+use crate::client::{Client, Settings};
 use crate::config::{Api, Config};
 use crate::cpr::Cpr;
-use crate::error::{Error, remedy};
+use crate::error::Error;
+use crate::identity::ClientIdentity;
 use crate::record::Status;
+use crate::transport::{chain_text, host_of, refusal, server_not_trusted_in, tls_alert_in};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -40,18 +42,100 @@ impl CheckStatus {
     }
 }
 
+/// The checks, in the order they run; serialised as the ids of the SPEC and docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckId {
+    Config,
+    Certificate,
+    Dns,
+    Tcp,
+    Tls,
+    Http,
+    Token,
+    Lookup,
+}
+
+impl CheckId {
+    /// Every check, in order.
+    pub const ALL: [CheckId; 8] = [
+        CheckId::Config,
+        CheckId::Certificate,
+        CheckId::Dns,
+        CheckId::Tcp,
+        CheckId::Tls,
+        CheckId::Http,
+        CheckId::Token,
+        CheckId::Lookup,
+    ];
+
+    /// The id as the SPEC writes it (the same as its JSON form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckId::Config => "config",
+            CheckId::Certificate => "certificate",
+            CheckId::Dns => "dns",
+            CheckId::Tcp => "tcp",
+            CheckId::Tls => "tls",
+            CheckId::Http => "http",
+            CheckId::Token => "token",
+            CheckId::Lookup => "lookup",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, so that width and alignment apply (`{:<11}` in the report's columns).
+        f.pad(self.as_str())
+    }
+}
+
+/// What a failed or warning check found, for the binary to word what to do.
+#[derive(Debug)]
+pub enum Finding {
+    /// The client failed as a lookup would: the fix is the lookup's hint.
+    Failed(Error),
+    /// `[certificate] p12` is not set.
+    NoCertificate,
+    /// The .p12 needs a password and the config names no source for one.
+    PasswordMissing,
+    /// The password from the config's sources does not open the .p12.
+    WrongPassword,
+    /// The .p12 does not open, or holds no usable identity: `cert verify` says why.
+    CertificateUnusable { p12: PathBuf },
+    /// Our certificate has expired: a new one is registered and handed over.
+    CertificateExpired,
+    /// Our certificate is not valid yet: the clock is wrong, or it is too new.
+    CertificateNotYetValid,
+    /// Fewer than 30 days are left: a renewal is due.
+    CertificateExpiresSoon,
+    /// The .p12 carries no intermediate CA.
+    NoIntermediate,
+    /// The server's name does not resolve.
+    DnsFailed,
+    /// Resolving took too long.
+    DnsTimeout,
+    /// No TCP connection to the server.
+    TcpFailed,
+    /// Connecting took too long.
+    TcpTimeout,
+    /// The chain works, but the probe number is unknown in this environment.
+    ProbeNotFound,
+}
+
 /// One line of the doctor's report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug)]
 pub struct Check {
-    pub id: &'static str,
+    pub id: CheckId,
     pub status: CheckStatus,
     pub detail: String,
-    /// What to do, naming the onboarding step to revisit; for failures and warnings.
-    pub fix: Option<String>,
+    /// What a failure or warning found; `None` when there is nothing to fix.
+    pub finding: Option<Finding>,
 }
 
 /// The whole report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug)]
 pub struct Report {
     pub api: &'static str,
     pub ok: bool,
@@ -66,21 +150,9 @@ pub struct DoctorInput {
     /// Where the config came from, for the report.
     pub config_source: String,
     /// The .p12 password, resolved by the caller from the config's sources.
-    pub password: Option<String>,
+    pub password: Option<SecretString>,
     pub probe: Option<Cpr>,
 }
-
-/// The checks' ids, in order.
-pub const CHECK_IDS: [&str; 8] = [
-    "config",
-    "certificate",
-    "dns",
-    "tcp",
-    "tls",
-    "http",
-    "token",
-    "lookup",
-];
 
 struct Run {
     checks: Vec<Check>,
@@ -89,27 +161,32 @@ struct Run {
 impl Run {
     fn push(
         &mut self,
-        id: &'static str,
+        id: CheckId,
         status: CheckStatus,
         detail: impl Into<String>,
-        fix: Option<String>,
+        finding: Option<Finding>,
     ) {
         self.checks.push(Check {
             id,
             status,
             detail: detail.into(),
-            fix,
+            finding,
         });
     }
 
-    fn fail_from(&mut self, id: &'static str, e: &Error) {
-        self.push(id, CheckStatus::Fail, e.to_string(), remedy(e));
+    fn fail_from(&mut self, id: CheckId, e: Error) {
+        self.push(
+            id,
+            CheckStatus::Fail,
+            e.to_string(),
+            Some(Finding::Failed(e)),
+        );
     }
 
     /// Marks every check after the failed one as skipped, saying why.
     fn stop(mut self, api: Api) -> Report {
-        let failed = self.checks.last().map(|c| c.id).unwrap_or("config");
-        for id in CHECK_IDS.iter().skip(self.checks.len()) {
+        let failed = self.checks.last().map_or(CheckId::Config, |c| c.id);
+        for id in CheckId::ALL.into_iter().skip(self.checks.len()) {
             self.push(
                 id,
                 CheckStatus::Skip,
@@ -163,17 +240,17 @@ pub async fn run(input: DoctorInput) -> Report {
     {
         Ok(s) => s,
         Err(e) => {
-            run.fail_from("config", &e);
+            run.fail_from(CheckId::Config, e);
             return run.stop(api);
         }
     };
     let Some(p12) = crate::config::resolve_path(&input.base_dir, &input.config.certificate.p12)
     else {
         run.push(
-            "config",
+            CheckId::Config,
             CheckStatus::Fail,
             "[certificate] p12 is not set",
-            Some("set `p12` in cprlink.toml".to_owned()),
+            Some(Finding::NoCertificate),
         );
         return run.stop(api);
     };
@@ -185,7 +262,7 @@ pub async fn run(input: DoctorInput) -> Report {
         Api::Graphql => settings.endpoints.graphql_url.clone(),
     };
     run.push(
-        "config",
+        CheckId::Config,
         CheckStatus::Pass,
         format!(
             "{}; api {}; {}",
@@ -197,16 +274,22 @@ pub async fn run(input: DoctorInput) -> Report {
     );
 
     // 2. certificate
-    let identity = match certificate(&p12, input.password.as_deref()) {
-        Ok((identity, status, detail, fix)) => {
-            run.push("certificate", status, detail, fix);
+    let password = input.password.as_ref().map(|p| p.expose_secret());
+    let identity = match certificate(&p12, password) {
+        Ok((identity, status, detail, finding)) => {
+            run.push(CheckId::Certificate, status, detail, finding);
             if status == CheckStatus::Fail {
                 return run.stop(api);
             }
             identity
         }
-        Err((detail, fix)) => {
-            run.push("certificate", CheckStatus::Fail, detail, Some(fix));
+        Err((detail, finding)) => {
+            run.push(
+                CheckId::Certificate,
+                CheckStatus::Fail,
+                detail,
+                Some(finding),
+            );
             return run.stop(api);
         }
     };
@@ -215,7 +298,7 @@ pub async fn run(input: DoctorInput) -> Report {
     let (host, port, url) = match network_target(&settings) {
         Ok(t) => t,
         Err(e) => {
-            run.fail_from("dns", &e);
+            run.fail_from(CheckId::Dns, e);
             return run.stop(api);
         }
     };
@@ -228,26 +311,26 @@ pub async fn run(input: DoctorInput) -> Report {
         Ok(Ok(a)) => a.collect(),
         Ok(Err(e)) => {
             run.push(
-                "dns",
+                CheckId::Dns,
                 CheckStatus::Fail,
                 format!("{host} does not resolve: {e}"),
-                Some("check the host name in cprlink.toml and this machine's DNS".to_owned()),
+                Some(Finding::DnsFailed),
             );
             return run.stop(api);
         }
         Err(_) => {
             run.push(
-                "dns",
+                CheckId::Dns,
                 CheckStatus::Fail,
                 format!("resolving {host} timed out"),
-                Some("check this machine's DNS".to_owned()),
+                Some(Finding::DnsTimeout),
             );
             return run.stop(api);
         }
     };
     let Some(addr) = addrs.first().copied() else {
         run.push(
-            "dns",
+            CheckId::Dns,
             CheckStatus::Fail,
             format!("{host} has no address"),
             None,
@@ -256,7 +339,7 @@ pub async fn run(input: DoctorInput) -> Report {
     };
     let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
     run.push(
-        "dns",
+        CheckId::Dns,
         CheckStatus::Pass,
         format!("{host} -> {}", list.join(", ")),
         None,
@@ -270,21 +353,26 @@ pub async fn run(input: DoctorInput) -> Report {
     .await
     {
         Ok(Ok(_)) => run.push(
-            "tcp",
+            CheckId::Tcp,
             CheckStatus::Pass,
             format!("connected to {addr}"),
             None,
         ),
         Ok(Err(e)) => {
-            run.push("tcp", CheckStatus::Fail, format!("cannot connect to {addr}: {e}"), Some("check the firewall and any proxy between this machine and Datafordeler (outbound port 443)".to_owned()));
+            run.push(
+                CheckId::Tcp,
+                CheckStatus::Fail,
+                format!("cannot connect to {addr}: {e}"),
+                Some(Finding::TcpFailed),
+            );
             return run.stop(api);
         }
         Err(_) => {
             run.push(
-                "tcp",
+                CheckId::Tcp,
                 CheckStatus::Fail,
                 format!("connecting to {addr} timed out"),
-                Some("check the firewall (outbound port 443)".to_owned()),
+                Some(Finding::TcpTimeout),
             );
             return run.stop(api);
         }
@@ -298,13 +386,18 @@ pub async fn run(input: DoctorInput) -> Report {
         tokio::task::spawn_blocking(move || tls_probe(addr, &host, &identity, ca.as_deref())).await
     };
     match tls {
-        Ok(Ok(detail)) => run.push("tls", CheckStatus::Pass, detail, None),
+        Ok(Ok(detail)) => run.push(CheckId::Tls, CheckStatus::Pass, detail, None),
         Ok(Err(e)) => {
-            run.fail_from("tls", &e);
+            run.fail_from(CheckId::Tls, e);
             return run.stop(api);
         }
         Err(_) => {
-            run.push("tls", CheckStatus::Fail, "the TLS check crashed", None);
+            run.push(
+                CheckId::Tls,
+                CheckStatus::Fail,
+                "the TLS check crashed",
+                None,
+            );
             return run.stop(api);
         }
     }
@@ -312,7 +405,7 @@ pub async fn run(input: DoctorInput) -> Report {
     let client = match Client::new(settings.clone(), &identity) {
         Ok(c) => c,
         Err(e) => {
-            run.fail_from("http", &e);
+            run.fail_from(CheckId::Http, e);
             return run.stop(api);
         }
     };
@@ -324,15 +417,16 @@ pub async fn run(input: DoctorInput) -> Report {
             // certificate and the IP are accepted (401/403) or not.
             let probe_url = format!("{url}{}?format=json", settings.endpoints.rest_path);
             let host = host_of(&url);
-            let http = client.http().clone();
+            let transport = client.transport();
+            let http = transport.http().clone();
             let make = move || http.get(&probe_url);
-            match client.send(&host, &make).await {
+            match transport.send(&host, &make).await {
                 Ok(a) if matches!(a.status, 401 | 403) => {
-                    run.fail_from("http", &refusal(&host, &a, client.thumbprint()));
+                    run.fail_from(CheckId::Http, refusal(&host, &a, transport.certificate()));
                     return run.stop(api);
                 }
                 Ok(a) => run.push(
-                    "http",
+                    CheckId::Http,
                     CheckStatus::Pass,
                     format!(
                         "HTTP {} from {host}: the certificate and this IP address are accepted",
@@ -341,21 +435,21 @@ pub async fn run(input: DoctorInput) -> Report {
                     None,
                 ),
                 Err(e) => {
-                    run.fail_from("http", &e);
+                    run.fail_from(CheckId::Http, e);
                     return run.stop(api);
                 }
             }
             run.push(
-                "token",
+                CheckId::Token,
                 CheckStatus::Skip,
                 "REST uses the certificate itself; no token needed",
                 None,
             );
         }
         Api::Graphql => {
-            match crate::token::get(&client, true).await {
+            match client.tokens().get(client.transport(), true).await {
                 Ok(_) => run.push(
-                    "http",
+                    CheckId::Http,
                     CheckStatus::Pass,
                     format!(
                         "{} issued a token to client_id {}",
@@ -365,14 +459,14 @@ pub async fn run(input: DoctorInput) -> Report {
                     None,
                 ),
                 Err(e) => {
-                    run.fail_from("http", &e);
+                    run.fail_from(CheckId::Http, e);
                     return run.stop(api);
                 }
             }
             // An empty `in` list: the GraphQL endpoint must accept the token.
             match graphql_accepts_token(&client).await {
                 Ok(status) => run.push(
-                    "token",
+                    CheckId::Token,
                     CheckStatus::Pass,
                     format!(
                         "{} accepts the token (HTTP {status})",
@@ -381,7 +475,7 @@ pub async fn run(input: DoctorInput) -> Report {
                     None,
                 ),
                 Err(e) => {
-                    run.fail_from("token", &e);
+                    run.fail_from(CheckId::Token, e);
                     return run.stop(api);
                 }
             }
@@ -390,19 +484,29 @@ pub async fn run(input: DoctorInput) -> Report {
 
     // 8. one lookup
     match input.probe {
-        None => run.push("lookup", CheckStatus::Skip, "pass --probe-cpr CPR to look up one number", None),
+        None => run.push(
+            CheckId::Lookup,
+            CheckStatus::Skip,
+            "pass --probe-cpr CPR to look up one number",
+            None,
+        ),
         Some(cpr) => match client.lookup_records(&[cpr]).await {
             Ok(records) => match records.first().map(|r| r.status) {
-                Some(Status::Found) => run.push("lookup", CheckStatus::Pass, format!("{} found, with a name", cpr.masked()), None),
+                Some(Status::Found) => run.push(
+                    CheckId::Lookup,
+                    CheckStatus::Pass,
+                    format!("{} found, with a name", cpr.masked()),
+                    None,
+                ),
                 _ => run.push(
-                    "lookup",
+                    CheckId::Lookup,
                     CheckStatus::Warn,
                     format!("{} is not known to this environment", cpr.masked()),
-                    Some("the chain works; use a CPR number that exists here (test04 holds CPR test persons only)".to_owned()),
+                    Some(Finding::ProbeNotFound),
                 ),
             },
             Err(e) => {
-                run.fail_from("lookup", &e);
+                run.fail_from(CheckId::Lookup, e);
                 return run.stop(api);
             }
         },
@@ -413,43 +517,42 @@ pub async fn run(input: DoctorInput) -> Report {
 async fn graphql_accepts_token(client: &Client) -> Result<u16, Error> {
     let url = client.settings().endpoints.graphql_url.clone();
     let host = host_of(&url);
-    let token = crate::token::get(client, false).await?;
+    let transport = client.transport();
+    let token = client.tokens().get(transport, false).await?;
     let body = serde_json::to_vec(&crate::graphql::body(&[])).unwrap_or_default();
-    let http = client.http().clone();
+    let http = transport.http().clone();
     let make = move || {
         http.post(&url)
             .bearer_auth(&token)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.clone())
     };
-    let answer = client.send(&host, &make).await?;
+    let answer = transport.send(&host, &make).await?;
     if matches!(answer.status, 401 | 403) {
-        return Err(refusal(&host, &answer, client.thumbprint()));
+        return Err(refusal(
+            &host,
+            &answer,
+            client.tokens().credential(transport),
+        ));
     }
     Ok(answer.status)
 }
 
-type CertOutcome = (ClientIdentity, CheckStatus, String, Option<String>);
+type CertOutcome = (ClientIdentity, CheckStatus, String, Option<Finding>);
 
-fn certificate(p12: &Path, password: Option<&str>) -> Result<CertOutcome, (String, String)> {
-    let verify = format!(
-        "run `cprlink cert verify {}` for the full checklist",
-        p12.display()
-    );
+fn certificate(p12: &Path, password: Option<&str>) -> Result<CertOutcome, (String, Finding)> {
+    let unusable = || Finding::CertificateUnusable {
+        p12: p12.to_path_buf(),
+    };
     let loaded = cprlink_cert::load(p12, password).map_err(|e| {
-        let fix = match e {
-            cprlink_cert::Error::PasswordRequired { .. } => {
-                "set [certificate] password_file or password_env in cprlink.toml".to_owned()
-            }
-            cprlink_cert::Error::WrongPassword { .. } => {
-                "check the password in password_file / password_env".to_owned()
-            }
-            _ => verify.clone(),
+        let finding = match e {
+            cprlink_cert::Error::PasswordRequired { .. } => Finding::PasswordMissing,
+            cprlink_cert::Error::WrongPassword { .. } => Finding::WrongPassword,
+            _ => unusable(),
         };
-        (e.to_string(), fix)
+        (e.to_string(), finding)
     })?;
-    let identity =
-        ClientIdentity::from_loaded(&loaded).map_err(|e| (e.to_string(), verify.clone()))?;
+    let identity = ClientIdentity::from_loaded(&loaded).map_err(|e| (e.to_string(), unusable()))?;
     let now = chrono::Utc::now();
     let days = (identity.not_after - now).num_days();
     let intermediates = loaded.certificates.len().saturating_sub(1);
@@ -465,21 +568,18 @@ fn certificate(p12: &Path, password: Option<&str>) -> Result<CertOutcome, (Strin
         .leaf()
         .and_then(|c| cprlink_cert::facts::asn1_to_utc(c.not_before()).ok())
         .unwrap_or(now);
-    let (status, fix) = if identity.not_after <= now {
-        (CheckStatus::Fail, Some("the certificate has expired: renew it, then redo step 2 (service-user) and step 6 (dpg-handover)".to_owned()))
+    let (status, finding) = if identity.not_after <= now {
+        (CheckStatus::Fail, Some(Finding::CertificateExpired))
     } else if not_before > now {
-        (
-            CheckStatus::Fail,
-            Some("the certificate is not valid yet: check this machine's clock".to_owned()),
-        )
+        (CheckStatus::Fail, Some(Finding::CertificateNotYetValid))
     } else if days < 30 {
-        (CheckStatus::Warn, Some("renew soon: a new certificate means a new thumbprint to register (step 2) and a new handover (step 6)".to_owned()))
+        (CheckStatus::Warn, Some(Finding::CertificateExpiresSoon))
     } else if intermediates == 0 {
-        (CheckStatus::Warn, Some("the .p12 has no intermediate CA; servers that do not know it refuse with alert 48 (`cprlink cert pack --add-oces-chain`)".to_owned()))
+        (CheckStatus::Warn, Some(Finding::NoIntermediate))
     } else {
         (CheckStatus::Pass, None)
     };
-    Ok((identity, status, detail, fix))
+    Ok((identity, status, detail, finding))
 }
 
 /// A TLS handshake with the client certificate, then one small request so that a
@@ -492,26 +592,23 @@ fn tls_probe(
 ) -> Result<String, Error> {
     use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
     use std::io::{Read, Write};
-    let fail = |reason: String| Error::Identity { reason };
-    let mut b = SslConnector::builder(SslMethod::tls_client()).map_err(|e| fail(e.to_string()))?;
-    let chain = openssl::x509::X509::stack_from_pem(identity.chain_pem())
-        .map_err(|e| fail(e.to_string()))?;
-    let key = openssl::pkey::PKey::private_key_from_pem(identity.key_pem())
-        .map_err(|e| fail(e.to_string()))?;
+    // Our own identity and the checked `ca_file` are read back here: a failure is a bug.
+    let fail = |source| Error::TlsSetup { source };
+    let mut b = SslConnector::builder(SslMethod::tls_client()).map_err(fail)?;
+    let chain = openssl::x509::X509::stack_from_pem(identity.chain_pem()).map_err(fail)?;
+    let key = openssl::pkey::PKey::private_key_from_pem(identity.key_pem()).map_err(fail)?;
     let mut certs = chain.into_iter();
-    let leaf = certs
-        .next()
-        .ok_or_else(|| fail("no certificate".to_owned()))?;
-    b.set_certificate(&leaf).map_err(|e| fail(e.to_string()))?;
+    let leaf = certs.next().ok_or_else(|| Error::Identity {
+        reason: "the file holds no certificate".to_owned(),
+    })?;
+    b.set_certificate(&leaf).map_err(fail)?;
     for c in certs {
-        b.add_extra_chain_cert(c).map_err(|e| fail(e.to_string()))?;
+        b.add_extra_chain_cert(c).map_err(fail)?;
     }
-    b.set_private_key(&key).map_err(|e| fail(e.to_string()))?;
+    b.set_private_key(&key).map_err(fail)?;
     if let Some(pem) = ca_pem {
-        for c in openssl::x509::X509::stack_from_pem(pem).map_err(|e| fail(e.to_string()))? {
-            b.cert_store_mut()
-                .add_cert(c)
-                .map_err(|e| fail(e.to_string()))?;
+        for c in openssl::x509::X509::stack_from_pem(pem).map_err(fail)? {
+            b.cert_store_mut().add_cert(c).map_err(fail)?;
         }
     }
     b.set_verify(SslVerifyMode::PEER);
@@ -538,7 +635,7 @@ fn tls_probe(
             return Error::TlsRefused {
                 host: hostport.clone(),
                 alert,
-                thumbprint: Some(identity.thumbprint.clone()),
+                thumbprint: identity.thumbprint.clone(),
             };
         }
         Error::Unavailable {
@@ -559,17 +656,17 @@ fn tls_probe(
     let server = stream
         .ssl()
         .peer_certificate()
-        .map(|c| cprlink_cert::testpki::name_text(c.subject_name()))
+        .map(|c| cprlink_cert::facts::name_text(c.subject_name()))
         .unwrap_or_default();
     let request = format!("HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
     stream
         .write_all(request.as_bytes())
-        .map_err(|e| classify(ssl_io_text(&e)))?;
+        .map_err(|e| classify(chain_text(Some(&e))))?;
     let mut first = [0u8; 12];
     match stream.read(&mut first) {
         Ok(_) => {}
         Err(e) => {
-            let text = ssl_io_text(&e);
+            let text = chain_text(Some(&e));
             if tls_alert_in(&text).is_some() {
                 return Err(classify(text));
             }
@@ -602,13 +699,29 @@ fn handshake_text<S>(e: &openssl::ssl::HandshakeError<S>) -> String {
     }
 }
 
-fn ssl_io_text(e: &std::io::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = std::error::Error::source(e);
-    while let Some(inner) = cur {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        cur = inner.source();
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_ids_serialise_as_the_spec_writes_them() {
+        let json = serde_json::to_value(CheckId::ALL).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([
+                "config",
+                "certificate",
+                "dns",
+                "tcp",
+                "tls",
+                "http",
+                "token",
+                "lookup"
+            ])
+        );
+        for id in CheckId::ALL {
+            assert_eq!(serde_json::to_value(id).unwrap(), id.as_str());
+        }
+        assert_eq!(format!("{:<6}|", CheckId::Tls), "tls   |");
     }
-    s
 }

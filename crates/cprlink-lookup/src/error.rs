@@ -1,9 +1,12 @@
 //! The one error type of `cprlink-lookup`, in the user's terms.
 //!
-//! Variants say what went wrong and carry what the binary needs for a hint (the TLS
-//! alert, the `DAF-AUTH-*` code, our certificate's thumbprint). They never carry a
-//! secret, a CPR number, a URL with a CPR number in it, or a full server response: at
-//! most a short excerpt passed through [`excerpt`].
+//! Variants say what went wrong and carry, as structured facts, what the binary needs
+//! for a hint: the TLS alert, the `DAF-*` code, which [`Credential`] was shown (with
+//! our certificate's thumbprint), and through [`Error::revisit`] which part of the
+//! onboarding to revisit ([`Revisit`], the same on both routes). The hints themselves
+//! are worded by the binary, which knows the route. Variants never carry a secret, a
+//! CPR number, a URL with a CPR number in it, or a full server response: at most a
+//! short excerpt passed through [`excerpt`].
 
 use std::fmt;
 use std::path::PathBuf;
@@ -102,6 +105,31 @@ impl fmt::Display for TlsAlert {
     }
 }
 
+/// The credential Datafordeler was shown when it refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// Our client certificate (mutual TLS, or OAuth with the certificate), by its SHA-1
+    /// thumbprint (upper-case hex): what Datafordeler registers.
+    Certificate { thumbprint: String },
+    /// The OAuth shared secret of `client_secret_file`.
+    SharedSecret,
+}
+
+/// The part of the onboarding a refusal points back to. The same on both routes: the
+/// binary names the step of the route the config is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revisit {
+    /// The credential registered at Datafordeler for this client (the certificate or
+    /// shared secret, and the client id it belongs to).
+    Credential,
+    /// This machine's fixed external IPv4 address on Datafordeler's allowlist.
+    IpAllowlist,
+    /// The CPR approval and the access to CPR data it grants.
+    DataAccess,
+    /// The .p12 installed for DPG: its certificate and its chain.
+    Handover,
+}
+
 /// A failure that a retry might cure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transient {
@@ -141,29 +169,54 @@ impl fmt::Display for Transient {
 }
 
 /// Everything that can go wrong between a CPR number and a name.
+///
+/// Not `#[non_exhaustive]`: the binary maps every variant to an exit code and a hint
+/// with no catch-all, so a new variant does not compile until both are decided.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     /// A key is missing or unusable.
     #[error("config: {key}: {problem}")]
     Config { key: &'static str, problem: String },
 
-    #[error("cannot use ca_file {}: {reason}", path.display())]
-    CaFile { path: PathBuf, reason: String },
+    #[error("cannot use ca_file {}: {source}", path.display())]
+    CaFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 
-    #[error("cannot read client_secret_file {}: {reason}", path.display())]
-    ClientSecret { path: PathBuf, reason: String },
+    /// `ca_file` was read but holds nothing usable as trust anchors.
+    #[error("cannot use ca_file {}: {reason}", path.display())]
+    CaFileUnusable { path: PathBuf, reason: String },
+
+    #[error("cannot read client_secret_file {}: {source}", path.display())]
+    ClientSecret {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot read client_secret_file {}: the file is empty", path.display())]
+    ClientSecretEmpty { path: PathBuf },
 
     /// The .p12 opened but cannot serve as a TLS client identity.
     #[error("the client certificate cannot be used: {reason}")]
     Identity { reason: String },
+
+    /// A bug: the identity read from the .p12 could not be written out for TLS.
+    #[error("cannot encode the client certificate for TLS: {source}")]
+    IdentityEncoding {
+        #[source]
+        source: openssl::error::ErrorStack,
+    },
 
     /// The server refused our client certificate during the TLS handshake.
     #[error("{host} refused our client certificate in the TLS handshake ({alert})")]
     TlsRefused {
         host: String,
         alert: TlsAlert,
-        thumbprint: Option<String>,
+        /// Our certificate's SHA-1 thumbprint.
+        thumbprint: String,
     },
 
     /// We do not trust the server's certificate.
@@ -178,15 +231,17 @@ pub enum Error {
     NotAllowlisted {
         host: String,
         code: String,
-        thumbprint: Option<String>,
+        credential: Credential,
     },
 
     /// Any other 401.
     #[error("{host} refused the call: HTTP 401{}{}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default(), excerpt_suffix(excerpt))]
     Unauthorized {
         host: String,
+        /// The `DAF-*` code of the answer, if it has one.
         code: Option<String>,
         excerpt: String,
+        credential: Credential,
     },
 
     /// 403: the certificate is known but has no access to the CPR service.
@@ -194,7 +249,12 @@ pub enum Error {
         "{host} refused the call: HTTP 403 (the certificate has no access to the CPR service){}",
         excerpt_suffix(excerpt)
     )]
-    Forbidden { host: String, excerpt: String },
+    Forbidden {
+        host: String,
+        /// The `DAF-*` code of the answer, if it has one (`DAF-AUTH-0001`).
+        code: Option<String>,
+        excerpt: String,
+    },
 
     /// The OAuth token endpoint said no.
     #[error(
@@ -205,8 +265,8 @@ pub enum Error {
         host: String,
         status: u16,
         excerpt: String,
-        /// Our certificate's thumbprint, in the certificate variant.
-        thumbprint: Option<String>,
+        /// What we asked with: the certificate or the shared secret.
+        credential: Credential,
     },
 
     /// Transient failures that outlived the retries.
@@ -254,8 +314,35 @@ pub enum Error {
     #[error("interrupted")]
     Interrupted,
 
-    #[error("cannot start the HTTP client: {0}")]
-    HttpClient(String),
+    /// A bug: the HTTP client did not build from checked settings.
+    #[error("cannot start the HTTP client: {source}")]
+    HttpClient {
+        /// Without its URL (`reqwest::Error::without_url`).
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// A bug: a request could not be built.
+    #[error("cannot build the request: {source}")]
+    BuildRequest {
+        /// Without its URL, which may hold CPR numbers.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// A bug: the doctor's own TLS handshake could not be set up from our identity.
+    #[error("cannot set up the TLS check: {source}")]
+    TlsSetup {
+        #[source]
+        source: openssl::error::ErrorStack,
+    },
+
+    /// A bug: a lookup task ended without an answer (it panicked).
+    #[error("a lookup task failed: {source}")]
+    TaskFailed {
+        #[source]
+        source: tokio::task::JoinError,
+    },
 
     /// `serve` on a non-loopback address without a Bearer token.
     #[error(
@@ -291,6 +378,8 @@ pub enum ErrorKind {
     /// The server answered something we cannot use: `error` rows.
     Answer,
     Interrupted,
+    /// A bug in cprlink: stop, exit 5.
+    Internal,
 }
 
 impl Error {
@@ -298,12 +387,13 @@ impl Error {
         match self {
             Error::Config { .. }
             | Error::CaFile { .. }
+            | Error::CaFileUnusable { .. }
             | Error::ClientSecret { .. }
+            | Error::ClientSecretEmpty { .. }
             | Error::Identity { .. }
             | Error::Audit { .. }
             | Error::Io { .. }
             | Error::Input(_)
-            | Error::HttpClient(_)
             | Error::TokenRequired { .. }
             | Error::Listen { .. } => ErrorKind::Usage,
             Error::TlsRefused { .. }
@@ -315,49 +405,61 @@ impl Error {
             Error::Unavailable { .. } => ErrorKind::Unavailable,
             Error::Rejected { .. } | Error::Protocol { .. } => ErrorKind::Answer,
             Error::Interrupted => ErrorKind::Interrupted,
+            Error::IdentityEncoding { .. }
+            | Error::HttpClient { .. }
+            | Error::BuildRequest { .. }
+            | Error::TlsSetup { .. }
+            | Error::TaskFailed { .. } => ErrorKind::Internal,
         }
     }
 
-    /// The onboarding step (self-service route) to revisit, when there is one.
-    pub fn onboarding_step(&self) -> Option<(u8, &'static str)> {
+    /// Which parts of the onboarding to revisit, most likely first; empty when the
+    /// error is not about the onboarding (config, network, a bug).
+    pub fn revisit(&self) -> &'static [Revisit] {
+        use Revisit::{Credential, DataAccess, Handover, IpAllowlist};
         match self {
-            Error::NotAllowlisted { .. } => Some((5, "production-access")),
-            Error::Forbidden { .. } => Some((4, "cpr-approval")),
-            Error::TlsRefused { .. } | Error::Unauthorized { .. } | Error::TokenRefused { .. } => {
-                Some((2, "service-user"))
-            }
-            _ => None,
+            Error::TlsRefused { alert, .. } => match alert {
+                TlsAlert::UnknownCa => &[Handover],
+                // A new certificate: registered again, handed over again.
+                TlsAlert::CertificateExpired | TlsAlert::CertificateRevoked => {
+                    &[Credential, Handover]
+                }
+                TlsAlert::HandshakeFailure
+                | TlsAlert::BadCertificate
+                | TlsAlert::UnsupportedCertificate
+                | TlsAlert::CertificateUnknown
+                | TlsAlert::AccessDenied
+                | TlsAlert::CertificateRequired
+                | TlsAlert::Other(_) => &[Credential],
+            },
+            // Datafordeler does not say which of the two it is (datafordeler.md 1.3).
+            Error::NotAllowlisted { .. } => &[IpAllowlist, Credential],
+            Error::Unauthorized { .. } => &[Credential, IpAllowlist],
+            Error::Forbidden { .. } => &[DataAccess],
+            Error::TokenRefused { .. } => &[Credential],
+            Error::Config { .. }
+            | Error::CaFile { .. }
+            | Error::CaFileUnusable { .. }
+            | Error::ClientSecret { .. }
+            | Error::ClientSecretEmpty { .. }
+            | Error::Identity { .. }
+            | Error::IdentityEncoding { .. }
+            | Error::ServerNotTrusted { .. }
+            | Error::Unavailable { .. }
+            | Error::Rejected { .. }
+            | Error::Protocol { .. }
+            | Error::Audit { .. }
+            | Error::Io { .. }
+            | Error::Input(_)
+            | Error::Interrupted
+            | Error::HttpClient { .. }
+            | Error::BuildRequest { .. }
+            | Error::TlsSetup { .. }
+            | Error::TaskFailed { .. }
+            | Error::TokenRequired { .. }
+            | Error::Listen { .. } => &[],
         }
     }
-}
-
-/// What the operator should do about an error, naming the onboarding step to revisit
-/// (self-service route of the DPG guide) where there is one.
-pub fn remedy(e: &Error) -> Option<String> {
-    let thumb = |t: &Option<String>| {
-        t.as_deref()
-            .map(|t| format!(" (SHA-1 thumbprint {t})"))
-            .unwrap_or_default()
-    };
-    Some(match e {
-        Error::TlsRefused { alert, thumbprint, .. } => match alert {
-            TlsAlert::UnknownCa => "step 6 (dpg-handover): the .p12 must carry the OCES3 intermediate CA (`cprlink cert pack --add-oces-chain` or `cprlink cert verify`); a test certificate only works against test04, a production one only against production".to_owned(),
-            TlsAlert::CertificateExpired => format!("the certificate{} has expired: renew it in MitID Erhverv, then redo step 2 (service-user: upload the new CER) and step 6 (dpg-handover)", thumb(thumbprint)),
-            TlsAlert::CertificateRevoked => "the certificate was revoked: get a new one, then redo step 2 (service-user) and step 6 (dpg-handover)".to_owned(),
-            _ => format!("step 2 (service-user): check that the certificate in the .p12{} is the one uploaded as CER, and run `cprlink cert verify` on the .p12", thumb(thumbprint)),
-        },
-        Error::ServerNotTrusted { .. } => "the server's certificate is not trusted: for a test server or the sandbox, point `ca_file` in cprlink.toml at its CA (PEM); never turn verification off".to_owned(),
-        Error::NotAllowlisted { thumbprint, .. } => format!("step 5 (production-access): Datafordeler support must whitelist this machine's fixed external IPv4 address and grant Production access; also check step 2 (service-user): the uploaded CER must be this certificate{}", thumb(thumbprint)),
-        Error::Unauthorized { .. } => "step 2 (service-user): the certificate must be registered on the service user; and step 5 (production-access) for the IP whitelisting".to_owned(),
-        Error::Forbidden { .. } => "steps 3-4 (cpr-application, cpr-approval): the CPR approval for CprPersonSmallSimple (PersonSmallCurrentListSimple) is missing or not yet applied to this service user".to_owned(),
-        Error::TokenRefused { thumbprint: Some(t), .. } => format!("the IT-system in Datafordeler Administration must have this certificate (SHA-1 thumbprint {t}) uploaded as its OAuth certificate, and `client_id` must be the IT-system's (self-service route: step 2, service-user); check that `token_url` is the right environment"),
-        Error::TokenRefused { thumbprint: None, .. } => "the IT-system in Datafordeler Administration: check `client_id` and the shared secret in `client_secret_file` (it may have expired), and that `token_url` is the right environment".to_owned(),
-        Error::Unavailable { .. } => "Datafordeler could not be reached or kept failing: check the network, firewall and proxy, then try again later (lower `--concurrency` or set `--rate` if it answered 429)".to_owned(),
-        Error::Config { .. } => "see docs/operator.md for the config keys".to_owned(),
-        Error::CaFile { .. } => "`ca_file` must name a PEM file with the CA certificate(s) of the server".to_owned(),
-        Error::TokenRequired { .. } => "pass --token-file FILE (a file holding the Bearer token clients must send), or listen on 127.0.0.1".to_owned(),
-        _ => return None,
-    })
 }
 
 /// A short, safe piece of a server's answer for a message: CPR-looking digit runs

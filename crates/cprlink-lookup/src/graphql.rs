@@ -9,10 +9,11 @@
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use crate::client::{Client, host_of, refusal};
 use crate::cpr::Cpr;
-use crate::error::{Error, excerpt};
-use crate::names::{Person, field, graphql_persons};
+use crate::error::{Credential, Error, excerpt};
+use crate::person::{Person, field, graphql_persons};
+use crate::token::Tokens;
+use crate::transport::{Answer, Transport, host_of, refusal};
 
 /// The query: filter on the `in` list, select what the record needs.
 pub const QUERY: &str = "query($cpr:[String!]!){CPRCustom_PublicSectorPerson(input:{personnummer:{personnummer:{in:$cpr}}}){nodes{id status personnumre{personnummer status} navne{fornavne mellemnavn efternavn adresseringsnavn status virkningfra virkningtil} beskyttelser{beskyttelsestype status virkningfra virkningtil}}}}";
@@ -23,7 +24,7 @@ pub(crate) fn body(cprs: &[Cpr]) -> Value {
     json!({ "query": QUERY, "variables": { "cpr": list } })
 }
 
-fn is_invalid_token(answer: &crate::client::Answer) -> bool {
+fn is_invalid_token(answer: &Answer) -> bool {
     if answer.status != 401 {
         return false;
     }
@@ -36,17 +37,22 @@ fn is_invalid_token(answer: &crate::client::Answer) -> bool {
         || String::from_utf8_lossy(&answer.body).contains("invalid_token")
 }
 
-pub(crate) async fn lookup(client: &Client, cprs: &[Cpr]) -> Result<Vec<Person>, Error> {
-    let url = client.settings().endpoints.graphql_url.clone();
+pub(crate) async fn lookup(
+    transport: &Transport,
+    tokens: &Tokens,
+    url: &str,
+    cprs: &[Cpr],
+) -> Result<Vec<Person>, Error> {
+    let url = url.to_owned();
     let host = host_of(&url);
     let payload = serde_json::to_vec(&body(cprs)).map_err(|e| Error::Protocol {
         host: host.clone(),
         reason: e.to_string(),
     })?;
-    let mut token = crate::token::get(client, false).await?;
+    let mut token = tokens.get(transport, false).await?;
     let mut renewed = false;
     let answer = loop {
-        let http = client.http().clone();
+        let http = transport.http().clone();
         let (u, p, t) = (url.clone(), payload.clone(), token.clone());
         let make = move || {
             http.post(&u)
@@ -54,17 +60,17 @@ pub(crate) async fn lookup(client: &Client, cprs: &[Cpr]) -> Result<Vec<Person>,
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(p.clone())
         };
-        let answer = client.send(&host, &make).await?;
+        let answer = transport.send(&host, &make).await?;
         if is_invalid_token(&answer) && !renewed {
             // Datafordeler: on 401 invalid_token renew once and retry.
-            token = crate::token::get_checked(client, true, Some(&token)).await?;
+            token = tokens.get_checked(transport, true, Some(&token)).await?;
             renewed = true;
             continue;
         }
         break answer;
     };
     if !(200..=299).contains(&answer.status) {
-        return Err(refusal(&host, &answer, client.thumbprint()));
+        return Err(refusal(&host, &answer, tokens.credential(transport)));
     }
     let value: Value = serde_json::from_slice(&answer.body).map_err(|_| Error::Protocol {
         host: host.clone(),
@@ -73,11 +79,11 @@ pub(crate) async fn lookup(client: &Client, cprs: &[Cpr]) -> Result<Vec<Person>,
     if let Some(persons) = graphql_persons(&value, Utc::now()) {
         return Ok(persons);
     }
-    Err(graphql_error(&host, &value, client.thumbprint()))
+    Err(graphql_error(&host, &value, tokens.credential(transport)))
 }
 
 /// The `errors` of a GraphQL answer as our error: `DAF-AUTH-*` codes are refusals.
-fn graphql_error(host: &str, value: &Value, thumbprint: &str) -> Error {
+fn graphql_error(host: &str, value: &Value, credential: Credential) -> Error {
     let first = field(value, "errors")
         .and_then(Value::as_array)
         .and_then(|a| a.first());
@@ -94,12 +100,13 @@ fn graphql_error(host: &str, value: &Value, thumbprint: &str) -> Error {
         Some("DAF-AUTH-0005") => Error::NotAllowlisted {
             host: host.to_owned(),
             code: "DAF-AUTH-0005".to_owned(),
-            thumbprint: Some(thumbprint.to_owned()),
+            credential,
         },
         Some(c) if c.starts_with("DAF-AUTH") => Error::Unauthorized {
             host: host.to_owned(),
             code: Some(c.to_owned()),
             excerpt: excerpt(message.as_bytes()),
+            credential,
         },
         _ => Error::Protocol {
             host: host.to_owned(),
@@ -128,11 +135,11 @@ mod tests {
     fn auth_codes_in_graphql_errors() {
         let v = json!({"errors": [{"message": "No authentication method found", "extensions": {"code": "DAF-AUTH-0005"}}]});
         assert!(matches!(
-            graphql_error("h", &v, "T"),
+            graphql_error("h", &v, Credential::SharedSecret),
             Error::NotAllowlisted { .. }
         ));
         let v = json!({"errors": [{"message": "Required fields are missing in query selection: beskyttelser"}]});
-        let e = graphql_error("h", &v, "T");
+        let e = graphql_error("h", &v, Credential::SharedSecret);
         assert!(matches!(e, Error::Protocol { .. }));
         assert!(e.to_string().contains("beskyttelser"));
     }

@@ -1,9 +1,11 @@
 //! `cprlink-lookup`: the Datafordeler client and the lookup runtime.
 //!
-//! `cpr` (validation, masking), `names` (reading answers, the name rules), `record` (the
-//! output record), `client` with `rest`, `graphql`, `token` and `retry` (the one
-//! interface over both back-ends), `input` and `batch` (the streaming runner), `audit`,
-//! `serve` (the HTTP runtime), `doctor` (the go-live checks), `error`.
+//! `cpr` (validation, masking), `person` (reading answers, the name rules), `record` (the
+//! output record); the client in layers: `identity` (our certificate), `transport` (the
+//! connection pool, bounds, `retry`, what failures mean), the back-ends `rest`,
+//! `graphql` and `token`, and `client` (the one interface over both); `input` and
+//! `batch` (the streaming runner), `audit`, `serve` (the HTTP runtime), `doctor` (the
+//! go-live checks), `error`.
 //!
 //! The library never prints, prompts or exits: the `cprlink` binary owns the terminal.
 
@@ -15,15 +17,18 @@ pub mod cpr;
 pub mod doctor;
 pub mod error;
 pub mod graphql;
+pub mod identity;
 pub mod input;
-pub mod names;
+pub mod person;
 pub mod record;
 pub mod rest;
 pub mod retry;
 pub mod serve;
 pub mod token;
+pub mod transport;
 
-pub use client::{Client, ClientIdentity, Settings};
+pub use client::{Client, Settings};
 pub use cpr::{Cpr, InvalidCpr};
 pub use error::{Error, ErrorKind};
+pub use identity::ClientIdentity;
 pub use record::{Record, Status};

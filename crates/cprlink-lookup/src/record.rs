@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cpr::Cpr;
-use crate::names::Person;
+use crate::person::Person;
 
 /// How a row was answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

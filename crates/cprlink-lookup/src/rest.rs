@@ -2,15 +2,16 @@
 //! for one number and `pnr.personnummer.wi` for a batch, `format=json`, and paging.
 //!
 //! Owns the query string and the paging rule. Datafordeler's default page size for CPR
-//! is 20 (datafordeler.md 1, [observed]): a batch client that does not set `pageSize`
+//! is 20 (datafordeler.md 1, \[observed\]): a batch client that does not set `pageSize`
 //! and follow pages silently loses people. It must not log the URL: it holds CPR numbers.
 
 use chrono::Utc;
 
-use crate::client::{Client, host_of, refusal};
+use crate::config::Endpoints;
 use crate::cpr::Cpr;
 use crate::error::Error;
-use crate::names::{Person, rest_persons};
+use crate::person::{Person, rest_persons};
+use crate::transport::{Transport, host_of, refusal};
 
 /// Datafordeler's default page size for CPR.
 const DEFAULT_PAGE_SIZE: usize = 20;
@@ -45,24 +46,27 @@ pub(crate) fn wants_next_page(page_len: usize, page_size: usize, unanswered: usi
     unanswered > 0 && page_len > 0 && page_len >= page_size.min(DEFAULT_PAGE_SIZE)
 }
 
-pub(crate) async fn lookup(client: &Client, cprs: &[Cpr]) -> Result<Vec<Person>, Error> {
-    let ep = &client.settings().endpoints;
+pub(crate) async fn lookup(
+    transport: &Transport,
+    ep: &Endpoints,
+    cprs: &[Cpr],
+) -> Result<Vec<Person>, Error> {
     let host = host_of(&ep.rest_base_url);
     let mut persons: Vec<Person> = Vec::new();
     let mut page = 1usize;
     loop {
         let target = url(&ep.rest_base_url, &ep.rest_path, cprs, page);
-        let http = client.http().clone();
+        let http = transport.http().clone();
         let make = move || {
             http.get(&target)
                 .header(reqwest::header::ACCEPT, "application/json")
         };
-        let answer = client.send(&host, &make).await?;
+        let answer = transport.send(&host, &make).await?;
         match answer.status {
             200..=299 => {}
             // Datafordeler: not found is either 404 or `200 {"Personer": []}`.
             404 => return Ok(persons),
-            _ => return Err(refusal(&host, &answer, client.thumbprint())),
+            _ => return Err(refusal(&host, &answer, transport.certificate())),
         }
         let body: serde_json::Value =
             serde_json::from_slice(&answer.body).map_err(|e| Error::Protocol {

@@ -5,7 +5,6 @@
 //! `Retry-After` parsing. It does no I/O: the client sleeps and sends.
 //! Datafordeler: 5xx, 429 and timeouts are transient; honour `Retry-After`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// Backoff settings.
@@ -32,6 +31,7 @@ impl Default for Backoff {
 impl Backoff {
     /// The wait before retry number `retry` (0 = the first retry): a uniform draw from
     /// `0..=min(cap, base * 2^retry)` ("full jitter"), or the server's `Retry-After`.
+    /// `unit` is the draw, in `[0, 1]` (`fastrand::f64()`; not for secrets).
     pub fn delay(&self, retry: u32, retry_after: Option<Duration>, unit: f64) -> Duration {
         if let Some(after) = retry_after {
             return after.min(self.max_retry_after);
@@ -59,23 +59,6 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
     let when = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(when.timestamp()).ok()?);
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// A uniform number in `[0, 1)` for jitter. Not for secrets: a SplitMix64 stream
-/// seeded from the clock.
-pub fn jitter_unit() -> f64 {
-    static STATE: AtomicU64 = AtomicU64::new(0);
-    let seed = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1);
-    let mut z = STATE
-        .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-        .wrapping_add(seed);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]
@@ -110,10 +93,6 @@ mod tests {
             b.delay(0, Some(Duration::from_secs(3600)), 0.3),
             Duration::from_secs(120)
         );
-        for _ in 0..1000 {
-            let u = jitter_unit();
-            assert!((0.0..1.0).contains(&u));
-        }
     }
 
     #[test]

@@ -8,13 +8,18 @@
 
 use std::time::{Duration, Instant};
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::client::{Client, host_of, refusal};
-use crate::error::{Error, excerpt};
+use crate::error::{Credential, Error, excerpt};
+use crate::transport::{Transport, daf_code, host_of, refusal};
 
-#[derive(Default)]
-pub(crate) struct TokenCache {
+/// Where tokens come from and the one cached: one per process, shared by every task.
+pub(crate) struct Tokens {
+    url: String,
+    client_id: String,
+    /// Shared-secret OAuth; `None` = the certificate variant.
+    client_secret: Option<SecretString>,
     state: tokio::sync::Mutex<Option<Token>>,
 }
 
@@ -38,79 +43,97 @@ pub(crate) fn renew_after(expires_in: u64) -> Duration {
     Duration::from_secs(expires_in.saturating_sub(margin))
 }
 
-/// A valid token; `force` renews even a cached one (after 401 `invalid_token`).
-/// `stale` is the token the caller saw rejected: when another task renewed it already,
-/// that newer token is used instead of asking again.
-pub(crate) async fn get_checked(
-    client: &Client,
-    force: bool,
-    stale: Option<&str>,
-) -> Result<String, Error> {
-    let mut guard = client.token_cache().state.lock().await;
-    if let Some(t) = guard.as_ref() {
-        let renewed_meanwhile = stale.is_some_and(|s| s != t.access);
-        if (!force || renewed_meanwhile) && Instant::now() < t.renew_at {
-            return Ok(t.access.clone());
+impl Tokens {
+    pub(crate) fn new(url: &str, client_id: &str, client_secret: Option<SecretString>) -> Tokens {
+        Tokens {
+            url: url.to_owned(),
+            client_id: client_id.to_owned(),
+            client_secret,
+            state: tokio::sync::Mutex::new(None),
         }
     }
-    let token = fetch(client).await?;
-    let access = token.access.clone();
-    *guard = Some(token);
-    Ok(access)
-}
 
-pub(crate) async fn get(client: &Client, force: bool) -> Result<String, Error> {
-    get_checked(client, force, None).await
-}
-
-async fn fetch(client: &Client) -> Result<Token, Error> {
-    let s = client.settings();
-    let url = s.endpoints.token_url.clone();
-    let host = host_of(&url);
-    let mut form: Vec<(&'static str, String)> = vec![
-        ("grant_type", "client_credentials".to_owned()),
-        ("client_id", s.client_id.clone()),
-    ];
-    if let Some(secret) = &s.client_secret {
-        form.push(("client_secret", secret.clone()));
-    }
-    let http = client.http().clone();
-    let make = move || http.post(&url).form(&form);
-    let started = Instant::now();
-    let answer = client.send(&host, &make).await?;
-    if !(200..=299).contains(&answer.status) {
-        if answer.status == 401
-            && crate::client::daf_code(&String::from_utf8_lossy(&answer.body)).is_some()
-        {
-            return Err(refusal(&host, &answer, client.thumbprint()));
+    /// What tokens are asked with: the shared secret, or our certificate.
+    pub(crate) fn credential(&self, transport: &Transport) -> Credential {
+        match self.client_secret {
+            Some(_) => Credential::SharedSecret,
+            None => transport.certificate(),
         }
-        return Err(Error::TokenRefused {
-            host,
-            status: answer.status,
-            excerpt: oauth_error(&answer.body),
-            thumbprint: s
-                .client_secret
-                .is_none()
-                .then(|| client.thumbprint().to_owned()),
-        });
     }
-    let parsed: TokenAnswer =
-        serde_json::from_slice(&answer.body).map_err(|_| Error::Protocol {
-            host: host.clone(),
-            reason: "the token answer has no access_token".to_owned(),
-        })?;
-    if parsed.access_token.is_empty() {
-        return Err(Error::Protocol {
-            host,
-            reason: "the token answer has an empty access_token".to_owned(),
-        });
+
+    /// A valid token; `force` renews even a cached one (after 401 `invalid_token`).
+    /// `stale` is the token the caller saw rejected: when another task renewed it
+    /// already, that newer token is used instead of asking again.
+    pub(crate) async fn get_checked(
+        &self,
+        transport: &Transport,
+        force: bool,
+        stale: Option<&str>,
+    ) -> Result<String, Error> {
+        let mut guard = self.state.lock().await;
+        if let Some(t) = guard.as_ref() {
+            let renewed_meanwhile = stale.is_some_and(|s| s != t.access);
+            if (!force || renewed_meanwhile) && Instant::now() < t.renew_at {
+                return Ok(t.access.clone());
+            }
+        }
+        let token = self.fetch(transport).await?;
+        let access = token.access.clone();
+        *guard = Some(token);
+        Ok(access)
     }
-    // Datafordeler tokens live 300 s when `expires_in` is missing.
-    let life = parsed.expires_in.unwrap_or(300);
-    Ok(Token {
-        access: parsed.access_token,
-        renew_at: started + renew_after(life),
-    })
+
+    pub(crate) async fn get(&self, transport: &Transport, force: bool) -> Result<String, Error> {
+        self.get_checked(transport, force, None).await
+    }
+
+    async fn fetch(&self, transport: &Transport) -> Result<Token, Error> {
+        let url = self.url.clone();
+        let host = host_of(&url);
+        let (client_id, secret) = (self.client_id.clone(), self.client_secret.clone());
+        let http = transport.http().clone();
+        // The secret stays in its zeroizing wrapper; each attempt exposes it to the form.
+        let make = move || {
+            let mut form = vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id.as_str()),
+            ];
+            if let Some(secret) = &secret {
+                form.push(("client_secret", secret.expose_secret()));
+            }
+            http.post(&url).form(&form)
+        };
+        let started = Instant::now();
+        let answer = transport.send(&host, &make).await?;
+        if !(200..=299).contains(&answer.status) {
+            if answer.status == 401 && daf_code(&String::from_utf8_lossy(&answer.body)).is_some() {
+                return Err(refusal(&host, &answer, self.credential(transport)));
+            }
+            return Err(Error::TokenRefused {
+                host,
+                status: answer.status,
+                excerpt: oauth_error(&answer.body),
+                credential: self.credential(transport),
+            });
+        }
+        let parsed: TokenAnswer =
+            serde_json::from_slice(&answer.body).map_err(|_| Error::Protocol {
+                host: host.clone(),
+                reason: "the token answer has no access_token".to_owned(),
+            })?;
+        if parsed.access_token.is_empty() {
+            return Err(Error::Protocol {
+                host,
+                reason: "the token answer has an empty access_token".to_owned(),
+            });
+        }
+        // Datafordeler tokens live 300 s when `expires_in` is missing.
+        let life = parsed.expires_in.unwrap_or(300);
+        Ok(Token {
+            access: parsed.access_token,
+            renew_at: started + renew_after(life),
+        })
+    }
 }
 
 /// `error` and `error_description` of an OAuth error answer (RFC 6749 5.2), else an

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use cprlink_lookup::config::Config;
+use cprlink_onboard::Route;
 
 use crate::exit::CliError;
 
@@ -35,6 +36,17 @@ impl LoadedConfig {
         crate::secrets::ConfigPassword {
             file: self.path(&c.password_file),
             env: (!c.password_env.is_empty()).then(|| c.password_env.clone()),
+        }
+    }
+
+    /// The onboarding route this config belongs to, for hints that name its steps: an
+    /// OAuth `client_id` means an IT-system of Datafordeler Administration (the
+    /// administration route); none, a service user of the Self-Service route.
+    pub fn route(&self) -> Route {
+        if self.config.datafordeler.client_id.trim().is_empty() {
+            Route::Selfservice
+        } else {
+            Route::Administration
         }
     }
 
@@ -202,14 +214,17 @@ mod tests {
         .unwrap();
         let c = load_with(None, &no_env, dir.path()).unwrap();
         assert_eq!(c.config.lookup.concurrency, 3);
+        assert_eq!(c.route(), Route::Selfservice);
         // Environment overrides the file, typed.
         let env = |k: &str| match k {
             "CPRLINK_LOOKUP_CONCURRENCY" => Some("5".to_owned()),
             "CPRLINK_DATAFORDELER_API" => Some("graphql".to_owned()),
+            "CPRLINK_DATAFORDELER_CLIENT_ID" => Some("it-system-1".to_owned()),
             _ => None,
         };
         let c = load_with(None, &env, dir.path()).unwrap();
         assert_eq!(c.config.lookup.concurrency, 5);
+        assert_eq!(c.route(), Route::Administration);
         assert_eq!(c.config.datafordeler.api, Api::Graphql);
         let bad = |k: &str| (k == "CPRLINK_LOOKUP_CONCURRENCY").then(|| "many".to_owned());
         assert!(load_with(None, &bad, dir.path()).is_err());

@@ -3,10 +3,16 @@
 //! Exit codes (docs/exit-codes.md): 0 success, 1 the answer is "no", 2 usage or input,
 //! 3 authentication/authorisation, 4 service unavailable, 5 internal error (a bug in
 //! cprlink), 130 interrupted. Library errors are mapped here, with hints that say what
-//! to do next, and their cause chain is kept for `-v`. Messages never carry a secret or
-//! an unmasked CPR number: the libraries' errors are built that way.
+//! to do next (worded only here, from the libraries' structured facts; lookup hints
+//! name the steps of the config's onboarding route), and their cause chain is kept for
+//! `-v`. Messages never carry a secret or an unmasked CPR number: the libraries' errors
+//! are built that way.
 
 use std::fmt;
+
+use cprlink_lookup::doctor::Finding;
+use cprlink_lookup::error::{Credential, Revisit};
+use cprlink_onboard::Route;
 
 /// A process exit code of the SPEC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,32 +298,270 @@ fn onboard_error(e: cprlink_onboard::Error) -> CliError {
 }
 
 // ---- cprlink-lookup ---------------------------------------------------------------
+//
+// The library says what failed in structured form (the alert, the `DAF-*` code, the
+// credential and its thumbprint, and `Error::revisit`: which part of the onboarding to
+// look at again). The hints are worded here, for the onboarding route the config is
+// on, with the step numbers and ids of the SPEC.
 
-impl From<cprlink_lookup::Error> for CliError {
-    fn from(e: cprlink_lookup::Error) -> Self {
-        mapped(e, lookup_error)
+/// A lookup error for the user, its hints naming the steps of `route`.
+pub fn lookup(e: cprlink_lookup::Error, route: Route) -> CliError {
+    mapped(e, |e| lookup_error(e, route))
+}
+
+/// `?` for the lookup library: `.for_route(cfg.route())?` says which route's steps
+/// the hints name.
+pub trait ForRoute<T> {
+    fn for_route(self, route: Route) -> Result<T, CliError>;
+}
+
+impl<T> ForRoute<T> for Result<T, cprlink_lookup::Error> {
+    fn for_route(self, route: Route) -> Result<T, CliError> {
+        self.map_err(|e| lookup(e, route))
     }
 }
 
-fn lookup_error(e: cprlink_lookup::Error) -> CliError {
-    use cprlink_lookup::ErrorKind as K;
-    if let cprlink_lookup::Error::Io { source, .. } = &e
-        && is_broken_pipe(source)
-    {
-        return CliError::new(Code::Success, "");
-    }
+/// `serve` on a non-loopback address without a Bearer token. It names no onboarding
+/// step, so `serve` can refuse before it reads the config.
+pub fn token_required(addr: std::net::SocketAddr) -> CliError {
+    CliError::usage(cprlink_lookup::Error::TokenRequired { addr }.to_string()).with_hint(
+        "pass --token-file FILE (a file holding the Bearer token clients must send), or listen on 127.0.0.1",
+    )
+}
+
+fn lookup_error(e: cprlink_lookup::Error, route: Route) -> CliError {
+    use cprlink_lookup::Error as E;
     let message = e.to_string();
-    let err = match e.kind() {
-        K::Usage => CliError::usage(message),
-        K::Auth => CliError::auth(message),
+    let hint = lookup_hint(&e, route);
+    // Every variant decides its exit code here: no catch-all, so a new one does not
+    // compile until someone has.
+    let err = match e {
+        E::Io { source, .. } if is_broken_pipe(&source) => {
+            return CliError::new(Code::Success, "");
+        }
+        E::TokenRequired { addr } => return token_required(addr),
+        E::Config { .. }
+        | E::CaFile { .. }
+        | E::CaFileUnusable { .. }
+        | E::ClientSecret { .. }
+        | E::ClientSecretEmpty { .. }
+        | E::Identity { .. }
+        | E::Audit { .. }
+        | E::Io { .. }
+        | E::Input(_)
+        | E::Listen { .. } => CliError::usage(message),
+        E::TlsRefused { .. }
+        | E::ServerNotTrusted { .. }
+        | E::NotAllowlisted { .. }
+        | E::Unauthorized { .. }
+        | E::Forbidden { .. }
+        | E::TokenRefused { .. } => CliError::auth(message),
         // An answer we cannot use, outside a batch (where it becomes an `error` row).
-        K::Unavailable | K::Answer => CliError::unavailable(message),
-        K::Interrupted => CliError::interrupted(),
+        E::Unavailable { .. } | E::Rejected { .. } | E::Protocol { .. } => {
+            CliError::unavailable(message)
+        }
+        E::Interrupted => return CliError::interrupted(),
+        // Bugs: settings that were checked, our own PEM read back, a panicked task.
+        E::IdentityEncoding { .. }
+        | E::HttpClient { .. }
+        | E::BuildRequest { .. }
+        | E::TlsSetup { .. }
+        | E::TaskFailed { .. } => return CliError::internal(message),
     };
-    match cprlink_lookup::error::remedy(&e) {
+    match hint {
         Some(hint) => err.with_hint(hint),
         None => err,
     }
+}
+
+/// The step of `route` where `r` is done, as the SPEC numbers and names it.
+fn step(route: Route, r: Revisit) -> &'static str {
+    match (route, r) {
+        (Route::Administration, Revisit::Credential) => "step 2 (credential)",
+        (Route::Administration, Revisit::IpAllowlist) => "step 3 (ip-allowlist)",
+        (Route::Administration, Revisit::DataAccess) => "step 6 (data-access)",
+        (Route::Administration, Revisit::Handover) => "step 7 (dpg-handover)",
+        (Route::Selfservice, Revisit::Credential) => "step 2 (service-user)",
+        (Route::Selfservice, Revisit::IpAllowlist) => "step 5 (production-access)",
+        (Route::Selfservice, Revisit::DataAccess) => "step 4 (cpr-approval)",
+        (Route::Selfservice, Revisit::Handover) => "step 6 (dpg-handover)",
+    }
+}
+
+/// What must hold at the credential step for `credential`.
+fn registered(route: Route, credential: &Credential) -> String {
+    match (route, credential) {
+        (Route::Administration, Credential::Certificate { thumbprint }) => format!(
+            "the IT-system in Datafordeler Administration must have this certificate (SHA-1 thumbprint {thumbprint}) as its OAuth certificate"
+        ),
+        (Route::Administration, Credential::SharedSecret) => "the IT-system's shared secret in `client_secret_file` must be its current one (a shared secret lasts at most two years)".to_owned(),
+        (Route::Selfservice, Credential::Certificate { thumbprint }) => format!(
+            "the CER uploaded to the service user must be this certificate (SHA-1 thumbprint {thumbprint})"
+        ),
+        // Without `client_id` there is no IT-system, and no shared secret to check.
+        (Route::Selfservice, Credential::SharedSecret) => "a shared secret belongs to an IT-system in Datafordeler Administration: set that IT-system's `client_id` in cprlink.toml".to_owned(),
+    }
+}
+
+/// How a new certificate is registered on `route`.
+fn register_new(route: Route) -> &'static str {
+    match route {
+        Route::Administration => {
+            "upload the new certificate (PEM) as the IT-system's OAuth certificate"
+        }
+        Route::Selfservice => "upload the new CER to the service user",
+    }
+}
+
+/// What the IP allowlist step must have done on `route`.
+fn allowlisted(route: Route) -> &'static str {
+    match route {
+        Route::Administration => {
+            "the IT-system's IP allowlist must hold this machine's fixed external IPv4 address (a /32 range)"
+        }
+        Route::Selfservice => {
+            "Datafordeler support must whitelist this machine's fixed external IPv4 address and grant Production access"
+        }
+    }
+}
+
+/// What the data-access step must have done on `route`.
+fn data_access(route: Route) -> &'static str {
+    match route {
+        Route::Administration => {
+            "the IT-system needs the data access CustomPublicSectorPerson, requested with the CPR approval attached and granted by the register authority"
+        }
+        Route::Selfservice => {
+            "the CPR approval (step 3, cpr-application, comes first) for CprPersonSmallSimple (PersonSmallCurrentListSimple) is missing or not yet applied to this service user"
+        }
+    }
+}
+
+/// The hint for a lookup error, worded for `route`; `None` when there is nothing to
+/// add to the message. The steps it names are those of `Error::revisit`.
+pub fn lookup_hint(e: &cprlink_lookup::Error, route: Route) -> Option<String> {
+    use cprlink_lookup::Error as E;
+    use cprlink_lookup::error::TlsAlert;
+    let at = |r: Revisit| step(route, r);
+    Some(match e {
+        E::TlsRefused { alert, thumbprint, .. } => match alert {
+            TlsAlert::UnknownCa => format!(
+                "{}: the .p12 must carry the OCES3 intermediate CA (`cprlink cert pack --add-oces-chain` or `cprlink cert verify`); a test certificate only works against test04, a production one only against production",
+                at(Revisit::Handover)
+            ),
+            TlsAlert::CertificateExpired => format!(
+                "the certificate (SHA-1 thumbprint {thumbprint}) has expired: renew it in MitID Erhverv, then redo {} ({}) and {} (install the new .p12 for DPG)",
+                at(Revisit::Credential),
+                register_new(route),
+                at(Revisit::Handover)
+            ),
+            TlsAlert::CertificateRevoked => format!(
+                "the certificate was revoked: get a new one, then redo {} ({}) and {} (install the new .p12 for DPG)",
+                at(Revisit::Credential),
+                register_new(route),
+                at(Revisit::Handover)
+            ),
+            TlsAlert::HandshakeFailure
+            | TlsAlert::BadCertificate
+            | TlsAlert::UnsupportedCertificate
+            | TlsAlert::CertificateUnknown
+            | TlsAlert::AccessDenied
+            | TlsAlert::CertificateRequired
+            | TlsAlert::Other(_) => format!(
+                "{}: {}; run `cprlink cert verify` on the .p12",
+                at(Revisit::Credential),
+                registered(
+                    route,
+                    &Credential::Certificate {
+                        thumbprint: thumbprint.clone()
+                    }
+                )
+            ),
+        },
+        E::ServerNotTrusted { .. } => "the server's certificate is not trusted: for a test server or the sandbox, point `ca_file` in cprlink.toml at its CA (PEM); never turn verification off".to_owned(),
+        E::NotAllowlisted { credential, .. } => format!(
+            "{}: {}; also check {}: {}",
+            at(Revisit::IpAllowlist),
+            allowlisted(route),
+            at(Revisit::Credential),
+            registered(route, credential)
+        ),
+        E::Unauthorized { credential, .. } => format!(
+            "{}: {}; and {}: {}",
+            at(Revisit::Credential),
+            registered(route, credential),
+            at(Revisit::IpAllowlist),
+            allowlisted(route)
+        ),
+        E::Forbidden { .. } => format!("{}: {}", at(Revisit::DataAccess), data_access(route)),
+        E::TokenRefused { credential, .. } => match credential {
+            Credential::Certificate { .. } => format!(
+                "{}: {}, and `client_id` must be that IT-system's; check that `token_url` is the right environment",
+                at(Revisit::Credential),
+                registered(route, credential)
+            ),
+            Credential::SharedSecret => format!(
+                "{}: check `client_id` and the shared secret in `client_secret_file` (it may have expired), and that `token_url` is the right environment",
+                at(Revisit::Credential)
+            ),
+        },
+        E::Unavailable { .. } => "Datafordeler could not be reached or kept failing: check the network, firewall and proxy, then try again later (lower `--concurrency` or set `--rate` if it answered 429)".to_owned(),
+        E::Config { .. } => "see docs/operator.md for the config keys".to_owned(),
+        E::CaFile { .. } | E::CaFileUnusable { .. } => "`ca_file` must name a PEM file with the CA certificate(s) of the server".to_owned(),
+        E::TokenRequired { .. } => "pass --token-file FILE (a file holding the Bearer token clients must send), or listen on 127.0.0.1".to_owned(),
+        E::ClientSecret { .. }
+        | E::ClientSecretEmpty { .. }
+        | E::Identity { .. }
+        | E::IdentityEncoding { .. }
+        | E::Rejected { .. }
+        | E::Protocol { .. }
+        | E::Audit { .. }
+        | E::Io { .. }
+        | E::Input(_)
+        | E::Interrupted
+        | E::HttpClient { .. }
+        | E::BuildRequest { .. }
+        | E::TlsSetup { .. }
+        | E::TaskFailed { .. }
+        | E::Listen { .. } => return None,
+    })
+}
+
+/// What to do about a doctor finding, worded for `route`.
+pub fn doctor_fix(finding: &Finding, route: Route) -> Option<String> {
+    let at = |r: Revisit| step(route, r);
+    Some(match finding {
+        Finding::Failed(e) => return lookup_hint(e, route),
+        Finding::NoCertificate => "set `p12` in cprlink.toml".to_owned(),
+        Finding::PasswordMissing => {
+            "set [certificate] password_file or password_env in cprlink.toml".to_owned()
+        }
+        Finding::WrongPassword => "check the password in password_file / password_env".to_owned(),
+        Finding::CertificateUnusable { p12 } => format!(
+            "run `cprlink cert verify {}` for the full checklist",
+            p12.display()
+        ),
+        Finding::CertificateExpired => format!(
+            "the certificate has expired: renew it, then redo {} ({}) and {} (install the new .p12 for DPG)",
+            at(Revisit::Credential),
+            register_new(route),
+            at(Revisit::Handover)
+        ),
+        Finding::CertificateNotYetValid => {
+            "the certificate is not valid yet: check this machine's clock".to_owned()
+        }
+        Finding::CertificateExpiresSoon => format!(
+            "renew soon: a new certificate means a new thumbprint to register ({}) and a new handover ({})",
+            at(Revisit::Credential),
+            at(Revisit::Handover)
+        ),
+        Finding::NoIntermediate => "the .p12 has no intermediate CA; servers that do not know it refuse with alert 48 (`cprlink cert pack --add-oces-chain`)".to_owned(),
+        Finding::DnsFailed => "check the host name in cprlink.toml and this machine's DNS".to_owned(),
+        Finding::DnsTimeout => "check this machine's DNS".to_owned(),
+        Finding::TcpFailed => "check the firewall and any proxy between this machine and Datafordeler (outbound port 443)".to_owned(),
+        Finding::TcpTimeout => "check the firewall (outbound port 443)".to_owned(),
+        Finding::ProbeNotFound => "the chain works; use a CPR number that exists here (test04 holds CPR test persons only)".to_owned(),
+    })
 }
 
 // ---- cprlink-sandbox --------------------------------------------------------------
@@ -451,5 +695,135 @@ mod tests {
             );
             assert!(err.hints[0].contains("bug in cprlink"), "{:?}", err.hints);
         }
+    }
+}
+
+#[cfg(test)]
+mod lookup_tests {
+    use super::*;
+    use cprlink_lookup::Error as E;
+
+    #[test]
+    fn bugs_exit_5_and_input_exits_2() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let panicked = rt
+            .block_on(async { tokio::spawn(async { panic!("a bug") }).await })
+            .unwrap_err();
+        let bug = lookup(E::TaskFailed { source: panicked }, Route::Administration);
+        assert_eq!(bug.code, Code::Internal);
+        assert!(
+            bug.message.starts_with("internal error:"),
+            "{}",
+            bug.message
+        );
+        assert!(
+            bug.hints.iter().any(|h| h.contains("bug")),
+            "{:?}",
+            bug.hints
+        );
+        let missing = lookup(
+            E::ClientSecret {
+                path: "/nonexistent/secret".into(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            },
+            Route::Selfservice,
+        );
+        assert_eq!(missing.code, Code::Usage);
+        let closed = E::Io {
+            what: "stdout".to_owned(),
+            source: std::io::Error::from(std::io::ErrorKind::BrokenPipe),
+        };
+        assert_eq!(lookup(closed, Route::Selfservice).code, Code::Success);
+    }
+
+    /// Refusals of every kind, as the library reports them.
+    fn refusals() -> Vec<E> {
+        use cprlink_lookup::error::TlsAlert;
+        let cert = || Credential::Certificate {
+            thumbprint: "4F1C0000000000000000000000000000000000AB".to_owned(),
+        };
+        let mut all = vec![
+            E::NotAllowlisted {
+                host: "h".to_owned(),
+                code: "DAF-AUTH-0005".to_owned(),
+                credential: cert(),
+            },
+            E::NotAllowlisted {
+                host: "h".to_owned(),
+                code: "DAF-AUTH-0005".to_owned(),
+                credential: Credential::SharedSecret,
+            },
+            E::Unauthorized {
+                host: "h".to_owned(),
+                code: Some("DAF-AUTH-0001".to_owned()),
+                excerpt: String::new(),
+                credential: cert(),
+            },
+            E::Forbidden {
+                host: "h".to_owned(),
+                code: Some("DAF-AUTH-0001".to_owned()),
+                excerpt: String::new(),
+            },
+            E::TokenRefused {
+                host: "h".to_owned(),
+                status: 401,
+                excerpt: String::new(),
+                credential: cert(),
+            },
+            E::TokenRefused {
+                host: "h".to_owned(),
+                status: 401,
+                excerpt: String::new(),
+                credential: Credential::SharedSecret,
+            },
+        ];
+        for n in [40, 42, 43, 44, 45, 46, 48, 49, 116, 80] {
+            all.push(E::TlsRefused {
+                host: "h".to_owned(),
+                alert: TlsAlert::from_number(n),
+                thumbprint: "4F1C0000000000000000000000000000000000AB".to_owned(),
+            });
+        }
+        all
+    }
+
+    #[test]
+    fn hints_name_the_steps_to_revisit_on_the_configs_route_only() {
+        // The step ids only the other route has.
+        let foreign = |route| match route {
+            Route::Administration => [
+                "selfservice-user",
+                "service-user",
+                "production-access",
+                "cpr-approval",
+            ],
+            Route::Selfservice => ["it-system", "(credential)", "ip-allowlist", "data-access"],
+        };
+        for route in [Route::Administration, Route::Selfservice] {
+            for e in refusals() {
+                let hint = lookup_hint(&e, route).unwrap_or_default();
+                assert!(!e.revisit().is_empty(), "{e}");
+                for r in e.revisit() {
+                    assert!(hint.contains(step(route, *r)), "{route}: {e}: {hint}");
+                }
+                for id in foreign(route) {
+                    assert!(!hint.contains(id), "{route}: {e}: {hint}");
+                }
+                assert_eq!(lookup(e, route).code, Code::Auth);
+            }
+        }
+        let forbidden = &refusals()[3];
+        assert!(
+            lookup_hint(forbidden, Route::Administration)
+                .unwrap()
+                .starts_with("step 6 (data-access): ")
+        );
+        assert!(
+            lookup_hint(forbidden, Route::Selfservice)
+                .unwrap()
+                .starts_with("step 4 (cpr-approval): ")
+        );
     }
 }

@@ -10,7 +10,6 @@ mod config;
 mod exit;
 mod output;
 pub mod prompt;
-mod records;
 mod secrets;
 
 use clap::{CommandFactory, Parser};

@@ -14,25 +14,11 @@ use crate::exit::CliError;
 use crate::output::Ui;
 use crate::prompt::Prompter;
 
-/// A password. Its `Debug` does not show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub use secrecy::ExposeSecret;
 
-impl Secret {
-    pub fn new(s: String) -> Self {
-        Secret(s)
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+/// A password or token: zeroized when dropped, `[REDACTED]` in `Debug`; read it with
+/// [`ExposeSecret::expose_secret`] where it is used, never into a message.
+pub type Secret = secrecy::SecretString;
 
 /// The flags that answer a password prompt, for messages.
 pub const PASSWORD_FLAGS: &str = "--password-file FILE, --password-env VAR or --password-stdin";
@@ -52,13 +38,13 @@ pub fn read_secret_file(path: &Path) -> Result<Secret, CliError> {
         ))
     })?;
     let line = text.split('\n').next().unwrap_or("");
-    Ok(Secret(line.strip_suffix('\r').unwrap_or(line).to_owned()))
+    Ok(Secret::from(line.strip_suffix('\r').unwrap_or(line)))
 }
 
 /// The value of the environment variable `var`.
 pub fn read_secret_env(var: &str) -> Result<Secret, CliError> {
     match std::env::var(var) {
-        Ok(v) => Ok(Secret(v)),
+        Ok(v) => Ok(Secret::from(v)),
         Err(std::env::VarError::NotPresent) => Err(CliError::usage(format!(
             "the environment variable {var} (named for the password) is not set"
         ))),
@@ -76,7 +62,7 @@ pub fn read_secret_stdin() -> Result<Secret, CliError> {
         .read_line(&mut line)
         .map_err(|e| CliError::usage(format!("cannot read the password from stdin: {e}")))?;
     let line = line.strip_suffix('\n').unwrap_or(&line);
-    Ok(Secret(line.strip_suffix('\r').unwrap_or(line).to_owned()))
+    Ok(Secret::from(line.strip_suffix('\r').unwrap_or(line)))
 }
 
 /// The password given by flags, if any.
@@ -111,7 +97,7 @@ impl ConfigPassword {
         if let Some(var) = &self.env
             && let Ok(v) = std::env::var(var)
         {
-            return Ok(Some(Secret(v)));
+            return Ok(Some(Secret::from(v)));
         }
         Ok(None)
     }
@@ -162,7 +148,7 @@ pub fn try_open_certificate_file(
         given = fb.resolve().map_err(OpenError::Password)?;
     }
     if let Some(secret) = given {
-        let loaded = load(path, Some(secret.expose())).map_err(OpenError::File)?;
+        let loaded = load(path, Some(secret.expose_secret())).map_err(OpenError::File)?;
         return Ok((loaded, Some(secret)));
     }
     match load(path, None) {
@@ -175,8 +161,8 @@ pub fn try_open_certificate_file(
         let answer = prompter
             .password(&prompt, PASSWORD_FLAGS)
             .map_err(|e| OpenError::Password(e.into()))?;
-        let secret = Secret(answer);
-        match load(path, Some(secret.expose())) {
+        let secret = Secret::from(answer);
+        match load(path, Some(secret.expose_secret())) {
             Ok(loaded) => return Ok((loaded, Some(secret))),
             Err(cprlink_cert::Error::WrongPassword { .. }) if attempt < 3 => {
                 ui.warn("wrong password, try again");
@@ -198,10 +184,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("pw");
         std::fs::write(&p, "s3cret\r\nignored\n").unwrap();
-        assert_eq!(read_secret_file(&p).unwrap().expose(), "s3cret");
-        assert_eq!(
-            format!("{:?}", read_secret_file(&p).unwrap()),
-            "Secret(***)"
+        assert_eq!(read_secret_file(&p).unwrap().expose_secret(), "s3cret");
+        let shown = format!("{:?}", read_secret_file(&p).unwrap());
+        assert!(
+            shown.contains("REDACTED") && !shown.contains("s3cret"),
+            "{shown}"
         );
     }
 }

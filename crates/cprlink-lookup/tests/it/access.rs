@@ -1,11 +1,13 @@
 //! Refusals: unregistered certificates, denied IPs, no CPR access, untrusted servers,
-//! certificates from another CA. Each maps to the error that names what to fix.
+//! certificates from another CA. Each maps to the error, with the structured facts
+//! (credential, thumbprint, the part of the onboarding to revisit) the binary's hint
+//! is worded from.
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use cprlink_cert::testpki::{LeafSpec, TestPki};
 use cprlink_lookup::config::Api;
-use cprlink_lookup::error::{TlsAlert, remedy};
+use cprlink_lookup::error::{Credential, Revisit, TlsAlert};
 use cprlink_lookup::{Client, ClientIdentity, Cpr, Error, ErrorKind};
 
 use crate::support::{expected, identity, settings, start};
@@ -34,7 +36,7 @@ fn identity_from(pki: &TestPki, cn: &str) -> ClientIdentity {
 }
 
 #[test]
-fn refusals_name_the_onboarding_step() {
+fn refusals_say_what_to_revisit_and_with_which_credential() {
     let run = start(20, |_| {});
     let want = expected(&run.sb);
     let cpr = Cpr::parse(&want[0].0).unwrap();
@@ -45,27 +47,35 @@ fn refusals_name_the_onboarding_step() {
     // A certificate from the sandbox's CA that was never registered: 401 DAF-AUTH-0005.
     let unregistered = identity_from(run.sb.pki(), "Ikke registreret");
     let err = lookup(&unregistered, Api::Rest).unwrap_err();
-    assert!(matches!(err, Error::NotAllowlisted { .. }), "{err}");
+    match &err {
+        Error::NotAllowlisted {
+            code,
+            credential: Credential::Certificate { thumbprint },
+            ..
+        } => {
+            assert_eq!(code, "DAF-AUTH-0005");
+            assert_eq!(thumbprint, &unregistered.thumbprint);
+        }
+        other => panic!("expected 401 DAF-AUTH-0005, got {other}"),
+    }
     assert_eq!(err.kind(), ErrorKind::Auth);
-    let fix = remedy(&err).unwrap();
-    assert!(
-        fix.contains("step 5") && fix.contains(&unregistered.thumbprint),
-        "{fix}"
-    );
+    assert_eq!(err.revisit(), [Revisit::IpAllowlist, Revisit::Credential]);
     // GraphQL: the token endpoint refuses the certificate (OAuth `invalid_client`).
     let err = lookup(&unregistered, Api::Graphql).unwrap_err();
-    assert!(matches!(err, Error::TokenRefused { .. }), "{err}");
+    match &err {
+        Error::TokenRefused {
+            credential: Credential::Certificate { thumbprint },
+            ..
+        } => assert_eq!(thumbprint, &unregistered.thumbprint),
+        other => panic!("expected a token refusal, got {other}"),
+    }
     assert_eq!(err.kind(), ErrorKind::Auth);
-    let fix = remedy(&err).unwrap();
-    assert!(
-        fix.contains("OAuth certificate") && fix.contains(&unregistered.thumbprint),
-        "{fix}"
-    );
+    assert_eq!(err.revisit(), [Revisit::Credential]);
     // Registered without CPR access: 403, the CPR approval.
     run.sb.register_certificate(&unregistered.thumbprint, false);
     let err = lookup(&unregistered, Api::Rest).unwrap_err();
     assert!(matches!(err, Error::Forbidden { .. }), "{err}");
-    assert!(remedy(&err).unwrap().contains("cpr-approval"));
+    assert_eq!(err.revisit(), [Revisit::DataAccess]);
     // The sandbox's own certificate from a denied IP: 401 DAF-AUTH-0005 again.
     run.sb.deny_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let err = lookup(&identity(&run.sb), Api::Rest).unwrap_err();
@@ -86,10 +96,17 @@ fn a_certificate_from_another_ca_is_refused_in_the_handshake() {
         .block_on(c.lookup_records(&[Cpr::parse(&want[0].0).unwrap()]))
         .unwrap_err();
     match &err {
-        Error::TlsRefused { alert, .. } => assert_eq!(*alert, TlsAlert::UnknownCa, "{err}"),
+        Error::TlsRefused {
+            alert, thumbprint, ..
+        } => {
+            assert_eq!(*alert, TlsAlert::UnknownCa, "{err}");
+            assert_eq!(thumbprint, &id.thumbprint);
+        }
         other => panic!("expected a TLS refusal, got {other}"),
     }
     assert_eq!(err.kind(), ErrorKind::Auth);
+    // An unknown CA is the .p12's chain: the handover.
+    assert_eq!(err.revisit(), [Revisit::Handover]);
 }
 
 #[test]
@@ -104,5 +121,6 @@ fn a_server_we_do_not_trust_points_to_ca_file() {
         .block_on(c.lookup_records(&[Cpr::parse(&want[0].0).unwrap()]))
         .unwrap_err();
     assert!(matches!(err, Error::ServerNotTrusted { .. }), "{err}");
-    assert!(remedy(&err).unwrap().contains("ca_file"));
+    // Our side's trust (`ca_file`), not the onboarding.
+    assert!(err.revisit().is_empty());
 }

@@ -5,14 +5,32 @@
 //! prints one line per check with what to fix. Exit 1 when a check fails.
 
 use cprlink_lookup::Cpr;
-use cprlink_lookup::config::Api;
-use cprlink_lookup::doctor::{self, CHECK_IDS, Check, CheckStatus, DoctorInput, Report};
+use cprlink_lookup::doctor::{self, CheckId, CheckStatus, DoctorInput};
+use serde::Serialize;
 
-use crate::args::{ApiArg, DoctorArgs};
+use crate::args::DoctorArgs;
 use crate::commands::Context;
-use crate::commands::lookup::p12_password;
+use crate::commands::connect;
 use crate::exit::{CliError, Code};
 use crate::output::hanging;
+
+/// The report as shown and as `--json` prints it: `{"api", "ok", "checks": [{"id",
+/// "status", "detail", "fix"}]}` (docs/operator.md).
+#[derive(Debug, Serialize)]
+struct Shown {
+    api: &'static str,
+    ok: bool,
+    checks: Vec<Row>,
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    id: CheckId,
+    status: CheckStatus,
+    detail: String,
+    /// What to do, naming the step of the config's onboarding route to revisit.
+    fix: Option<String>,
+}
 
 pub fn run(args: &DoctorArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let probe = match &args.probe_cpr {
@@ -24,20 +42,21 @@ pub fn run(args: &DoctorArgs, ctx: &mut Context) -> Result<Code, CliError> {
         })?),
         None => None,
     };
-    let report = match ctx.config() {
+    let shown = match ctx.config() {
         Err(e) => config_failure(&e),
         Ok(cfg) => {
             let cfg = cfg.clone();
             let mut config = cfg.config.clone();
             if let Some(api) = args.api {
-                config.datafordeler.api = match api {
-                    ApiArg::Rest => Api::Rest,
-                    ApiArg::Graphql => Api::Graphql,
-                };
+                config.datafordeler.api = connect::api(api);
             }
             // A password that cannot be had is reported by the certificate check.
             let password = match cfg.path(&config.certificate.p12) {
-                Some(p12) if p12.is_file() => p12_password(ctx, &cfg, &p12).ok().flatten(),
+                Some(p12) if p12.is_file() => {
+                    connect::p12_password(ctx.prompter.as_mut(), &cfg, &p12)
+                        .ok()
+                        .flatten()
+                }
                 _ => None,
             };
             let input = DoctorInput {
@@ -47,20 +66,38 @@ pub fn run(args: &DoctorArgs, ctx: &mut Context) -> Result<Code, CliError> {
                 password,
                 probe,
             };
-            ctx.runtime()?.block_on(doctor::run(input))
+            let report = ctx.runtime()?.block_on(doctor::run(input));
+            let route = cfg.route();
+            Shown {
+                api: report.api,
+                ok: report.ok,
+                checks: report
+                    .checks
+                    .into_iter()
+                    .map(|c| Row {
+                        fix: c
+                            .finding
+                            .as_ref()
+                            .and_then(|f| crate::exit::doctor_fix(f, route)),
+                        id: c.id,
+                        status: c.status,
+                        detail: c.detail,
+                    })
+                    .collect(),
+            }
         }
     };
     if ctx.ui.json {
-        ctx.ui.print_json(&report)?;
+        ctx.ui.print_json(&shown)?;
     } else {
-        ctx.ui.print(&render(ctx, &report))?;
+        ctx.ui.print(&render(ctx, &shown))?;
     }
-    Ok(if report.ok { Code::Success } else { Code::No })
+    Ok(if shown.ok { Code::Success } else { Code::No })
 }
 
-fn config_failure(e: &CliError) -> Report {
-    let mut checks = vec![Check {
-        id: "config",
+fn config_failure(e: &CliError) -> Shown {
+    let mut checks = vec![Row {
+        id: CheckId::Config,
         status: CheckStatus::Fail,
         detail: e.message.clone(),
         fix: e
@@ -69,22 +106,22 @@ fn config_failure(e: &CliError) -> Report {
             .cloned()
             .or_else(|| Some("see docs/operator.md for the config keys".to_owned())),
     }];
-    for id in CHECK_IDS.iter().skip(1) {
-        checks.push(Check {
+    for id in CheckId::ALL.into_iter().skip(1) {
+        checks.push(Row {
             id,
             status: CheckStatus::Skip,
             detail: "not run: `config` failed, so this check would say nothing".to_owned(),
             fix: None,
         });
     }
-    Report {
+    Shown {
         api: "unknown",
         ok: false,
         checks,
     }
 }
 
-fn render(ctx: &Context, report: &Report) -> String {
+fn render(ctx: &Context, report: &Shown) -> String {
     let mut out = String::new();
     // verdict word (4), two spaces, the check id (11), two spaces.
     let indent = 4 + 2 + 11 + 2;

@@ -2,6 +2,7 @@
 
 pub mod cert;
 pub mod completions;
+mod connect;
 pub mod demo;
 pub mod doctor;
 pub mod lookup;

@@ -12,14 +12,15 @@ use cprlink_lookup::serve::{self, ServeOptions};
 
 use crate::args::ServeArgs;
 use crate::commands::Context;
-use crate::commands::lookup::{Overrides, client, interrupted};
-use crate::exit::{CliError, Code};
+use crate::commands::connect::{self, Overrides};
+use crate::exit::{CliError, Code, ForRoute};
+use crate::secrets::ExposeSecret;
 
 pub fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let token = match &args.token_file {
         Some(path) => {
             let secret = crate::secrets::read_secret_file(path)?;
-            let token = secret.expose().trim().to_owned();
+            let token = secret.expose_secret().trim().to_owned();
             if token.len() < 16 {
                 return Err(CliError::usage(format!(
                     "the token in {} is {} characters; use at least 16",
@@ -39,16 +40,18 @@ pub fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
         None => None,
     };
     if !args.listen.ip().is_loopback() && token.is_none() {
-        return Err(cprlink_lookup::Error::TokenRequired { addr: args.listen }.into());
+        return Err(crate::exit::token_required(args.listen));
     }
-    let client = client(
-        ctx,
+    let cfg = ctx.config()?.clone();
+    let client = connect::client(
+        ctx.prompter.as_mut(),
+        &cfg,
         Overrides {
-            api: args.api,
+            api: args.api.map(connect::api),
             ..Overrides::default()
         },
     )?;
-    let audit = super::lookup::audit_log(ctx, Some("serve".to_owned()))?;
+    let audit = connect::audit_log(&cfg, Some("serve".to_owned()))?;
     let mut opts = ServeOptions::new(args.listen);
     opts.token = token;
     opts.cache_ttl = Duration::from_secs(args.cache_ttl);
@@ -56,9 +59,10 @@ pub fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let rt = ctx.runtime()?;
     let api = client.settings().api.as_str();
     let ui = ctx.ui.clone();
+    let route = cfg.route();
     rt.block_on(async move {
-        let stop = interrupted();
-        let bound = serve::bind(client, opts).await?;
+        let stop = connect::interrupted();
+        let bound = serve::bind(client, opts).await.for_route(route)?;
         ui.note(&format!(
             "cprlink serve: listening on http://{} (api {api}, cache {} s{}); Ctrl-C to stop",
             bound.local_addr(),
@@ -69,7 +73,7 @@ pub fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
                 ""
             }
         ));
-        bound.run(stop).await?;
+        bound.run(stop).await.for_route(route)?;
         ui.note("cprlink serve: stopped");
         Ok::<_, CliError>(())
     })?;

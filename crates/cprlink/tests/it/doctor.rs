@@ -1,8 +1,9 @@
-//! `cprlink doctor` on the sandbox: all pass; a denied IP names step 5.
+//! `cprlink doctor` on the sandbox: all pass; a denied IP names the allowlist step of
+//! the config's route.
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::lookup::{shared, start, unregistered_config};
+use crate::lookup::{selfservice_config, shared, start, unregistered_config};
 use crate::support::cprlink;
 
 #[test]
@@ -57,7 +58,7 @@ fn passes_on_the_sandbox_for_both_apis() {
 }
 
 #[test]
-fn a_denied_ip_fails_http_and_names_step_5() {
+fn a_denied_ip_fails_http_and_names_the_allowlist_step_of_the_route() {
     let run = start(5, |_| {});
     run.sb.deny_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let out = run
@@ -70,7 +71,8 @@ fn a_denied_ip_fails_http_and_names_step_5() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("fail  http"), "{text}");
     assert!(text.contains("DAF-AUTH-0005"), "{text}");
-    assert!(text.contains("step 5"), "{text}");
+    // The sandbox's config has a `client_id`: the administration route.
+    assert!(text.contains("fix: step 3 (ip-allowlist)"), "{text}");
     assert!(text.contains("skip  lookup"), "{text}");
     let out = run
         .cprlink()
@@ -81,7 +83,24 @@ fn a_denied_ip_fails_http_and_names_step_5() {
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], false);
+    assert_eq!(v["checks"][5]["id"], "http");
     assert_eq!(v["checks"][5]["status"], "fail");
+    let fix = v["checks"][5]["fix"].as_str().unwrap();
+    assert!(fix.starts_with("step 3 (ip-allowlist): "), "{fix}");
+    // Without `client_id`: the Self-Service route's step.
+    let dir = tempfile::tempdir().unwrap();
+    let out = cprlink()
+        .arg("--config")
+        .arg(selfservice_config(&run, dir.path()))
+        .args(["--json", "doctor"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fix = v["checks"][5]["fix"].as_str().unwrap();
+    assert!(fix.starts_with("step 5 (production-access): "), "{fix}");
+    assert!(fix.contains("step 2 (service-user)"), "{fix}");
 }
 
 #[test]
@@ -99,7 +118,7 @@ fn an_unregistered_certificate_and_a_broken_config_are_reported() {
         .clone();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("fail  http") && text.contains("step 2"),
+        text.contains("fail  http") && text.contains("step 2 (credential)"),
         "{text}"
     );
     let bad = dir.path().join("bad.toml");

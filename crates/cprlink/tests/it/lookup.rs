@@ -1,6 +1,7 @@
 //! `cprlink lookup` against the sandbox over real mutual TLS, with the sandbox's own
 //! `cprlink.toml`, for both back-ends. Also the helpers `serve` and `doctor` tests use.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -292,6 +293,7 @@ fn an_unregistered_certificate_exits_3_and_names_the_step() {
     let run = shared();
     let want = run.expected();
     let dir = tempfile::tempdir().unwrap();
+    // The sandbox's config has a `client_id`: the administration route's steps.
     let cfg = unregistered_config(run, dir.path());
     let input = dir.path().join("in.txt");
     std::fs::write(
@@ -315,7 +317,7 @@ fn an_unregistered_certificate_exits_3_and_names_the_step() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         if api == "rest" {
             assert!(stderr.contains("DAF-AUTH-0005"), "{api}: {stderr}");
-            assert!(stderr.contains("step 5"), "{api}: {stderr}");
+            assert!(stderr.contains("step 3 (ip-allowlist)"), "{api}: {stderr}");
         } else {
             assert!(
                 stderr.contains("refused to issue a token"),
@@ -323,12 +325,101 @@ fn an_unregistered_certificate_exits_3_and_names_the_step() {
             );
             assert!(stderr.contains("OAuth certificate"), "{api}: {stderr}");
         }
-        assert!(stderr.contains("step 2"), "{api}: {stderr}");
+        assert!(stderr.contains("step 2 (credential)"), "{api}: {stderr}");
         assert!(
             out.stdout.is_empty(),
             "no row may be written after a refusal"
         );
     }
+}
+
+/// The sandbox's config without `client_id`: a service user of the Self-Service
+/// route, over REST.
+pub fn selfservice_config(run: &Running, dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(run.config()).unwrap();
+    let mut cfg: toml::Table = text.parse().unwrap();
+    let d = cfg.get_mut("datafordeler").unwrap().as_table_mut().unwrap();
+    d.remove("client_id");
+    d.insert("api".into(), "rest".into());
+    let path = dir.join("selfservice.toml");
+    std::fs::write(&path, toml::to_string(&cfg).unwrap()).unwrap();
+    path
+}
+
+/// Runs `lookup CPR` with `config` (and `args`), expecting exit 3; returns stderr.
+fn refused(config: &Path, cpr: &str, args: &[&str]) -> String {
+    let out = cprlink()
+        .arg("--config")
+        .arg(config)
+        .args(["lookup", cpr])
+        .args(args)
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    assert!(
+        out.stdout.is_empty(),
+        "no row may be written after a refusal"
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn refusals_name_the_steps_of_the_route_the_config_is_on() {
+    let run = start(5, |_| {});
+    let want = run.expected();
+    let dir = tempfile::tempdir().unwrap();
+    let admin = run.config();
+    let selfservice = selfservice_config(&run, dir.path());
+    let cpr = want[0].0.as_str();
+
+    // 401 DAF-AUTH-0005: this machine's IP is not on the allowlist. (Over GraphQL the
+    // token endpoint refuses first, with OAuth's `invalid_client` and no DAF code.)
+    run.sb.deny_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let e = refused(&admin, cpr, &["--api", "rest"]);
+    assert!(e.contains("DAF-AUTH-0005"), "{e}");
+    assert!(
+        e.contains("Hint: step 3 (ip-allowlist): the IT-system's IP allowlist"),
+        "{e}"
+    );
+    assert!(e.contains("step 2 (credential)"), "{e}");
+    assert!(
+        !e.contains("production-access") && !e.contains("service-user"),
+        "{e}"
+    );
+    let e = refused(&selfservice, cpr, &[]);
+    assert!(e.contains("DAF-AUTH-0005"), "{e}");
+    assert!(
+        e.contains("Hint: step 5 (production-access): Datafordeler support must whitelist"),
+        "{e}"
+    );
+    assert!(e.contains("step 2 (service-user)"), "{e}");
+    assert!(
+        !e.contains("ip-allowlist") && !e.contains("(credential)"),
+        "{e}"
+    );
+    run.sb.allow_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+
+    // 403: the certificate is registered, without access to CPR data.
+    run.sb
+        .register_certificate(run.sb.client_thumbprint(), false);
+    for api in ["rest", "graphql"] {
+        let e = refused(&admin, cpr, &["--api", api]);
+        assert!(e.contains("HTTP 403"), "{api}: {e}");
+        assert!(
+            e.contains("Hint: step 6 (data-access): the IT-system needs the data access CustomPublicSectorPerson"),
+            "{api}: {e}"
+        );
+        assert!(!e.contains("cpr-approval"), "{api}: {e}");
+    }
+    let e = refused(&selfservice, cpr, &[]);
+    assert!(e.contains("HTTP 403"), "{e}");
+    assert!(
+        e.contains("Hint: step 4 (cpr-approval): the CPR approval"),
+        "{e}"
+    );
+    assert!(!e.contains("data-access"), "{e}");
+    assert!(cpr_like(&e).is_empty(), "a CPR number on stderr: {e}");
 }
 
 #[test]

@@ -27,6 +27,7 @@ use cprlink_cert::openssl::pkey::{PKey, Private};
 use cprlink_cert::openssl::x509::X509;
 use cprlink_cert::p12::{self, Profile};
 use cprlink_cert::trust;
+use secrecy::ExposeSecret;
 use serde_json::json;
 
 use crate::args::{CertCommand, PasswordArgs, ProfileArg};
@@ -192,14 +193,14 @@ fn new_password(file: Option<&Path>, ui: &Ui) -> Result<(Secret, bool), CliError
     match file {
         Some(path) => {
             let secret = secrets::read_secret_file(path)?;
-            if secret.expose().is_empty() {
+            if secret.expose_secret().is_empty() {
                 return Err(CliError::usage(format!(
                     "the new password in {} is empty",
                     path.display()
                 ))
                 .with_hint("put the password on the first line, or leave out --new-password-file to generate one"));
             }
-            if !secret.expose().is_ascii() {
+            if !secret.expose_secret().is_ascii() {
                 ui.warn(
                     "the new password is not ASCII; Windows, Java and OpenSSL encode letters \
                      such as æøå differently, so some may not open the file",
@@ -207,7 +208,7 @@ fn new_password(file: Option<&Path>, ui: &Ui) -> Result<(Secret, bool), CliError
             }
             Ok((secret, false))
         }
-        None => Ok((Secret::new(p12::generate_password()?), true)),
+        None => Ok((Secret::from(p12::generate_password()?), true)),
     }
 }
 
@@ -275,10 +276,10 @@ fn write_p12(p: Packed<'_>, ctx: &mut Context) -> Result<Code, CliError> {
         &p.leaf,
         &chain,
         Some(&name),
-        secret.expose(),
+        secret.expose_secret(),
         p.profile,
     )?;
-    let pw_line = format!("{}\n", secret.expose());
+    let pw_line = format!("{}\n", secret.expose_secret());
     if generated {
         files::write_all_atomic(
             &[(p.out, &der, 0o600), (&pw_path, pw_line.as_bytes(), 0o600)],

@@ -1,4 +1,5 @@
-//! From one person object of a Datafordeler answer to the fields of a lookup record.
+//! [`Person`]: one person object of a Datafordeler answer, read into the fields of a
+//! lookup record.
 //!
 //! Owns the tolerant reading of both shapes (REST lists wrapped as `{"Navn": {...}}`,
 //! GraphQL lists plain; `virkningFra` vs `virkningfra`; absent keys, `null` and `""`;

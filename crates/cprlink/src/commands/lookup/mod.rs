@@ -1,130 +1,25 @@
 //! `cprlink lookup`: names for CPR numbers, one, several, or a file in bulk.
 //!
-//! Thin: resolves the config and flags into client settings, opens the certificate
-//! once, picks the input, the output and its format (and the `--resume` point), then
-//! runs the library's streaming batch runner and turns its outcome into an exit code.
-//! Also holds the set-up that `serve` and `doctor` share. stderr only ever gets masked
-//! CPR numbers.
+//! Thin: picks the input, the output and its format (and the `--resume` point), gets a
+//! client from `connect` (config, flags, certificate), then runs the library's
+//! streaming batch runner and turns its outcome into an exit code. `output` renders the
+//! records and reads the resume point. stderr only ever gets masked CPR numbers.
+
+mod output;
 
 use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use cprlink_lookup::batch::{self, BatchOptions, Progress, RecordSink};
-use cprlink_lookup::config::Api;
 use cprlink_lookup::cpr::mask_input;
 use cprlink_lookup::input::{InputItem, InputReader};
-use cprlink_lookup::{Client, ClientIdentity, Settings};
 
-use crate::args::{ApiArg, LookupArgs, OutputFormat};
+use crate::args::{LookupArgs, OutputFormat};
 use crate::commands::Context;
-use crate::config::LoadedConfig;
+use crate::commands::connect::{self, Overrides};
 use crate::exit::{CliError, Code};
-use crate::records::{Renderer, WriterSink, resume_point};
-
-/// The flags that override `[lookup]` and `[datafordeler] api`.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Overrides {
-    pub api: Option<ApiArg>,
-    pub concurrency: Option<u32>,
-    pub batch_size: Option<u32>,
-    pub rate: Option<u32>,
-    pub retries: Option<u32>,
-    pub timeout: Option<u64>,
-}
-
-/// Client settings from the config with the flags applied.
-pub(crate) fn settings(cfg: &LoadedConfig, o: Overrides) -> Result<Settings, CliError> {
-    let mut s = Settings::from_config(&cfg.config, &cfg.base_dir)?;
-    if let Some(api) = o.api {
-        s.api = match api {
-            ApiArg::Rest => Api::Rest,
-            ApiArg::Graphql => Api::Graphql,
-        };
-    }
-    if let Some(v) = o.concurrency {
-        s.concurrency = v as usize;
-    }
-    if let Some(v) = o.batch_size {
-        s.batch_size = v as usize;
-    }
-    if let Some(v) = o.rate {
-        s.rate_limit_per_sec = v;
-    }
-    if let Some(v) = o.retries {
-        s.retries = v;
-    }
-    if let Some(v) = o.timeout {
-        s.timeout = Duration::from_secs(v);
-    }
-    s.validate()?;
-    Ok(s)
-}
-
-/// The .p12 password from the config's sources, else asked for (hidden) when we may
-/// prompt. `None` when the file opens without one.
-pub(crate) fn p12_password(
-    ctx: &mut Context,
-    cfg: &LoadedConfig,
-    p12: &Path,
-) -> Result<Option<String>, CliError> {
-    if let Some(secret) = cfg.certificate_password().resolve()? {
-        return Ok(Some(secret.expose().to_owned()));
-    }
-    match cprlink_cert::load(p12, None) {
-        Ok(_) => return Ok(None),
-        Err(cprlink_cert::Error::PasswordRequired { .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let flag = "a password source in cprlink.toml: [certificate] password_file = \"FILE\" or password_env = \"VAR\" (default CPRLINK_P12_PASSWORD)";
-    let answer = ctx
-        .prompter
-        .password(&format!("Password for {}", p12.display()), flag)?;
-    Ok(Some(answer))
-}
-
-/// The configured .p12, opened once.
-pub(crate) fn identity(ctx: &mut Context, cfg: &LoadedConfig) -> Result<ClientIdentity, CliError> {
-    let p12 = cfg.path(&cfg.config.certificate.p12).ok_or_else(|| {
-        CliError::usage("no client certificate: [certificate] p12 is empty")
-            .with_hint("set p12 in cprlink.toml")
-    })?;
-    let password = p12_password(ctx, cfg, &p12)?;
-    let loaded = cprlink_cert::load(&p12, password.as_deref())?;
-    Ok(ClientIdentity::from_loaded(&loaded)?)
-}
-
-/// Config, identity and client, ready to send.
-pub(crate) fn client(ctx: &mut Context, o: Overrides) -> Result<Client, CliError> {
-    let cfg = ctx.config()?.clone();
-    let settings = settings(&cfg, o)?;
-    let identity = identity(ctx, &cfg)?;
-    Ok(Client::new(settings, &identity)?)
-}
-
-/// A future that completes on Ctrl-C or SIGTERM. The handlers are installed at once
-/// (inside the runtime), so a signal that arrives before the future is first polled is
-/// not lost to the default action.
-pub(crate) fn interrupted() -> impl std::future::Future<Output = ()> + Send + 'static {
-    use tokio::signal::unix::{SignalKind, signal};
-    let int = signal(SignalKind::interrupt()).ok();
-    let term = signal(SignalKind::terminate()).ok();
-    async move {
-        let wait = |s: Option<tokio::signal::unix::Signal>| async move {
-            match s {
-                Some(mut s) => {
-                    s.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            () = wait(int) => {}
-            () = wait(term) => {}
-        }
-    }
-}
+use output::{Renderer, WriterSink, resume_point};
 
 fn format_for_file(path: &Path) -> OutputFormat {
     match path
@@ -250,7 +145,7 @@ fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
 
 pub fn run(args: &LookupArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let overrides = Overrides {
-        api: args.api,
+        api: args.api.map(connect::api),
         concurrency: args.concurrency,
         batch_size: args.batch_size,
         rate: args.rate,
@@ -315,8 +210,9 @@ pub fn run(args: &LookupArgs, ctx: &mut Context) -> Result<Code, CliError> {
         }
     };
 
-    let client = client(ctx, overrides)?;
-    let audit = audit_log(ctx, args.purpose.clone())?;
+    let cfg = ctx.config()?.clone();
+    let client = connect::client(ctx.prompter.as_mut(), &cfg, overrides)?;
+    let audit = connect::audit_log(&cfg, args.purpose.clone())?;
 
     let bar = (ctx.ui.stderr_is_terminal && !ctx.ui.quiet && args.cprs.len() != 1)
         .then(|| progress_bar(total));
@@ -334,7 +230,7 @@ pub fn run(args: &LookupArgs, ctx: &mut Context) -> Result<Code, CliError> {
     };
     let rt = ctx.runtime()?;
     let outcome = rt.block_on(async {
-        let stop = interrupted();
+        let stop = connect::interrupted();
         batch::run(&client, rows, sink, opts, progress, stop).await
     });
     if let Some(b) = &bar {
@@ -371,7 +267,7 @@ pub fn run(args: &LookupArgs, ctx: &mut Context) -> Result<Code, CliError> {
         }
         Err(stopped) => {
             let s = stopped.summary;
-            let mut err: CliError = stopped.error.into();
+            let mut err = crate::exit::lookup(stopped.error, cfg.route());
             if err.code == Code::Success {
                 return Ok(Code::Success);
             }
@@ -397,21 +293,4 @@ pub fn run(args: &LookupArgs, ctx: &mut Context) -> Result<Code, CliError> {
             Err(err)
         }
     }
-}
-
-/// The audit trail named by the config's `audit_log`, if any, opened for `purpose`.
-pub(crate) fn audit_log(
-    ctx: &mut Context,
-    purpose: Option<String>,
-) -> Result<Option<Arc<cprlink_lookup::audit::AuditLog>>, CliError> {
-    let path = {
-        let cfg = ctx.config()?;
-        cfg.path(&cfg.config.lookup.audit_log)
-    };
-    Ok(match path {
-        Some(p) => Some(Arc::new(cprlink_lookup::audit::AuditLog::open(
-            &p, purpose,
-        )?)),
-        None => None,
-    })
 }
