@@ -27,7 +27,6 @@ use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
-use openssl::hash::MessageDigest;
 use openssl::x509::X509;
 use serde::Deserialize;
 
@@ -285,13 +284,13 @@ fn register(shared: &Shared, query: &str, content_type: &str, body: &[u8]) -> Re
                 "the body is neither JSON nor a certificate (PEM or DER)",
             );
         };
-        let Ok(digest) = cert.digest(MessageDigest::sha1()) else {
+        let Ok(thumbprint) = cprlink_cert::facts::sha1_thumbprint(&cert) else {
             return error(StatusCode::BAD_REQUEST, "cannot hash the certificate");
         };
         let cpr_access = !form_urlencoded::parse(query.as_bytes())
             .any(|(k, v)| k == "cpr_access" && v == "false");
         (
-            digest.iter().map(|b| format!("{b:02X}")).collect(),
+            thumbprint,
             cpr_access,
         )
     };

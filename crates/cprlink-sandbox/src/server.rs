@@ -27,7 +27,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use openssl::hash::MessageDigest;
 use openssl::ssl::{Ssl, SslAcceptor, SslMethod, SslVerifyMode};
 use openssl::x509::store::X509StoreBuilder;
 use tokio::net::TcpListener;
@@ -200,8 +199,7 @@ async fn serve_connection(
         stream
             .ssl()
             .peer_certificate()
-            .and_then(|c| c.digest(MessageDigest::sha1()).ok())
-            .map(|d| d.iter().map(|b| format!("{b:02X}")).collect::<String>())
+            .and_then(|c| cprlink_cert::facts::sha1_thumbprint(&c).ok())
     } else {
         None
     };
