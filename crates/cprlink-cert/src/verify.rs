@@ -519,7 +519,7 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Report {
             None
         }
     };
-    check_intermediate(&mut c, &leaf, &others, chain.as_ref());
+    check_intermediate(&mut c, &leaf, &others, &opts.extra_trust);
 
     // environment, oces_generation, cvr, kind
     check_environment(
@@ -789,12 +789,7 @@ fn check_usages(c: &mut Checks, f: &CertFacts) {
     }
 }
 
-fn check_intermediate(
-    c: &mut Checks,
-    leaf: &X509Ref,
-    others: &[X509],
-    chain: Option<&ChainStatus>,
-) {
+fn check_intermediate(c: &mut Checks, leaf: &X509Ref, others: &[X509], extra_trust: &[X509]) {
     let issuer_cn = crate::facts::entry(leaf.issuer_name(), Nid::COMMONNAME)
         .unwrap_or_else(|| crate::facts::name_text(leaf.issuer_name()));
     if trust::is_self_signed(leaf) {
@@ -815,7 +810,14 @@ fn check_intermediate(
         }
         return;
     }
-    if chain.is_some_and(|ch| ch.verified && ch.path.len() <= 2) {
+    // Only a root may be missing from the file. An issuing CA given with --trust (or
+    // one cprlink carries) lets the chain build here, but DPG needs it in the file
+    // (certificates.md §4), so it is no reason to pass.
+    let issued_by_a_root = trust::embedded_roots()
+        .iter()
+        .chain(extra_trust)
+        .any(|r| trust::is_self_signed(r) && trust::issued_by(leaf, r));
+    if issued_by_a_root {
         c.pass(
             CheckId::Intermediate,
             format!("not needed: issued directly by the root {issuer_cn}"),

@@ -120,3 +120,65 @@ fn the_verdict_is_the_worst_status() {
         "the path itself is fine"
     );
 }
+
+/// `intermediate` judges the file itself (certificates.md §4): DPG needs the issuing CA
+/// in it, even when `--trust` (or cprlink's own anchors) let the chain build here.
+#[test]
+fn intermediate_warns_when_the_file_lacks_the_issuing_ca_whatever_the_trust() {
+    let dir = tmp();
+    let path = dir.path().join("no-chain.p12");
+    std::fs::write(&path, p12_of(&fx().good, &[], Profile::Compat)).unwrap();
+    let trusts = [
+        ("the root", vec![fx().pki.root.cert.clone()]),
+        ("the issuing CA", vec![fx().pki.issuing.cert.clone()]),
+        (
+            "root and issuing CA",
+            vec![fx().pki.root.cert.clone(), fx().pki.issuing.cert.clone()],
+        ),
+    ];
+    for (what, trust) in trusts {
+        let mut o = VerifyOptions::new();
+        o.extra_trust = trust;
+        let r = verify_file(&path, Some(PASSWORD), &o).unwrap();
+        assert_eq!(
+            status(&r, CheckId::Intermediate),
+            CheckStatus::Warn,
+            "--trust {what}: {:#?}",
+            r.check(CheckId::Intermediate)
+        );
+        let detail = &r.check(CheckId::Intermediate).unwrap().detail;
+        assert!(detail.contains("lacks the issuing CA"), "{detail}");
+    }
+    // With --trust naming the issuing CA the chain builds (as a partial chain) and only
+    // `intermediate` warns.
+    let mut o = VerifyOptions::new();
+    o.extra_trust = vec![fx().pki.issuing.cert.clone()];
+    let r = verify_file(&path, Some(PASSWORD), &o).unwrap();
+    assert_eq!(status(&r, CheckId::Chain), CheckStatus::Pass);
+
+    // With the issuing CA in the file it passes; a leaf the root signed needs none.
+    let with = dir.path().join("with-chain.p12");
+    std::fs::write(
+        &with,
+        p12_of(
+            &fx().good,
+            &[fx().pki.issuing.cert.clone()],
+            Profile::Compat,
+        ),
+    )
+    .unwrap();
+    let r = verify_file(&with, Some(PASSWORD), &opts()).unwrap();
+    assert_eq!(status(&r, CheckId::Intermediate), CheckStatus::Pass);
+    let root_signed =
+        cprlink_cert::testpki::issue_leaf_for_key(&fx().pki.root, &spec(), &fx().key).unwrap();
+    let direct = dir.path().join("root-signed.p12");
+    std::fs::write(&direct, p12_of(&root_signed, &[], Profile::Compat)).unwrap();
+    let r = verify_file(&direct, Some(PASSWORD), &opts()).unwrap();
+    assert_eq!(status(&r, CheckId::Intermediate), CheckStatus::Pass);
+    assert!(
+        r.check(CheckId::Intermediate)
+            .unwrap()
+            .detail
+            .contains("not needed")
+    );
+}
