@@ -2091,3 +2091,101 @@ fn verify_renewal_of_passes_a_renewal_and_names_each_reason_otherwise() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Hint: --renewal-of takes"));
 }
+
+// ---------------------------------------------------------------------------------
+// An empty password is an input error, whatever its source
+
+#[test]
+fn an_empty_password_is_refused_before_it_is_tried_from_every_source() {
+    let dir = tmp();
+    let d = dir.path();
+    p12_file(d, "dpg-handover.p12", &fx().good, &issuing());
+    write(d, "empty.txt", b"");
+    write(d, "newline.txt", b"\n");
+    let check = |out: std::process::Output, message: &str| {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{message}: {stderr}");
+        assert!(stderr.contains(&format!("error: {message}")), "{stderr}");
+        assert!(stderr.contains("Hint: "), "{stderr}");
+        assert!(!stderr.contains("wrong password"), "{stderr}");
+        // Refused before the file was opened: no report.
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    };
+    let verify = || {
+        let mut cmd = cprlink();
+        cmd.current_dir(d).env_remove("CPRLINK_P12_PASSWORD").args([
+            "--json",
+            "cert",
+            "verify",
+            "dpg-handover.p12",
+        ]);
+        cmd
+    };
+    // --password-file, empty or holding only a line end.
+    for file in ["empty.txt", "newline.txt"] {
+        check(
+            verify().args(["--password-file", file]).output().unwrap(),
+            &format!("the password file {file} is empty"),
+        );
+    }
+    // --password-env naming a variable set to nothing.
+    check(
+        verify()
+            .env("EMPTY_P12_PASSWORD", "")
+            .args(["--password-env", "EMPTY_P12_PASSWORD"])
+            .output()
+            .unwrap(),
+        "the environment variable EMPTY_P12_PASSWORD (named for the password) is empty",
+    );
+    // --password-stdin with an empty first line.
+    check(
+        verify()
+            .arg("--password-stdin")
+            .write_stdin("\n")
+            .output()
+            .unwrap(),
+        "the password on stdin is empty",
+    );
+    // --password-dir with an empty NAME.password.
+    std::fs::create_dir(d.join("pw")).unwrap();
+    write(&d.join("pw"), "dpg-handover.p12.password", b"");
+    check(
+        verify().args(["--password-dir", "pw"]).output().unwrap(),
+        "the password file pw/dpg-handover.p12.password is empty",
+    );
+    // The config's password_env (the default names $CPRLINK_P12_PASSWORD for the
+    // configured ./dpg-handover.p12), set to nothing.
+    check(
+        verify().env("CPRLINK_P12_PASSWORD", "").output().unwrap(),
+        "the environment variable CPRLINK_P12_PASSWORD (named for the password) is empty",
+    );
+    // The config's password_file, empty.
+    write(
+        d,
+        "cprlink.toml",
+        b"[certificate]\np12 = \"dpg-handover.p12\"\npassword_file = \"empty.txt\"\n",
+    );
+    let out = verify().output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("empty.txt is empty"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    // Other commands read passwords the same way.
+    let out = cprlink()
+        .current_dir(d)
+        .args([
+            "cert",
+            "inspect",
+            "dpg-handover.p12",
+            "--password-file",
+            "newline.txt",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("newline.txt is empty"));
+}

@@ -112,7 +112,7 @@ impl Passwords {
                 let pw_path = password_file_in(dir, path);
                 if std::fs::symlink_metadata(&pw_path).is_ok() {
                     let secret =
-                        secrets::read_secret_file(&pw_path).map_err(OpenError::Password)?;
+                        secrets::read_password_file(&pw_path).map_err(OpenError::Password)?;
                     return cprlink_cert::load(path, Some(secret.expose()))
                         .map_err(OpenError::File);
                 }
