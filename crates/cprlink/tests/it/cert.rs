@@ -2189,3 +2189,41 @@ fn an_empty_password_is_refused_before_it_is_tried_from_every_source() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("newline.txt is empty"));
 }
+
+// ---------------------------------------------------------------------------------
+// Damaged files through the binary (the property tests of cprlink-cert go further)
+
+#[test]
+fn verify_truncated_and_damaged_files_exit_2_or_3_never_a_crash() {
+    let dir = tmp();
+    let good = p12::build(
+        &fx().key,
+        &fx().good,
+        &issuing(),
+        Some("t"),
+        PASSWORD,
+        Profile::Compat,
+    )
+    .unwrap();
+    let mut cases: Vec<(String, Vec<u8>)> = (0..10)
+        .map(|k| (format!("cut-{k}"), good[..good.len() * k / 10].to_vec()))
+        .collect();
+    // Bit flips in the outer structure, where lengths and tags live.
+    for at in [0, 1, 2, 3, 5, 8, 13, 21, 34, 55] {
+        let mut bytes = good.clone();
+        bytes[at] ^= 0x04;
+        cases.push((format!("flip-{at}"), bytes));
+    }
+    cases.push(("bom-only".into(), b"\xef\xbb\xbf\r\n".to_vec()));
+    for (name, bytes) in cases {
+        let file = write(dir.path(), &format!("{name}.p12"), &bytes);
+        let (code, j) = verify_json(dir.path(), &file, &[]);
+        assert!(
+            [1, 2, 3].contains(&code),
+            "{name}: exit {code} (101 is a panic, 5 an internal error): {j:#}"
+        );
+        if code != 1 {
+            assert_eq!(j["verdict"], "fail", "{name}");
+        }
+    }
+}
