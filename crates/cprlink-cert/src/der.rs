@@ -4,8 +4,9 @@
 //! protection parameters of a PKCS#12 file before anything is decrypted (to bound
 //! iteration counts), and re-signing a test certificate with RSASSA-PSS. [`Reader`]
 //! reads definite-length DER; [`parse_ber`] also reads BER (indefinite lengths and
-//! constructed strings, as Windows and Java write PKCS#12), with a depth limit so that
-//! a crafted file can neither recurse without bound nor take more than linear time.
+//! constructed strings, as Windows and Java write PKCS#12), with a depth and an element
+//! limit so that a crafted file can neither recurse without bound nor take more than
+//! linear time or memory in proportion. Both are fuzzed (`tests/it/hostile.rs`).
 
 /// Universal tags used by the callers.
 pub mod tag {
@@ -137,6 +138,11 @@ impl<'a> Reader<'a> {
 /// keeps a crafted file from exhausting the stack.
 pub const MAX_BER_DEPTH: usize = 40;
 
+/// How many elements one [`parse_ber`] call may build. A real PKCS#12 file has a few
+/// hundred (a BER string cut into 1,000-byte segments adds one per segment); the bound
+/// keeps a crafted 16 MB file of tiny elements from taking gigabytes of memory.
+pub const MAX_BER_ELEMENTS: usize = 100_000;
+
 /// One BER element, parsed with all its descendants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ber<'a> {
@@ -214,13 +220,19 @@ impl<'a> Ber<'a> {
 
 /// Parses one BER element from the start of `input`; returns it and the bytes it took.
 pub fn parse_ber(input: &[u8]) -> Result<(Ber<'_>, usize), DerError> {
-    parse_ber_at(input, 0)
+    let mut budget = MAX_BER_ELEMENTS;
+    parse_ber_at(input, 0, &mut budget)
 }
 
-fn parse_ber_at(input: &[u8], depth: usize) -> Result<(Ber<'_>, usize), DerError> {
+fn parse_ber_at<'a>(
+    input: &'a [u8],
+    depth: usize,
+    budget: &mut usize,
+) -> Result<(Ber<'a>, usize), DerError> {
     if depth > MAX_BER_DEPTH {
         return Err(DerError("nested too deeply"));
     }
+    *budget = budget.checked_sub(1).ok_or(DerError("too many elements"))?;
     let ident = *input.first().ok_or(DerError("truncated element"))?;
     let mut pos = 1;
     let mut number = u32::from(ident & 0x1f);
@@ -256,7 +268,7 @@ fn parse_ber_at(input: &[u8], depth: usize) -> Result<(Ber<'_>, usize), DerError
                 pos += 2;
                 break;
             }
-            let (child, used) = parse_ber_at(rest, depth + 1)?;
+            let (child, used) = parse_ber_at(rest, depth + 1, budget)?;
             pos += used;
             children.push(child);
         }
@@ -294,7 +306,7 @@ fn parse_ber_at(input: &[u8], depth: usize) -> Result<(Ber<'_>, usize), DerError
     let mut indefinite = false;
     let mut at = 0;
     while at < body.len() {
-        let (child, used) = parse_ber_at(&body[at..], depth + 1)?;
+        let (child, used) = parse_ber_at(&body[at..], depth + 1, budget)?;
         indefinite |= child.indefinite;
         at += used;
         children.push(child);
@@ -472,6 +484,14 @@ mod tests {
             .flatten()
             .collect();
         assert_eq!(parse_ber(&deep).unwrap_err(), DerError("nested too deeply"));
+        // Many tiny elements are refused before they take memory out of proportion.
+        let flat = encode(tag::SEQUENCE, &[0x04, 0x00].repeat(MAX_BER_ELEMENTS));
+        assert_eq!(parse_ber(&flat).unwrap_err(), DerError("too many elements"));
+        let fits = encode(tag::SEQUENCE, &[0x04, 0x00].repeat(MAX_BER_ELEMENTS - 1));
+        assert_eq!(
+            parse_ber(&fits).unwrap().0.children.len(),
+            MAX_BER_ELEMENTS - 1
+        );
         // Definite DER parses the same way.
         let der = encode(tag::SEQUENCE, &encode_u64(2048));
         let (ber, _) = parse_ber(&der).unwrap();

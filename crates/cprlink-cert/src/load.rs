@@ -139,12 +139,14 @@ pub const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
 
 /// Like [`load`], for bytes already read.
 pub fn load_bytes(path: &Path, bytes: Vec<u8>, password: Option<&str>) -> Result<Loaded, Error> {
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+    let text = strip_bom_and_space(&bytes);
+    // Nothing but white space (and perhaps a byte-order mark, as Windows editors save
+    // text) is an empty file; the checks below also rely on a first byte.
+    if text.is_empty() {
         return Err(Error::EmptyFile {
             path: path.to_path_buf(),
         });
     }
-    let text = strip_bom_and_space(&bytes);
     // `openssl pkcs12 -nokeys` and `openssl x509 -text` put "Bag Attributes" /
     // "subject=" or the decoded text before the PEM block: still a PEM file.
     if text.starts_with(b"-----BEGIN ") || (text[0] != 0x30 && has_pem_block(text)) {
@@ -445,10 +447,12 @@ mod tests {
         ));
 
         let empty = dir.path().join("e.p12");
-        std::fs::write(&empty, b"").unwrap();
-        assert!(matches!(
-            load(&empty, Some("pw")),
-            Err(Error::EmptyFile { .. })
-        ));
+        for content in [&b""[..], b" \n", b"\xef\xbb\xbf", b"\xef\xbb\xbf\r\n"] {
+            std::fs::write(&empty, content).unwrap();
+            assert!(
+                matches!(load(&empty, Some("pw")), Err(Error::EmptyFile { .. })),
+                "{content:?}"
+            );
+        }
     }
 }

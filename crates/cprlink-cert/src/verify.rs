@@ -4,8 +4,10 @@
 //! (`pass`/`warn`/`fail`/`info`) and a one-line reason in words a DPG staff member can
 //! act on, and the verdict: fail if any check fails, else warn if any warns, else pass.
 //! Every report carries every check id in the same order (`revocation` only when asked
-//! online), so scripts can rely on them. It never prints; the binary renders reports
-//! and picks exit codes.
+//! online, `renewal` only with the certificate being replaced), so scripts can rely on
+//! them. The renewal comparison is public ([`renewal_problems`], [`renewal_check`]) for
+//! the onboarding's renewal too. It never prints; the binary renders reports and picks
+//! exit codes.
 
 use std::path::Path;
 use std::time::Duration;
@@ -160,6 +162,8 @@ pub struct VerifyOptions {
     pub ocsp_url: Option<String>,
     /// Time limit for each online attempt (OCSP, then CRL).
     pub online_timeout: Duration,
+    /// The certificate being replaced: adds the `renewal` check ([`renewal_check`]).
+    pub renewal_of: Option<X509>,
 }
 
 impl VerifyOptions {
@@ -175,6 +179,7 @@ impl VerifyOptions {
             now: Utc::now(),
             ocsp_url: None,
             online_timeout: Duration::from_secs(5),
+            renewal_of: None,
         }
     }
 }
@@ -457,9 +462,7 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Report {
         for id in CheckId::about_the_certificate() {
             c.info(*id, "not checked: no certificate");
         }
-        if opts.online {
-            c.info(CheckId::Revocation, "not checked: no certificate");
-        }
+        c.asked_for_but_not_checked(opts, "not checked: no certificate");
         return c.finish(None, None);
     };
     let facts = match CertFacts::of(&leaf, opts.now) {
@@ -472,6 +475,7 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Report {
             for id in CheckId::about_the_certificate() {
                 c.info(*id, "not checked: unreadable certificate");
             }
+            c.asked_for_but_not_checked(opts, "not checked: unreadable certificate");
             return c.finish(None, None);
         }
     };
@@ -519,7 +523,7 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Report {
             None
         }
     };
-    check_intermediate(&mut c, &leaf, &others, chain.as_ref());
+    check_intermediate(&mut c, &leaf, &others, &opts.extra_trust);
 
     // environment, oces_generation, cvr, kind
     check_environment(
@@ -576,7 +580,180 @@ pub fn verify(loaded: &Loaded, opts: &VerifyOptions) -> Report {
     if opts.online {
         check_revocation(&mut c, &leaf, &others, opts);
     }
+    if let Some(old) = &opts.renewal_of {
+        c.0.push(renewal_check(old, &leaf));
+    }
     c.finish(Some(facts), chain)
+}
+
+/// Why a certificate is not a renewal of the one it replaces. A renewal from MitID
+/// Erhverv keeps the CVR, the organisation, the kind and the environment, and brings a
+/// new key and a later expiry (certificates.md §1; Datafordeler: a new thumbprint to
+/// register).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenewalProblem {
+    /// Both files hold the very same certificate.
+    SameCertificate,
+    OtherCvr {
+        old: Option<String>,
+        new: Option<String>,
+    },
+    OtherOrganisation {
+        old: Option<String>,
+        new: Option<String>,
+    },
+    OtherKind {
+        old: Kind,
+        new: Kind,
+    },
+    OtherEnvironment {
+        old: Environment,
+        new: Environment,
+    },
+    /// The new certificate certifies the old key.
+    SameKey,
+    /// The new certificate does not expire after the old one.
+    NotLater {
+        old: DateTime<Utc>,
+        new: DateTime<Utc>,
+    },
+}
+
+impl std::fmt::Display for RenewalProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".to_owned());
+        let day = |t: &DateTime<Utc>| t.format("%Y-%m-%d").to_string();
+        match self {
+            RenewalProblem::SameCertificate => write!(f, "it is the same certificate"),
+            RenewalProblem::OtherCvr { old, new } => write!(
+                f,
+                "another CVR ({} here, {} on the old one)",
+                or_none(new),
+                or_none(old)
+            ),
+            RenewalProblem::OtherOrganisation { old, new } => write!(
+                f,
+                "another organisation ({:?} here, {:?} on the old one)",
+                or_none(new),
+                or_none(old)
+            ),
+            RenewalProblem::OtherKind { old, new } => write!(
+                f,
+                "another kind ({} here, {} on the old one)",
+                new.as_str(),
+                old.as_str()
+            ),
+            RenewalProblem::OtherEnvironment { old, new } => {
+                write!(f, "another environment ({new} here, {old} on the old one)")
+            }
+            RenewalProblem::SameKey => write!(
+                f,
+                "the same key as the old one (a renewal from MitID Erhverv has a new key)"
+            ),
+            RenewalProblem::NotLater { old, new } => write!(
+                f,
+                "it expires {}, not after the old one ({})",
+                day(new),
+                day(old)
+            ),
+        }
+    }
+}
+
+/// What stands between `new` and being a renewal of `old`: nothing when it is one.
+/// For `cert verify --renewal-of` and the onboarding's `onboard renew`.
+pub fn renewal_problems(old: &X509Ref, new: &X509Ref) -> Result<Vec<RenewalProblem>, Error> {
+    if crate::facts::same_certificate(old, new) {
+        return Ok(vec![RenewalProblem::SameCertificate]);
+    }
+    let now = Utc::now();
+    let (o, n) = (CertFacts::of(old, now)?, CertFacts::of(new, now)?);
+    let mut problems = Vec::new();
+    if o.cvr.is_none() || o.cvr != n.cvr {
+        problems.push(RenewalProblem::OtherCvr {
+            old: o.cvr.clone(),
+            new: n.cvr.clone(),
+        });
+    }
+    let trimmed = |v: &Option<String>| v.as_deref().map(str::trim).map(str::to_owned);
+    if trimmed(&o.organisation) != trimmed(&n.organisation) {
+        problems.push(RenewalProblem::OtherOrganisation {
+            old: o.organisation.clone(),
+            new: n.organisation.clone(),
+        });
+    }
+    if o.kind != n.kind {
+        problems.push(RenewalProblem::OtherKind {
+            old: o.kind,
+            new: n.kind,
+        });
+    }
+    if o.environment != n.environment {
+        problems.push(RenewalProblem::OtherEnvironment {
+            old: o.environment,
+            new: n.environment,
+        });
+    }
+    let same_key = match (old.public_key(), new.public_key()) {
+        (Ok(a), Ok(b)) => a.public_eq(&b),
+        _ => false,
+    };
+    if same_key {
+        problems.push(RenewalProblem::SameKey);
+    }
+    if n.not_after <= o.not_after {
+        problems.push(RenewalProblem::NotLater {
+            old: o.not_after,
+            new: n.not_after,
+        });
+    }
+    Ok(problems)
+}
+
+/// The `renewal` check: `pass` when `new` renews `old`, `fail` with every reason
+/// otherwise.
+pub fn renewal_check(old: &X509Ref, new: &X509Ref) -> Check {
+    let day = |t: DateTime<Utc>| t.format("%Y-%m-%d").to_string();
+    let old_facts = CertFacts::of(old, Utc::now());
+    let (status, detail) = match (renewal_problems(old, new), &old_facts) {
+        (Ok(problems), Ok(o)) if problems.is_empty() => {
+            let gained = CertFacts::of(new, Utc::now())
+                .map(|n| (n.not_after - o.not_after).num_days())
+                .unwrap_or(0);
+            (
+                CheckStatus::Pass,
+                format!(
+                    "renews the certificate expiring {} (SHA-1 {}): same CVR, organisation, \
+                     kind and environment, a new key, {gained} days later",
+                    day(o.not_after),
+                    o.sha1_thumbprint
+                ),
+            )
+        }
+        (Ok(problems), _) => {
+            let reasons: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            let of = match &old_facts {
+                Ok(o) => format!(" expiring {}", day(o.not_after)),
+                Err(_) => String::new(),
+            };
+            (
+                CheckStatus::Fail,
+                format!(
+                    "not a renewal of the certificate{of}: {}",
+                    reasons.join("; ")
+                ),
+            )
+        }
+        (Err(e), _) => (
+            CheckStatus::Fail,
+            format!("cannot compare with the old certificate: {e}"),
+        ),
+    };
+    Check {
+        id: CheckId::Renewal,
+        status,
+        detail,
+    }
 }
 
 /// Production or test: the embedded root the chain reached says it best; otherwise the
@@ -619,6 +796,16 @@ impl Checks {
     }
     fn info(&mut self, id: CheckId, detail: impl Into<String>) {
         self.push(id, CheckStatus::Info, detail);
+    }
+    /// `revocation` and `renewal`, when asked for, on a file whose certificate could
+    /// not be checked: the report still carries every id the caller asked for.
+    fn asked_for_but_not_checked(&mut self, opts: &VerifyOptions, why: &str) {
+        if opts.online {
+            self.info(CheckId::Revocation, why);
+        }
+        if opts.renewal_of.is_some() {
+            self.info(CheckId::Renewal, why);
+        }
     }
     fn finish(self, leaf: Option<CertFacts>, chain: Option<ChainStatus>) -> Report {
         let mut report = Report::from_checks(self.0);
@@ -789,12 +976,7 @@ fn check_usages(c: &mut Checks, f: &CertFacts) {
     }
 }
 
-fn check_intermediate(
-    c: &mut Checks,
-    leaf: &X509Ref,
-    others: &[X509],
-    chain: Option<&ChainStatus>,
-) {
+fn check_intermediate(c: &mut Checks, leaf: &X509Ref, others: &[X509], extra_trust: &[X509]) {
     let issuer_cn = crate::facts::entry(leaf.issuer_name(), Nid::COMMONNAME)
         .unwrap_or_else(|| crate::facts::name_text(leaf.issuer_name()));
     if trust::is_self_signed(leaf) {
@@ -815,7 +997,14 @@ fn check_intermediate(
         }
         return;
     }
-    if chain.is_some_and(|ch| ch.verified && ch.path.len() <= 2) {
+    // Only a root may be missing from the file. An issuing CA given with --trust (or
+    // one cprlink carries) lets the chain build here, but DPG needs it in the file
+    // (certificates.md §4), so it is no reason to pass.
+    let issued_by_a_root = trust::embedded_roots()
+        .iter()
+        .chain(extra_trust)
+        .any(|r| trust::is_self_signed(r) && trust::issued_by(leaf, r));
+    if issued_by_a_root {
         c.pass(
             CheckId::Intermediate,
             format!("not needed: issued directly by the root {issuer_cn}"),

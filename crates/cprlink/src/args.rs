@@ -122,7 +122,7 @@ pub enum CertCommand {
     Pack(CertPackArgs),
     /// Same .p12 contents, new protection (e.g. old RC2 export -> compat).
     Repack(CertRepackArgs),
-    /// Run the DPG handover checklist on a .p12 and give a verdict.
+    /// Run the DPG handover checklist on one or more .p12 files and give a verdict.
     Verify(CertVerifyArgs),
 }
 
@@ -239,10 +239,22 @@ pub enum TargetEnvironment {
 
 #[derive(Debug, Args)]
 pub struct CertVerifyArgs {
-    /// The .p12/.pfx to verify.
-    pub file: PathBuf,
+    /// The .p12/.pfx files to verify; several give one checklist each, then a summary table.
+    #[arg(required = true, value_name = "FILE.p12")]
+    pub files: Vec<PathBuf>,
     #[command(flatten)]
     pub password: PasswordArgs,
+    /// Read each file's password from DIR/NAME.password, NAME being the file's own name
+    /// (e.g. DIR/handover.p12.password).
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["password_file", "password_env", "password_stdin"]
+    )]
+    pub password_dir: Option<PathBuf>,
+    /// The certificate being replaced (.cer/.pem/.p12): adds the `renewal` check.
+    #[arg(long, value_name = "OLD")]
+    pub renewal_of: Option<PathBuf>,
     /// The .cer uploaded to Datafordeler: must be the same certificate.
     #[arg(long, value_name = "UPLOADED.cer")]
     pub cer: Option<PathBuf>,

@@ -65,16 +65,48 @@ pub fn read_secret_stdin() -> Result<Secret, CliError> {
     Ok(Secret::from(line.strip_suffix('\r').unwrap_or(line)))
 }
 
+/// A password from FILE: its first line, which must not be empty.
+pub fn read_password_file(path: &Path) -> Result<Secret, CliError> {
+    non_empty(read_secret_file(path)?, || {
+        CliError::usage(format!("the password file {} is empty", path.display()))
+            .with_hint("put the password on its first line (and nothing before it)")
+    })
+}
+
+/// An empty password from a file, a variable or stdin is a mistake (a file saved empty,
+/// a variable set to nothing): refused before anything is tried, because trying it
+/// would report a wrong password (exit 3) and send the user after the wrong thing. Only
+/// the hidden prompt takes an empty answer, for a file protected without a password.
+fn non_empty(secret: Secret, refusal: impl FnOnce() -> CliError) -> Result<Secret, CliError> {
+    if secret.expose_secret().is_empty() {
+        return Err(refusal());
+    }
+    Ok(secret)
+}
+
+fn empty_env(var: &str) -> CliError {
+    CliError::usage(format!(
+        "the environment variable {var} (named for the password) is empty"
+    ))
+    .with_hint(format!(
+        "set {var} to the password, or pass --password-file FILE"
+    ))
+}
+
 /// The password given by flags, if any.
 pub fn from_flags(args: &PasswordArgs) -> Result<Option<Secret>, CliError> {
     if let Some(path) = &args.password_file {
-        return read_secret_file(path).map(Some);
+        return read_password_file(path).map(Some);
     }
     if let Some(var) = &args.password_env {
-        return read_secret_env(var).map(Some);
+        return non_empty(read_secret_env(var)?, || empty_env(var)).map(Some);
     }
     if args.password_stdin {
-        return read_secret_stdin().map(Some);
+        return non_empty(read_secret_stdin()?, || {
+            CliError::usage("the password on stdin is empty")
+                .with_hint("write the password as the first line of stdin")
+        })
+        .map(Some);
     }
     Ok(None)
 }
@@ -92,12 +124,12 @@ impl ConfigPassword {
     /// (the default `password_env` is only a suggestion).
     pub fn resolve(&self) -> Result<Option<Secret>, CliError> {
         if let Some(file) = &self.file {
-            return read_secret_file(file).map(Some);
+            return read_password_file(file).map(Some);
         }
         if let Some(var) = &self.env
             && let Ok(v) = std::env::var(var)
         {
-            return Ok(Some(Secret::from(v)));
+            return non_empty(Secret::from(v), || empty_env(var)).map(Some);
         }
         Ok(None)
     }

@@ -8,6 +8,7 @@
     clippy::print_stderr
 )]
 
+mod hostile;
 mod protection;
 mod revocation;
 mod support;

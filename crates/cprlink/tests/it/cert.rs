@@ -1665,3 +1665,565 @@ fn export_and_pack_warn_about_an_expired_employee_certificate() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expired on"));
 }
+
+// ---------------------------------------------------------------------------------
+// verify: the file itself must carry the issuing CA
+
+#[test]
+fn verify_intermediate_warns_when_only_trust_carries_the_issuing_ca() {
+    let dir = tmp();
+    let file = p12_file(dir.path(), "no-chain.p12", &fx().good, &[]);
+    let issuing_only = write(
+        dir.path(),
+        "issuing.pem",
+        &fx().pki.issuing.cert.to_pem().unwrap(),
+    );
+    let (code, j) = verify_json(dir.path(), &file, &["--trust", path_str(&issuing_only)]);
+    assert_eq!(code, 0, "{j:#}");
+    assert_eq!(j["verdict"], "warn");
+    assert_eq!(status(&j, "chain"), "pass", "the partial chain builds");
+    assert_eq!(status(&j, "intermediate"), "warn");
+    assert!(
+        detail(&j, "intermediate").contains("the file lacks the issuing CA"),
+        "{j:#}"
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// verify: several files, --password-dir, --renewal-of
+
+/// The rows of the summary table (the lines after its `FILE ... VERDICT` header, up to
+/// the blank line).
+fn table_rows(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("FILE "))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect()
+}
+
+fn json_of(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON on stdout ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn verify_several_files_gives_a_checklist_each_then_a_table_and_the_worst_exit() {
+    let dir = tmp();
+    let d = dir.path();
+    p12_file(d, "good.p12", &fx().good, &issuing());
+    let employee = leaf(&LeafSpec::oces3_employee("Jens Hansen", "Testkommune", CVR));
+    p12_file(d, "employee.p12", &employee, &issuing());
+    let other_pw = p12::build(
+        &fx().key,
+        &fx().good,
+        &issuing(),
+        None,
+        "not the same password",
+        Profile::Compat,
+    )
+    .unwrap();
+    write(d, "other-password.p12", &other_pw);
+    pwfile(d);
+    trust_root(d);
+    let files = ["good.p12", "employee.p12", "other-password.p12"];
+    let flags = [
+        "--password-file",
+        "pw.txt",
+        "--trust",
+        "root.pem",
+        "--cvr",
+        CVR,
+        "--environment",
+        "test",
+    ];
+
+    let out = cprlink()
+        .current_dir(d)
+        .args(["cert", "verify"])
+        .args(files)
+        .args(flags)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The worst file decides: the wrong password's 3 over the failed check's 1.
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert_human_output_is_tidy(&stdout);
+    // One checklist per file, under its name.
+    let sections: Vec<&str> = stdout.split("==> ").skip(1).collect();
+    assert_eq!(sections.len(), 3, "{stdout}");
+    assert!(sections[0].starts_with("good.p12 <=="), "{stdout}");
+    assert!(sections[0].contains("verdict: pass (every check passed)"));
+    assert!(sections[1].starts_with("employee.p12 <=="));
+    assert!(
+        sections[1].contains("verdict: fail (failed: kind)"),
+        "{stdout}"
+    );
+    assert!(sections[2].starts_with("other-password.p12 <=="));
+    assert!(
+        sections[2].lines().any(|l| l.starts_with("fail  password")),
+        "{stdout}"
+    );
+    // The table: file, organisation, CVR, expiry, verdict.
+    let expires = cprlink_cert::CertFacts::of(&fx().good, Utc::now())
+        .unwrap()
+        .not_after
+        .format("%Y-%m-%d")
+        .to_string();
+    let header = stdout.lines().find(|l| l.starts_with("FILE ")).unwrap();
+    for column in ["FILE", "ORGANISATION", "CVR", "EXPIRES", "VERDICT"] {
+        assert!(header.contains(column), "{header}");
+    }
+    let rows = table_rows(&stdout);
+    assert_eq!(rows.len(), 3, "{stdout}");
+    let cells = |row: &str| {
+        row.split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        cells(rows[0]),
+        ["good.p12", "Testkommune", CVR, expires.as_str(), "pass"]
+    );
+    assert!(rows[1].starts_with("employee.p12"), "{}", rows[1]);
+    assert!(rows[1].ends_with("fail (kind)"), "{}", rows[1]);
+    assert_eq!(
+        cells(rows[2]),
+        [
+            "other-password.p12",
+            "-",
+            "-",
+            "-",
+            "fail",
+            "(wrong",
+            "password)"
+        ]
+    );
+    assert!(
+        stdout
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("verdict: fail (3 files: 1 pass, 0 warn, 2 fail)"),
+        "{stdout}"
+    );
+    // The per-file error on stderr, with its hint; the other files were still checked.
+    assert!(
+        stderr.contains("error: wrong password for other-password.p12"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Hint: the password is case-sensitive"),
+        "{stderr}"
+    );
+
+    // --json: {"files": [{file, verdict, checks, error}], "verdict": worst}.
+    let out = cprlink()
+        .current_dir(d)
+        .args(["--json", "cert", "verify"])
+        .args(files)
+        .args(flags)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("{\n  \"files\": ["), "{text}");
+    let j = json_of(&out);
+    assert_eq!(j["verdict"], "fail");
+    let list = j["files"].as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[0]["file"], "good.p12");
+    assert_eq!(list[0]["verdict"], "pass");
+    assert_eq!(list[0]["error"], Value::Null);
+    assert_eq!(list[0]["checks"].as_array().unwrap().len(), 22);
+    assert_eq!(list[1]["verdict"], "fail");
+    assert_eq!(status(&list[1], "kind"), "fail");
+    assert_eq!(list[1]["error"], Value::Null);
+    assert_eq!(list[2]["verdict"], "fail");
+    assert_eq!(status(&list[2], "password"), "fail");
+    assert!(
+        list[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("wrong password for other-password.p12"),
+        "{j:#}"
+    );
+    for f in list {
+        let keys: Vec<&str> = f.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 4, "{keys:?}");
+    }
+
+    // Without the wrong password, the failed check decides: exit 1. All pass: exit 0.
+    let out = cprlink()
+        .current_dir(d)
+        .args(["--json", "cert", "verify", "good.p12", "employee.p12"])
+        .args(flags)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json_of(&out)["verdict"], "fail");
+    let out = cprlink()
+        .current_dir(d)
+        .args(["--json", "cert", "verify", "good.p12", "good.p12"])
+        .args(flags)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json_of(&out)["verdict"], "pass");
+}
+
+#[test]
+fn verify_password_dir_names_the_file_that_lacks_a_password() {
+    let dir = tmp();
+    let d = dir.path();
+    std::fs::create_dir(d.join("in")).unwrap();
+    std::fs::create_dir(d.join("pw")).unwrap();
+    p12_file(&d.join("in"), "a.p12", &fx().good, &issuing());
+    p12_file(&d.join("in"), "b.p12", &fx().good, &issuing());
+    write(
+        &d.join("pw"),
+        "a.p12.password",
+        format!("{PASSWORD}\n").as_bytes(),
+    );
+    trust_root(d);
+    let run = |json: bool| {
+        let mut cmd = cprlink();
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.current_dir(d)
+            .args(["cert", "verify", "in/a.p12", "in/b.p12"])
+            .args(["--password-dir", "pw", "--trust", "root.pem"])
+            .output()
+            .unwrap()
+    };
+    let out = run(true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let j = json_of(&out);
+    assert_eq!(j["files"][0]["verdict"], "pass", "a.p12 is still checked");
+    assert_eq!(j["files"][1]["verdict"], "fail");
+    assert_eq!(j["files"][1]["checks"].as_array().unwrap().len(), 0);
+    let missing = "no password for in/b.p12: pw/b.p12.password does not exist";
+    assert_eq!(j["files"][1]["error"], missing);
+    assert!(stderr.contains(&format!("error: {missing}")), "{stderr}");
+    assert!(
+        stderr
+            .contains("Hint: put the password of in/b.p12 on the first line of pw/b.p12.password"),
+        "{stderr}"
+    );
+
+    let out = run(false);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_human_output_is_tidy(&stdout);
+    assert!(
+        stdout.contains(&format!("==> in/b.p12 <==\nnot checked: {missing}")),
+        "{stdout}"
+    );
+    let rows = table_rows(&stdout);
+    assert!(
+        rows[0].starts_with("in/a.p12") && rows[0].ends_with("pass"),
+        "{stdout}"
+    );
+    assert!(rows[1].ends_with("fail (no password)"), "{stdout}");
+
+    // With the second password file in place both pass.
+    write(
+        &d.join("pw"),
+        "b.p12.password",
+        format!("{PASSWORD}\n").as_bytes(),
+    );
+    assert_eq!(run(true).status.code(), Some(0));
+    // --password-dir is one source among the others, not an addition to them.
+    let out = cprlink()
+        .current_dir(d)
+        .args(["cert", "verify", "in/a.p12", "--password-dir", "pw"])
+        .args(["--password-file", "pw/a.p12.password"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+}
+
+#[test]
+fn verify_renewal_of_passes_a_renewal_and_names_each_reason_otherwise() {
+    let dir = tmp();
+    let d = dir.path();
+    let now = Utc::now();
+    // The certificate being replaced: the fixture key, 100 days left.
+    let old = leaf(&spec().valid(now - Days::days(1000), now + Days::days(100)));
+    write(d, "old.cer", &old.to_der().unwrap());
+    let new_key = &fx().key2048;
+    let p12_with = |name: &str, key: &PKey<Private>, cert: &X509| {
+        let der = p12::build(key, cert, &issuing(), None, PASSWORD, Profile::Compat).unwrap();
+        write(d, name, &der);
+    };
+    let issue =
+        |spec: &LeafSpec| testpki::issue_leaf_for_key(&fx().pki.issuing, spec, new_key).unwrap();
+    p12_with("renewed.p12", new_key, &issue(&spec()));
+    p12_with(
+        "other-cvr.p12",
+        new_key,
+        &issue(&LeafSpec::oces3_system(
+            "DPG CPR",
+            "Testkommune",
+            "12345674",
+        )),
+    );
+    p12_with("same-key.p12", &fx().key, &leaf(&spec()));
+    p12_with(
+        "earlier.p12",
+        new_key,
+        &issue(&spec().valid(now - Days::days(1), now + Days::days(50))),
+    );
+    // Named like the production issuing CA (no `OU=Test`): a production certificate.
+    let mut prod = CaSpec::oces3_shaped(
+        "Den Danske Stat",
+        "Den Danske Stat OCES udstedende-CA 1",
+        Some(0),
+    );
+    prod.subject.retain(|(k, _)| k != "OU");
+    prod.key_bits = 2048;
+    let prod = self_signed_ca(&prod).unwrap();
+    p12_with(
+        "production.p12",
+        new_key,
+        &testpki::issue_leaf_for_key(&prod, &spec(), new_key).unwrap(),
+    );
+    pwfile(d);
+    trust_root(d);
+    let out = cprlink()
+        .current_dir(d)
+        .args(["--json", "cert", "verify"])
+        .args([
+            "renewed.p12",
+            "other-cvr.p12",
+            "same-key.p12",
+            "earlier.p12",
+            "production.p12",
+        ])
+        .args(["--renewal-of", "old.cer", "--password-file", "pw.txt"])
+        .args(["--trust", "root.pem"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let j = json_of(&out);
+    let renewal = |i: usize| {
+        let f = &j["files"][i];
+        let last = f["checks"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["id"], "renewal", "renewal is the last check: {f:#}");
+        (
+            last["status"].as_str().unwrap().to_owned(),
+            last["detail"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (st, text) = renewal(0);
+    assert_eq!(st, "pass", "{text}");
+    assert!(
+        text.contains("same CVR, organisation, kind and environment, a new key"),
+        "{text}"
+    );
+    let expected = [
+        (1, "another CVR (12345674 here, 29189846 on the old one)"),
+        (2, "the same key as the old one"),
+        (3, "not after the old one"),
+        (
+            4,
+            "another environment (production here, test on the old one)",
+        ),
+    ];
+    for (i, reason) in expected {
+        let (st, text) = renewal(i);
+        assert_eq!(st, "fail", "{}: {text}", j["files"][i]["file"]);
+        assert!(
+            text.starts_with("not a renewal of the certificate expiring"),
+            "{text}"
+        );
+        assert!(text.contains(reason), "{}: {text}", j["files"][i]["file"]);
+        // Only that reason.
+        assert_eq!(text.matches("; ").count(), 0, "{text}");
+    }
+
+    // One file keeps the single report; OLD may be the old .p12, its password in the
+    // --password-dir beside its name.
+    std::fs::create_dir(d.join("pw")).unwrap();
+    p12_with("old.p12", &fx().key, &old);
+    for name in ["old.p12", "renewed.p12"] {
+        write(
+            &d.join("pw"),
+            &format!("{name}.password"),
+            PASSWORD.as_bytes(),
+        );
+    }
+    let out = cprlink()
+        .current_dir(d)
+        .args([
+            "--json",
+            "cert",
+            "verify",
+            "renewed.p12",
+            "--renewal-of",
+            "old.p12",
+        ])
+        .args(["--password-dir", "pw", "--trust", "root.pem"])
+        .output()
+        .unwrap();
+    let j = json_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{j:#}");
+    assert!(j.get("files").is_none());
+    assert_eq!(status(&j, "renewal"), "pass");
+    // An OLD that cannot be read stops the run before any file, exit 2.
+    let out = cprlink()
+        .current_dir(d)
+        .args(["cert", "verify", "renewed.p12", "--renewal-of", "nope.cer"])
+        .args(["--password-dir", "pw"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Hint: --renewal-of takes"));
+}
+
+// ---------------------------------------------------------------------------------
+// An empty password is an input error, whatever its source
+
+#[test]
+fn an_empty_password_is_refused_before_it_is_tried_from_every_source() {
+    let dir = tmp();
+    let d = dir.path();
+    p12_file(d, "dpg-handover.p12", &fx().good, &issuing());
+    write(d, "empty.txt", b"");
+    write(d, "newline.txt", b"\n");
+    let check = |out: std::process::Output, message: &str| {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{message}: {stderr}");
+        assert!(stderr.contains(&format!("error: {message}")), "{stderr}");
+        assert!(stderr.contains("Hint: "), "{stderr}");
+        assert!(!stderr.contains("wrong password"), "{stderr}");
+        // Refused before the file was opened: no report.
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    };
+    let verify = || {
+        let mut cmd = cprlink();
+        cmd.current_dir(d).env_remove("CPRLINK_P12_PASSWORD").args([
+            "--json",
+            "cert",
+            "verify",
+            "dpg-handover.p12",
+        ]);
+        cmd
+    };
+    // --password-file, empty or holding only a line end.
+    for file in ["empty.txt", "newline.txt"] {
+        check(
+            verify().args(["--password-file", file]).output().unwrap(),
+            &format!("the password file {file} is empty"),
+        );
+    }
+    // --password-env naming a variable set to nothing.
+    check(
+        verify()
+            .env("EMPTY_P12_PASSWORD", "")
+            .args(["--password-env", "EMPTY_P12_PASSWORD"])
+            .output()
+            .unwrap(),
+        "the environment variable EMPTY_P12_PASSWORD (named for the password) is empty",
+    );
+    // --password-stdin with an empty first line.
+    check(
+        verify()
+            .arg("--password-stdin")
+            .write_stdin("\n")
+            .output()
+            .unwrap(),
+        "the password on stdin is empty",
+    );
+    // --password-dir with an empty NAME.password.
+    std::fs::create_dir(d.join("pw")).unwrap();
+    write(&d.join("pw"), "dpg-handover.p12.password", b"");
+    check(
+        verify().args(["--password-dir", "pw"]).output().unwrap(),
+        "the password file pw/dpg-handover.p12.password is empty",
+    );
+    // The config's password_env (the default names $CPRLINK_P12_PASSWORD for the
+    // configured ./dpg-handover.p12), set to nothing.
+    check(
+        verify().env("CPRLINK_P12_PASSWORD", "").output().unwrap(),
+        "the environment variable CPRLINK_P12_PASSWORD (named for the password) is empty",
+    );
+    // The config's password_file, empty.
+    write(
+        d,
+        "cprlink.toml",
+        b"[certificate]\np12 = \"dpg-handover.p12\"\npassword_file = \"empty.txt\"\n",
+    );
+    let out = verify().output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("empty.txt is empty"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    // Other commands read passwords the same way.
+    let out = cprlink()
+        .current_dir(d)
+        .args([
+            "cert",
+            "inspect",
+            "dpg-handover.p12",
+            "--password-file",
+            "newline.txt",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("newline.txt is empty"));
+}
+
+// ---------------------------------------------------------------------------------
+// Damaged files through the binary (the property tests of cprlink-cert go further)
+
+#[test]
+fn verify_truncated_and_damaged_files_exit_2_or_3_never_a_crash() {
+    let dir = tmp();
+    let good = p12::build(
+        &fx().key,
+        &fx().good,
+        &issuing(),
+        Some("t"),
+        PASSWORD,
+        Profile::Compat,
+    )
+    .unwrap();
+    let mut cases: Vec<(String, Vec<u8>)> = (0..10)
+        .map(|k| (format!("cut-{k}"), good[..good.len() * k / 10].to_vec()))
+        .collect();
+    // Bit flips in the outer structure, where lengths and tags live.
+    for at in [0, 1, 2, 3, 5, 8, 13, 21, 34, 55] {
+        let mut bytes = good.clone();
+        bytes[at] ^= 0x04;
+        cases.push((format!("flip-{at}"), bytes));
+    }
+    cases.push(("bom-only".into(), b"\xef\xbb\xbf\r\n".to_vec()));
+    for (name, bytes) in cases {
+        let file = write(dir.path(), &format!("{name}.p12"), &bytes);
+        let (code, j) = verify_json(dir.path(), &file, &[]);
+        assert!(
+            [1, 2, 3].contains(&code),
+            "{name}: exit {code} (101 is a panic, 5 an internal error): {j:#}"
+        );
+        if code != 1 {
+            assert_eq!(j["verdict"], "fail", "{name}");
+        }
+    }
+}
