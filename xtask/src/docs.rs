@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-pub fn run(root: &Path, check: bool) -> Result<(), String> {
+pub(crate) fn run(root: &Path, check: bool) -> Result<(), String> {
     let cmd = cprlink::command();
     let mut files: Vec<(String, Vec<u8>)> =
         vec![("docs/cli.md".to_owned(), markdown(&cmd).into_bytes())];

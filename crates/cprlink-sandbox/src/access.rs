@@ -19,7 +19,7 @@ use crate::http;
 
 /// The outcome of an access check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Allowed,
     /// IP not allowlisted or credential not registered: Datafordeler answers 401
     /// `DAF-AUTH-0005` ("no authentication method found") for both.
@@ -63,7 +63,7 @@ pub struct ClientView {
 
 /// Registered certificates, IT-systems and allowed IPs.
 #[derive(Debug, Default)]
-pub struct Access {
+pub(crate) struct Access {
     certs: RwLock<BTreeMap<String, Cert>>,
     clients: RwLock<BTreeMap<String, Client>>,
     ips: RwLock<BTreeSet<IpAddr>>,
@@ -89,7 +89,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
 
 impl Access {
     /// How long a credential stays inert after it was registered (0: not at all).
-    pub fn set_inert(&self, inert: Duration) {
+    pub(crate) fn set_inert(&self, inert: Duration) {
         let ms = u64::try_from(inert.as_millis()).unwrap_or(u64::MAX);
         self.inert_ms.store(ms, Ordering::Relaxed);
     }
@@ -101,7 +101,7 @@ impl Access {
 
     /// Registers a certificate, or changes the CPR access of a registered one (which
     /// keeps its registration time: a grant is not a new upload).
-    pub fn register(&self, thumbprint: &str, cpr_access: bool) -> Option<String> {
+    pub(crate) fn register(&self, thumbprint: &str, cpr_access: bool) -> Option<String> {
         let t = normalize_thumbprint(thumbprint)?;
         if let Ok(mut m) = self.certs.write() {
             m.entry(t.clone())
@@ -114,7 +114,7 @@ impl Access {
         Some(t)
     }
 
-    pub fn unregister(&self, thumbprint: &str) {
+    pub(crate) fn unregister(&self, thumbprint: &str) {
         if let (Some(t), Ok(mut m)) = (normalize_thumbprint(thumbprint), self.certs.write()) {
             m.remove(&t);
         }
@@ -122,7 +122,7 @@ impl Access {
 
     /// Creates an IT-system, or changes the data access of an existing one (its shared
     /// secrets stay).
-    pub fn register_client(&self, client_id: &str, data_access: bool) {
+    pub(crate) fn register_client(&self, client_id: &str, data_access: bool) {
         if let Ok(mut m) = self.clients.write() {
             m.entry(client_id.to_owned())
                 .and_modify(|c| c.data_access = data_access)
@@ -133,20 +133,20 @@ impl Access {
         }
     }
 
-    pub fn unregister_client(&self, client_id: &str) {
+    pub(crate) fn unregister_client(&self, client_id: &str) {
         if let Ok(mut m) = self.clients.write() {
             m.remove(client_id);
         }
     }
 
-    pub fn client_known(&self, client_id: &str) -> bool {
+    pub(crate) fn client_known(&self, client_id: &str) -> bool {
         self.clients.read().is_ok_and(|m| m.contains_key(client_id))
     }
 
     /// Adds `secret` to the IT-system's shared secrets (created now, so inert for a
     /// while); `false` when the IT-system does not exist. Earlier secrets keep working,
     /// as during a rotation.
-    pub fn add_secret(&self, client_id: &str, secret: String) -> bool {
+    pub(crate) fn add_secret(&self, client_id: &str, secret: String) -> bool {
         let id = self.next_secret.fetch_add(1, Ordering::Relaxed);
         let Ok(mut m) = self.clients.write() else {
             return false;
@@ -164,7 +164,7 @@ impl Access {
 
     /// The id of the IT-system's shared secret that equals `secret`, if any (compared
     /// in constant time).
-    pub fn secret_id(&self, client_id: &str, secret: &str) -> Option<u64> {
+    pub(crate) fn secret_id(&self, client_id: &str, secret: &str) -> Option<u64> {
         let m = self.clients.read().ok()?;
         m.get(client_id)?
             .secrets
@@ -173,7 +173,7 @@ impl Access {
             .map(|s| s.id)
     }
 
-    pub fn clients(&self) -> Vec<ClientView> {
+    pub(crate) fn clients(&self) -> Vec<ClientView> {
         self.clients
             .read()
             .map(|m| {
@@ -188,24 +188,24 @@ impl Access {
             .unwrap_or_default()
     }
 
-    pub fn allow_ip(&self, ip: IpAddr) {
+    pub(crate) fn allow_ip(&self, ip: IpAddr) {
         if let Ok(mut s) = self.ips.write() {
             s.insert(canonical(ip));
         }
     }
 
-    pub fn deny_ip(&self, ip: IpAddr) {
+    pub(crate) fn deny_ip(&self, ip: IpAddr) {
         if let Ok(mut s) = self.ips.write() {
             s.remove(&canonical(ip));
         }
     }
 
-    pub fn ip_allowed(&self, ip: IpAddr) -> bool {
+    pub(crate) fn ip_allowed(&self, ip: IpAddr) -> bool {
         self.ips.read().is_ok_and(|s| s.contains(&canonical(ip)))
     }
 
     /// CPR access of a registered certificate; `None` when it is not registered.
-    pub fn certificate(&self, thumbprint: &str) -> Option<bool> {
+    pub(crate) fn certificate(&self, thumbprint: &str) -> Option<bool> {
         self.certs
             .read()
             .ok()?
@@ -248,7 +248,7 @@ impl Access {
 
     /// The check in front of every REST answer: allowlisted IP, a registered
     /// certificate that is no longer inert, with CPR access.
-    pub fn check(&self, ip: IpAddr, thumbprint: Option<&str>) -> Verdict {
+    pub(crate) fn check(&self, ip: IpAddr, thumbprint: Option<&str>) -> Verdict {
         if !self.ip_allowed(ip) {
             return Verdict::Unauthorized;
         }
@@ -259,7 +259,7 @@ impl Access {
     /// through a certificate (its thumbprint) or a shared secret (its id): the
     /// credential must still be registered and past its inert period, and both the
     /// certificate's CPR access and the IT-system's data access are needed.
-    pub fn check_token(
+    pub(crate) fn check_token(
         &self,
         ip: IpAddr,
         client_id: &str,
@@ -283,14 +283,14 @@ impl Access {
         Verdict::Allowed
     }
 
-    pub fn certificates(&self) -> Vec<(String, bool)> {
+    pub(crate) fn certificates(&self) -> Vec<(String, bool)> {
         self.certs
             .read()
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.cpr_access)).collect())
             .unwrap_or_default()
     }
 
-    pub fn ips(&self) -> Vec<IpAddr> {
+    pub(crate) fn ips(&self) -> Vec<IpAddr> {
         self.ips
             .read()
             .map(|s| s.iter().copied().collect())

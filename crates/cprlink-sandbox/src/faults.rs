@@ -20,7 +20,7 @@ const MEMORY: usize = 1 << 20;
 
 /// What to do to one answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     None,
     Unavailable,
     TooManyRequests { retry_after_secs: u64 },
@@ -29,14 +29,14 @@ pub enum Decision {
 }
 
 #[derive(Debug)]
-pub struct FaultControl {
+pub(crate) struct FaultControl {
     seed: u64,
     faults: RwLock<Faults>,
     attempts: Mutex<HashMap<u64, u32>>,
 }
 
 impl FaultControl {
-    pub fn new(seed: u64, faults: Faults) -> Self {
+    pub(crate) fn new(seed: u64, faults: Faults) -> Self {
         FaultControl {
             seed,
             faults: RwLock::new(faults),
@@ -44,19 +44,19 @@ impl FaultControl {
         }
     }
 
-    pub fn set(&self, faults: Faults) {
+    pub(crate) fn set(&self, faults: Faults) {
         if let Ok(mut f) = self.faults.write() {
             *f = faults;
         }
     }
 
-    pub fn get(&self) -> Faults {
+    pub(crate) fn get(&self) -> Faults {
         self.faults.read().map(|f| *f).unwrap_or_default()
     }
 
     /// The fault for a request whose content hashes to `content` (see
     /// [`hash::bytes`]).
-    pub fn decide(&self, content: u64) -> Decision {
+    pub(crate) fn decide(&self, content: u64) -> Decision {
         let f = self.get();
         if f.is_none() {
             return Decision::None;

@@ -125,7 +125,7 @@ pub(crate) struct Secrets {
 }
 
 impl Secrets {
-    pub fn new() -> Result<Self, Error> {
+    pub(crate) fn new() -> Result<Self, Error> {
         Ok(Secrets {
             admin_token: random_hex(24)?,
             client_secret: random_hex(24)?,

@@ -9,16 +9,16 @@ use hyper::{Response, StatusCode};
 
 use crate::fault_body::Body;
 
-pub type Resp = Response<Body>;
+pub(crate) type Resp = Response<Body>;
 
-pub const JSON: &str = "application/json; charset=utf-8";
-pub const PROBLEM_JSON: &str = "application/problem+json; charset=utf-8";
-pub const TEXT: &str = "text/plain; charset=utf-8";
+pub(crate) const JSON: &str = "application/json; charset=utf-8";
+pub(crate) const PROBLEM_JSON: &str = "application/problem+json; charset=utf-8";
+pub(crate) const TEXT: &str = "text/plain; charset=utf-8";
 
 /// Decodes one form-encoded component on its own (`%XX` escapes, `+` as a space), such
 /// as a path segment or a part of HTTP Basic credentials (RFC 6749 2.3.1 form-encodes
 /// those). Invalid escapes are kept literally; invalid UTF-8 is replaced.
-pub fn decode_component(s: &str) -> String {
+pub(crate) fn decode_component(s: &str) -> String {
     // `form_urlencoded::parse` splits at `&` and `=`; escaped first, they stay inside
     // the one key it returns.
     let escaped = s.replace('&', "%26").replace('=', "%3D");
@@ -29,25 +29,25 @@ pub fn decode_component(s: &str) -> String {
 }
 
 /// Appends `s` as a JSON string.
-pub fn json_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
     // Writing to a Vec cannot fail; a &str always serialises.
     let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// Writes one JSON object key by key, placing the commas.
-pub struct JsonObject<'a> {
+pub(crate) struct JsonObject<'a> {
     pub out: &'a mut Vec<u8>,
     first: bool,
 }
 
 impl<'a> JsonObject<'a> {
-    pub fn open(out: &'a mut Vec<u8>) -> Self {
+    pub(crate) fn open(out: &'a mut Vec<u8>) -> Self {
         out.push(b'{');
         JsonObject { out, first: true }
     }
 
     /// Writes `"name":` and leaves the value to the caller.
-    pub fn key(&mut self, name: &str) -> &mut Vec<u8> {
+    pub(crate) fn key(&mut self, name: &str) -> &mut Vec<u8> {
         if !self.first {
             self.out.push(b',');
         }
@@ -57,22 +57,22 @@ impl<'a> JsonObject<'a> {
         self.out
     }
 
-    pub fn str(&mut self, name: &str, value: &str) {
+    pub(crate) fn str(&mut self, name: &str, value: &str) {
         let out = self.key(name);
         json_str(out, value);
     }
 
-    pub fn null(&mut self, name: &str) {
+    pub(crate) fn null(&mut self, name: &str) {
         self.key(name).extend_from_slice(b"null");
     }
 
-    pub fn close(self) {
+    pub(crate) fn close(self) {
         self.out.push(b'}');
     }
 }
 
 /// A response with a body and a content type.
-pub fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Resp {
+pub(crate) fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Resp {
     let len = body.len();
     let mut r = Response::new(Body::full(body));
     *r.status_mut() = status;
@@ -84,17 +84,17 @@ pub fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Resp {
     r
 }
 
-pub fn json(status: StatusCode, body: Vec<u8>) -> Resp {
+pub(crate) fn json(status: StatusCode, body: Vec<u8>) -> Resp {
     respond(status, JSON, body)
 }
 
 /// A JSON response from a serialisable value.
-pub fn json_value<T: serde::Serialize>(status: StatusCode, value: &T) -> Resp {
+pub(crate) fn json_value<T: serde::Serialize>(status: StatusCode, value: &T) -> Resp {
     json(status, serde_json::to_vec(value).unwrap_or_default())
 }
 
 /// An RFC 9457 problem document, with Datafordeler's `code` when there is one.
-pub fn problem(status: StatusCode, detail: &str, code: Option<&str>) -> Resp {
+pub(crate) fn problem(status: StatusCode, detail: &str, code: Option<&str>) -> Resp {
     let mut v = serde_json::json!({
         "type": "about:blank",
         "title": status.canonical_reason().unwrap_or("Error"),
@@ -112,7 +112,7 @@ pub fn problem(status: StatusCode, detail: &str, code: Option<&str>) -> Resp {
 }
 
 /// An OAuth 2.0 error (RFC 6749 section 5.2).
-pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> Resp {
+pub(crate) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Resp {
     json_value(
         status,
         &serde_json::json!({"error": error, "error_description": description}),
@@ -120,7 +120,7 @@ pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> Resp {
 }
 
 /// The value of a `Bearer` authorization header.
-pub fn bearer(headers: &hyper::HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &hyper::HeaderMap) -> Option<&str> {
     let v = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
     scheme
@@ -130,7 +130,7 @@ pub fn bearer(headers: &hyper::HeaderMap) -> Option<&str> {
 }
 
 /// Compares two secrets in time independent of where they differ.
-pub fn same_secret(a: &str, b: &str) -> bool {
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && openssl::memcmp::eq(a.as_bytes(), b.as_bytes())
 }
 

@@ -5,7 +5,7 @@
 //! force an abbreviated addressing name. Pools only; the population combines them.
 //! No real person is described: names are combined at random.
 
-pub const FIRST_FEMALE: &[&str] = &[
+pub(crate) const FIRST_FEMALE: &[&str] = &[
     "Anne",
     "Mette",
     "Hanne",
@@ -47,7 +47,7 @@ pub const FIRST_FEMALE: &[&str] = &[
     "Alma",
 ];
 
-pub const FIRST_MALE: &[&str] = &[
+pub(crate) const FIRST_MALE: &[&str] = &[
     "Søren",
     "Jens",
     "Mikkel",
@@ -90,7 +90,7 @@ pub const FIRST_MALE: &[&str] = &[
     "Jøns",
 ];
 
-pub const MIDDLE: &[&str] = &[
+pub(crate) const MIDDLE: &[&str] = &[
     "Holm",
     "Skov",
     "Dahl",
@@ -109,7 +109,7 @@ pub const MIDDLE: &[&str] = &[
     "Søgaard",
 ];
 
-pub const LAST: &[&str] = &[
+pub(crate) const LAST: &[&str] = &[
     "Jensen",
     "Nielsen",
     "Hansen",
@@ -149,7 +149,7 @@ pub const LAST: &[&str] = &[
 ];
 
 /// Second halves of double surnames (joined with a hyphen).
-pub const LAST_SECOND: &[&str] = &[
+pub(crate) const LAST_SECOND: &[&str] = &[
     "Østergaard",
     "Nørgaard",
     "Bech",

@@ -52,12 +52,12 @@ pub(crate) struct Pki {
 
 impl Pki {
     /// Whether the CA and client files must be written (a new PKI).
-    pub fn is_new(&self) -> bool {
+    pub(crate) fn is_new(&self) -> bool {
         matches!(self.origin, PkiOrigin::Made { .. })
     }
 
     /// Whether the server files must be written.
-    pub fn server_is_new(&self) -> bool {
+    pub(crate) fn server_is_new(&self) -> bool {
         match self.origin {
             PkiOrigin::Made { .. } => true,
             PkiOrigin::Reused { server_reissued } => server_reissued,

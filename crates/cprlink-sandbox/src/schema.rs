@@ -196,7 +196,7 @@ fn resolve(path: &str) -> Result<(&'static TypeDef, &'static FieldDef), Error> {
 impl Schema {
     /// The documented schema with `changes` applied; a change naming no field, a field
     /// changed twice, or a new name that is not a GraphQL name or clashes is refused.
-    pub fn new(changes: &[SchemaChange]) -> Result<Self, Error> {
+    pub(crate) fn new(changes: &[SchemaChange]) -> Result<Self, Error> {
         let mut s = Schema::default();
         for change in changes {
             let (SchemaChange::Drop { path } | SchemaChange::Rename { path, .. }) = change;
@@ -245,7 +245,7 @@ impl Schema {
     }
 
     /// The name `def` of `ty` is served under, or `None` when it was dropped.
-    pub fn served<'a>(&'a self, ty: &TypeDef, def: &'static FieldDef) -> Option<&'a str> {
+    pub(crate) fn served<'a>(&'a self, ty: &TypeDef, def: &'static FieldDef) -> Option<&'a str> {
         if self.unchanged() {
             return Some(def.name);
         }
@@ -258,7 +258,11 @@ impl Schema {
 
     /// The field of `ty` a query calls `name`, and whether it is served under a new
     /// name (then the answer's key is `name`, not the documented one).
-    pub fn field(&self, ty: &'static TypeDef, name: &str) -> Option<(&'static FieldDef, bool)> {
+    pub(crate) fn field(
+        &self,
+        ty: &'static TypeDef,
+        name: &str,
+    ) -> Option<(&'static FieldDef, bool)> {
         if self.unchanged() {
             return ty
                 .fields
@@ -274,7 +278,7 @@ impl Schema {
 
     /// The SDL of the served schema, types in the order a reader meets them; types no
     /// longer reachable (a dropped list) are left out.
-    pub fn sdl(&self, max_in_list: u32) -> String {
+    pub(crate) fn sdl(&self, max_in_list: u32) -> String {
         let mut out = String::with_capacity(2048);
         out.push_str(
             "# The cprlink sandbox's stand-in for Datafordeler's CPR custom public-sector schema.\n\

@@ -85,11 +85,11 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// The behaviour now (it can change while the sandbox runs).
-    pub fn behaviour(&self) -> Behaviour {
+    pub(crate) fn behaviour(&self) -> Behaviour {
         self.behaviour.read().map(|b| *b).unwrap_or_default()
     }
 
-    pub fn set_behaviour(&self, b: Behaviour) {
+    pub(crate) fn set_behaviour(&self, b: Behaviour) {
         self.access.set_inert(Duration::from_secs(b.inert_secs));
         if let Ok(mut cur) = self.behaviour.write() {
             *cur = b;

@@ -29,14 +29,14 @@ pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
 
 /// Who a token was issued to: an IT-system, through one of its credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Holder {
+pub(crate) struct Holder {
     pub client_id: String,
     pub credential: Credential,
 }
 
 /// The credential a token was issued for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credential {
+pub(crate) enum Credential {
     /// The certificate variant: the SHA-1 thumbprint of the client certificate.
     Certificate(String),
     /// The shared-secret variant: which of the IT-system's secrets.
@@ -45,7 +45,7 @@ pub enum Credential {
 
 /// Why a token is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenProblem {
+pub(crate) enum TokenProblem {
     Unknown,
     Expired,
 }
@@ -58,7 +58,7 @@ struct Entry {
 
 /// The issued tokens.
 #[derive(Debug)]
-pub struct Tokens {
+pub(crate) struct Tokens {
     map: Mutex<HashMap<String, Entry>>,
     lifetime_ms: AtomicU64,
 }
@@ -73,17 +73,17 @@ impl Default for Tokens {
 }
 
 impl Tokens {
-    pub fn set_lifetime(&self, lifetime: Duration) {
+    pub(crate) fn set_lifetime(&self, lifetime: Duration) {
         let ms = lifetime.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
         self.lifetime_ms.store(ms, Ordering::Relaxed);
     }
 
-    pub fn lifetime(&self) -> Duration {
+    pub(crate) fn lifetime(&self) -> Duration {
         Duration::from_millis(self.lifetime_ms.load(Ordering::Relaxed))
     }
 
     /// A new token for `holder`, and its lifetime in whole seconds (at least 1).
-    pub fn issue(&self, holder: Holder) -> Option<(String, u64)> {
+    pub(crate) fn issue(&self, holder: Holder) -> Option<(String, u64)> {
         let token = random_hex(32).ok()?;
         let lifetime = self.lifetime();
         let now = Instant::now();
@@ -103,7 +103,7 @@ impl Tokens {
         Some((token, lifetime.as_secs().max(1)))
     }
 
-    pub fn check(&self, token: &str) -> Result<Holder, TokenProblem> {
+    pub(crate) fn check(&self, token: &str) -> Result<Holder, TokenProblem> {
         let map = self.map.lock().map_err(|_| TokenProblem::Unknown)?;
         let entry = map.get(token).ok_or(TokenProblem::Unknown)?;
         if Instant::now() >= entry.expires {
@@ -113,7 +113,7 @@ impl Tokens {
     }
 
     /// Makes every issued token expire now (clients must renew).
-    pub fn expire_all(&self) {
+    pub(crate) fn expire_all(&self) {
         let now = Instant::now();
         if let Ok(mut map) = self.map.lock() {
             for e in map.values_mut() {
@@ -189,7 +189,7 @@ fn invalid_client(description: &str) -> Resp {
 
 /// The certificate variant: the TLS client certificate must be registered, the
 /// `client_id` an IT-system the sandbox knows.
-pub fn certificate_variant(
+pub(crate) fn certificate_variant(
     tokens: &Tokens,
     access: &Access,
     ip: std::net::IpAddr,
@@ -220,7 +220,7 @@ pub fn certificate_variant(
 
 /// The shared-secret variant: `client_id` and `client_secret` in the form, or HTTP
 /// Basic authentication.
-pub fn secret_variant(
+pub(crate) fn secret_variant(
     tokens: &Tokens,
     access: &Access,
     headers: &hyper::HeaderMap,

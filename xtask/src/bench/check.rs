@@ -13,7 +13,7 @@ use std::path::Path;
 
 /// `cpr -> name` from a CSV with `cpr` and `name` columns (`persons.csv`, a contender's
 /// output).
-pub fn names_from_csv(path: &Path) -> Result<HashMap<String, String>, String> {
+pub(crate) fn names_from_csv(path: &Path) -> Result<HashMap<String, String>, String> {
     Ok(answers_from_csv(path)?
         .into_iter()
         .map(|(cpr, a)| (cpr, a.name))
@@ -22,14 +22,14 @@ pub fn names_from_csv(path: &Path) -> Result<HashMap<String, String>, String> {
 
 /// One row of a contender's CSV output.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub name: String,
     /// The `status` column, when the CSV has one (cprlink's output does).
     pub status: Option<String>,
 }
 
 /// `cpr -> answer` from a CSV with `cpr` and `name` columns and maybe `status`.
-pub fn answers_from_csv(path: &Path) -> Result<HashMap<String, Answer>, String> {
+pub(crate) fn answers_from_csv(path: &Path) -> Result<HashMap<String, Answer>, String> {
     let mut r = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let header = r.headers().map_err(|e| e.to_string())?.clone();
     let find = |n: &str| header.iter().position(|h| h == n);
@@ -50,7 +50,7 @@ pub fn answers_from_csv(path: &Path) -> Result<HashMap<String, Answer>, String> 
 }
 
 /// Every CPR number asked must have the expected name in `got`.
-pub fn names(
+pub(crate) fn names(
     who: &str,
     asked: &[String],
     got: &HashMap<String, String>,
@@ -72,14 +72,14 @@ pub fn names(
 
 /// The beginning of cprlink's JSON record for a known number (`cpr`, `status`, `name`
 /// come first, in that order, in `lookup --format jsonl` and in `serve`'s answers).
-pub fn record_prefix(cpr: &str, name: &str) -> String {
+pub(crate) fn record_prefix(cpr: &str, name: &str) -> String {
     let name = serde_json::to_string(name).unwrap_or_default();
     format!("{{\"cpr\":\"{cpr}\",\"status\":\"found\",\"name\":{name},")
 }
 
 /// A JSON Lines output of `cprlink lookup` must hold exactly one record per input
 /// line, record `i` for `asked(i)`, with its expected name. Returns the record count.
-pub fn jsonl_output(
+pub(crate) fn jsonl_output(
     who: &str,
     path: &Path,
     lines: usize,
@@ -125,7 +125,7 @@ pub fn jsonl_output(
 /// A CSV output of `cprlink lookup` where `known` are numbers of `persons.csv` and
 /// `unknown` are numbers the sandbox does not know: names for the first, `not_found`
 /// with no name for the others.
-pub fn found_and_not_found(
+pub(crate) fn found_and_not_found(
     who: &str,
     got: &HashMap<String, Answer>,
     known: &[String],

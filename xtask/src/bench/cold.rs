@@ -18,7 +18,7 @@ use super::{Bench, Fixture, check};
 
 const REST_PATH: &str = "/CPR/CprPersonSmallSimple/1/REST/PersonSmallCurrentListSimple";
 
-pub fn run(bench: &mut Bench, fx: &Fixture) -> Result<(), String> {
+pub(crate) fn run(bench: &mut Bench, fx: &Fixture) -> Result<(), String> {
     let runs = bench.sizes.p1_runs;
     eprintln!("\nP1: CPU of one cold lookup, cprlink against curl, median of {runs} runs each");
     let dir = bench.work.join("p1");

@@ -20,11 +20,11 @@ use super::measure::{Measured, measure, write_lines};
 use super::report::{Row, Target};
 use super::{Bench, Fixture, check};
 
-pub const LATENCY_MS: u64 = 50;
+pub(crate) const LATENCY_MS: u64 = 50;
 const CONCURRENCY: u32 = 8;
 const BATCH: u32 = 20;
 
-pub fn run(bench: &mut Bench, fx: &Fixture) -> Result<(), String> {
+pub(crate) fn run(bench: &mut Bench, fx: &Fixture) -> Result<(), String> {
     let bound = f64::from(CONCURRENCY * BATCH) / (LATENCY_MS as f64 / 1000.0);
     let (n2, n3) = (bench.sizes.b2, bench.sizes.p3);
     if fx.cprs.len() < n3 {

@@ -19,7 +19,7 @@ use super::{Bench, Fixture, check};
 const REST_PATH: &str = "/CPR/CprPersonSmallSimple/1/REST/PersonSmallCurrentListSimple";
 
 /// B1 and B5.
-pub fn throughput(bench: &mut Bench, fx: &Fixture) -> Result<(), String> {
+pub(crate) fn throughput(bench: &mut Bench, fx: &Fixture) -> Result<(), String> {
     let n = bench.sizes.b1;
     let work = &bench.work;
     let cprs: Vec<String> = fx.cprs.iter().take(n).cloned().collect();
@@ -182,7 +182,7 @@ pub fn throughput(bench: &mut Bench, fx: &Fixture) -> Result<(), String> {
 }
 
 /// `peer.py parse`: `cpr,name` from saved REST answers (the curl contenders').
-pub fn parse_rest_answers(
+pub(crate) fn parse_rest_answers(
     bench: &Bench,
     out: &std::path::Path,
     files: &[PathBuf],
@@ -202,7 +202,7 @@ pub fn parse_rest_answers(
 }
 
 /// B3 (REST) and P5 (GraphQL): peak memory of streamed runs at two sizes.
-pub fn memory(bench: &mut Bench, fx: &Fixture) -> Result<(), String> {
+pub(crate) fn memory(bench: &mut Bench, fx: &Fixture) -> Result<(), String> {
     for (id, api, sizes) in [
         ("B3", "rest", bench.sizes.b3),
         ("P5", "graphql", bench.sizes.p5),

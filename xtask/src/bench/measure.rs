@@ -18,7 +18,7 @@ use std::time::Instant;
 static COMMANDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Prints `$ line` on stderr and keeps it for the report.
-pub fn show(line: String) {
+pub(crate) fn show(line: String) {
     eprintln!("$ {line}");
     if let Ok(mut c) = COMMANDS.lock() {
         c.push(line);
@@ -27,11 +27,11 @@ pub fn show(line: String) {
 
 /// Prints a command as a shell would take it: the environment it sets, the program and
 /// its arguments (quoted where they hold spaces).
-pub fn show_command(cmd: &Command) {
+pub(crate) fn show_command(cmd: &Command) {
     show(command_line(cmd));
 }
 
-pub fn command_line(cmd: &Command) -> String {
+pub(crate) fn command_line(cmd: &Command) -> String {
     let quote = |s: &str| {
         if s.is_empty() || s.contains([' ', '"', '|', '$', '&', ';']) {
             format!("'{s}'")
@@ -58,13 +58,13 @@ pub fn command_line(cmd: &Command) -> String {
 }
 
 /// Every command line shown so far.
-pub fn commands() -> Vec<String> {
+pub(crate) fn commands() -> Vec<String> {
     COMMANDS.lock().map(|c| c.clone()).unwrap_or_default()
 }
 
 /// Wall time, CPU seconds (user + system), max RSS (KiB) and exit code of one process,
 /// measured by GNU time (`wait4` rusage).
-pub struct Measured {
+pub(crate) struct Measured {
     pub wall: f64,
     pub cpu: f64,
     pub max_rss_kib: u64,
@@ -73,7 +73,7 @@ pub struct Measured {
 
 /// Runs `cmd` under GNU time with stdout discarded. Exit codes 0 and 1 (some rows
 /// failed: the checks say which) count as having run.
-pub fn measure(cmd: &mut Command, work: &Path) -> Result<Measured, String> {
+pub(crate) fn measure(cmd: &mut Command, work: &Path) -> Result<Measured, String> {
     let report = work.join("time.out");
     let mut timed = Command::new("/usr/bin/time");
     timed
@@ -117,7 +117,7 @@ pub fn measure(cmd: &mut Command, work: &Path) -> Result<Measured, String> {
 /// Wall and CPU seconds (user + system) of one short process, stdout to `out`, timed
 /// by bash's `time` (rusage of the child, printed to the millisecond, where GNU time
 /// rounds to 10 ms). The process must exit 0.
-pub fn cpu_of(cmd: &Command, out: &Path, work: &Path) -> Result<(f64, f64), String> {
+pub(crate) fn cpu_of(cmd: &Command, out: &Path, work: &Path) -> Result<(f64, f64), String> {
     let times = work.join("bash-time.out");
     let errors = work.join("bash-time.err");
     let mut timed = Command::new("bash");
@@ -165,7 +165,7 @@ pub fn cpu_of(cmd: &Command, out: &Path, work: &Path) -> Result<(f64, f64), Stri
 }
 
 /// The median of some samples (the mean of the middle two for an even count).
-pub fn median(samples: &[f64]) -> f64 {
+pub(crate) fn median(samples: &[f64]) -> f64 {
     let mut s = samples.to_vec();
     s.sort_by(f64::total_cmp);
     match s.len() {
@@ -175,7 +175,7 @@ pub fn median(samples: &[f64]) -> f64 {
     }
 }
 
-pub fn have(cmd: &str, args: &[&str]) -> bool {
+pub(crate) fn have(cmd: &str, args: &[&str]) -> bool {
     Command::new(cmd)
         .args(args)
         .stdout(Stdio::null())
@@ -213,7 +213,7 @@ fn apt_install(pkg: &str) -> Result<(), String> {
 }
 
 /// wrk, GNU time, bash, curl, openssl, python3 with requests.
-pub fn ensure_tools() -> Result<(), String> {
+pub(crate) fn ensure_tools() -> Result<(), String> {
     if !Path::new("/usr/bin/time").exists() {
         apt_install("time")?;
     }
@@ -249,12 +249,12 @@ pub fn ensure_tools() -> Result<(), String> {
     Ok(())
 }
 
-pub fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
 
-pub fn write_lines(path: &Path, items: impl Iterator<Item = String>) -> Result<(), String> {
+pub(crate) fn write_lines(path: &Path, items: impl Iterator<Item = String>) -> Result<(), String> {
     let mut f = std::io::BufWriter::new(
         fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?,
     );

@@ -15,14 +15,14 @@
 //! - `throughput` (B1, B5), `cold` (P1), `memory` (B3, P5), `serve` (B4, P2),
 //!   `latency` (B2, P3, P4): the rows of `shared/reference/performance.md`.
 
-pub mod check;
-pub mod cold;
-pub mod latency;
-pub mod lookup;
-pub mod measure;
-pub mod report;
-pub mod sandbox;
-pub mod serve;
+pub(crate) mod check;
+pub(crate) mod cold;
+pub(crate) mod latency;
+pub(crate) mod lookup;
+pub(crate) mod measure;
+pub(crate) mod report;
+pub(crate) mod sandbox;
+pub(crate) mod serve;
 
 use std::collections::HashMap;
 use std::fs;
@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use measure::show_command;
 use report::{Machine, Report, Row};
 
-pub const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 usage: cargo xtask bench [GROUP|ROW]... [--quick] [--json FILE]
        cargo xtask bench --compare A.json B.json
 
@@ -55,7 +55,7 @@ A row id (B1..B5, P1..P5) selects its group.
 
 /// A part of the bench, with the rows of performance.md it produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Group {
+pub(crate) enum Group {
     Sandbox,
     Throughput,
     Cold,
@@ -66,7 +66,7 @@ pub enum Group {
 
 impl Group {
     /// Every group, in the order they run.
-    pub const ALL: [Group; 6] = [
+    pub(crate) const ALL: [Group; 6] = [
         Group::Sandbox,
         Group::Throughput,
         Group::Cold,
@@ -75,7 +75,7 @@ impl Group {
         Group::Latency,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Group::Sandbox => "sandbox",
             Group::Throughput => "throughput",
@@ -87,7 +87,7 @@ impl Group {
     }
 
     /// The row ids it produces.
-    pub fn ids(self) -> &'static [&'static str] {
+    pub(crate) fn ids(self) -> &'static [&'static str] {
         match self {
             Group::Sandbox => &["sandbox"],
             Group::Throughput => &["B1", "B5"],
@@ -114,14 +114,14 @@ impl Group {
 
 /// What `cargo xtask bench ...` was asked to do.
 #[derive(Debug, PartialEq)]
-pub enum Invocation {
+pub(crate) enum Invocation {
     Run(Options),
     Compare(PathBuf, PathBuf),
     Help,
 }
 
 #[derive(Debug, PartialEq)]
-pub struct Options {
+pub(crate) struct Options {
     /// Sorted, without repeats.
     pub groups: Vec<Group>,
     pub quick: bool,
@@ -134,7 +134,7 @@ pub struct Options {
 
 /// Parses the words after `cargo xtask bench`. Flags take their value as the next
 /// word or after `=`.
-pub fn parse_args(args: &[String]) -> Result<Invocation, String> {
+pub(crate) fn parse_args(args: &[String]) -> Result<Invocation, String> {
     let mut groups = Vec::new();
     let mut quick = false;
     let mut json = None;
@@ -204,7 +204,7 @@ fn number<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String> {
 /// The sizes of one run: the full ones measure, the `--quick` ones only prove that
 /// every command works.
 #[derive(Debug, Clone)]
-pub struct Sizes {
+pub(crate) struct Sizes {
     /// B1/B5 input (also the Python peer's).
     pub b1: usize,
     /// The curl loop's sample (one process and TLS handshake per CPR number).
@@ -228,7 +228,7 @@ pub struct Sizes {
 }
 
 impl Sizes {
-    pub fn full() -> Sizes {
+    pub(crate) fn full() -> Sizes {
         Sizes {
             b1: 10_000,
             curl: 200,
@@ -245,7 +245,7 @@ impl Sizes {
         }
     }
 
-    pub fn quick() -> Sizes {
+    pub(crate) fn quick() -> Sizes {
         Sizes {
             b1: 1_000,
             curl: 20,
@@ -265,7 +265,7 @@ impl Sizes {
 
 /// What the groups of one run share: the binary, the work directory, the sizes and the
 /// rows measured so far.
-pub struct Bench {
+pub(crate) struct Bench {
     pub bin: PathBuf,
     /// `target/bench-lookup`: inputs, outputs and client files of this run.
     pub work: PathBuf,
@@ -276,7 +276,7 @@ pub struct Bench {
 }
 
 /// Runs `cargo xtask bench ...`.
-pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
+pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let opts = match parse_args(args)? {
         Invocation::Help => {
             println!("{USAGE}");
@@ -399,7 +399,7 @@ fn run_groups(root: &Path, opts: &Options, bench: &mut Bench) -> Result<(), Stri
 }
 
 /// `cargo build --release -p cprlink`, returning the binary's path.
-pub fn build_release(root: &Path) -> Result<PathBuf, String> {
+pub(crate) fn build_release(root: &Path) -> Result<PathBuf, String> {
     crate::cargo(&["build", "--release", "-p", "cprlink"])?;
     let bin = root.join("target/release/cprlink");
     if bin.is_file() {
@@ -410,7 +410,7 @@ pub fn build_release(root: &Path) -> Result<PathBuf, String> {
 }
 
 /// A `cprlink sandbox` process; stopped with SIGINT when dropped.
-pub struct SandboxProcess {
+pub(crate) struct SandboxProcess {
     child: Child,
     pub dir: PathBuf,
     pub info: serde_json::Value,
@@ -418,7 +418,7 @@ pub struct SandboxProcess {
 
 impl SandboxProcess {
     /// Starts `bin sandbox --dir <fresh dir> <args>` and waits for `sandbox.json`.
-    pub fn start(bin: &Path, args: &[&str]) -> Result<Self, String> {
+    pub(crate) fn start(bin: &Path, args: &[&str]) -> Result<Self, String> {
         let dir = std::env::temp_dir().join(format!("cprlink-bench-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let mut cmd = Command::new(bin);
@@ -450,16 +450,16 @@ impl SandboxProcess {
         Ok(SandboxProcess { child, dir, info })
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    pub fn url(&self, key: &str) -> String {
+    pub(crate) fn url(&self, key: &str) -> String {
         self.info[key].as_str().unwrap_or_default().to_owned()
     }
 
     /// The CPR numbers of `persons.csv`.
-    pub fn cprs(&self) -> Result<Vec<String>, String> {
+    pub(crate) fn cprs(&self) -> Result<Vec<String>, String> {
         let mut r =
             csv::Reader::from_path(self.dir.join("persons.csv")).map_err(|e| e.to_string())?;
         r.records()
@@ -468,7 +468,7 @@ impl SandboxProcess {
     }
 
     /// A keep-alive HTTP/1.1 client with the sandbox's client certificate.
-    pub fn client(&self, connections: usize) -> Result<reqwest::Client, String> {
+    pub(crate) fn client(&self, connections: usize) -> Result<reqwest::Client, String> {
         let read = |name: &str| fs::read(self.dir.join(name)).map_err(|e| format!("{name}: {e}"));
         let password = String::from_utf8_lossy(&read("client.p12.password")?)
             .trim()
@@ -510,7 +510,7 @@ impl Drop for SandboxProcess {
 /// A running sandbox with what the lookup groups take from it: its config, the answers
 /// of `persons.csv`, and PEM files of its client identity for curl and Python (what
 /// those clients take).
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub sb: SandboxProcess,
     /// The sandbox's `cprlink.toml`.
     pub config: PathBuf,
@@ -527,7 +527,7 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    pub fn start(bench: &Bench, args: &[&str]) -> Result<Fixture, String> {
+    pub(crate) fn start(bench: &Bench, args: &[&str]) -> Result<Fixture, String> {
         let sb = SandboxProcess::start(&bench.bin, args)?;
         let want = check::names_from_csv(&sb.dir.join("persons.csv"))?;
         let mut cprs: Vec<String> = want.keys().cloned().collect();
@@ -578,7 +578,7 @@ impl Fixture {
 }
 
 /// CPU time (user + system) a process has used so far, from `/proc/PID/stat`.
-pub fn cpu_time(pid: Option<u32>) -> Option<Duration> {
+pub(crate) fn cpu_time(pid: Option<u32>) -> Option<Duration> {
     let path = match pid {
         Some(p) => format!("/proc/{p}/stat"),
         None => "/proc/self/stat".to_owned(),

@@ -17,11 +17,11 @@ use std::process::Command;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a field changes meaning; `--compare` refuses other versions.
-pub const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 
 /// `>=` or `<=`: which side of the target a value must be on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Op {
+pub(crate) enum Op {
     #[serde(rename = ">=")]
     AtLeast,
     #[serde(rename = "<=")]
@@ -30,27 +30,27 @@ pub enum Op {
 
 /// A target, in the unit of the row's value.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Target {
+pub(crate) struct Target {
     pub op: Op,
     pub value: f64,
 }
 
 impl Target {
-    pub fn at_least(value: f64) -> Target {
+    pub(crate) fn at_least(value: f64) -> Target {
         Target {
             op: Op::AtLeast,
             value,
         }
     }
 
-    pub fn at_most(value: f64) -> Target {
+    pub(crate) fn at_most(value: f64) -> Target {
         Target {
             op: Op::AtMost,
             value,
         }
     }
 
-    pub fn met_by(&self, value: f64) -> bool {
+    pub(crate) fn met_by(&self, value: f64) -> bool {
         match self.op {
             Op::AtLeast => value >= self.value,
             Op::AtMost => value <= self.value,
@@ -60,7 +60,7 @@ impl Target {
 
 /// One figure of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Row {
+pub(crate) struct Row {
     /// `B1`..`B5`, `P1`..`P5` of performance.md, `sandbox` for the sandbox's own figures.
     pub id: String,
     /// What was measured, stable between runs of the same sizes.
@@ -77,7 +77,7 @@ pub struct Row {
 
 impl Row {
     /// A figure without a target.
-    pub fn figure(id: &str, measure: impl Into<String>, value: f64, unit: &str) -> Row {
+    pub(crate) fn figure(id: &str, measure: impl Into<String>, value: f64, unit: &str) -> Row {
         Row {
             id: id.to_owned(),
             measure: measure.into(),
@@ -90,7 +90,7 @@ impl Row {
     }
 
     /// A figure judged against `target`.
-    pub fn judged(
+    pub(crate) fn judged(
         id: &str,
         measure: impl Into<String>,
         value: f64,
@@ -104,7 +104,7 @@ impl Row {
         }
     }
 
-    pub fn with_detail(mut self, detail: impl Into<String>) -> Row {
+    pub(crate) fn with_detail(mut self, detail: impl Into<String>) -> Row {
         self.detail = Some(detail.into());
         self
     }
@@ -116,7 +116,7 @@ impl Row {
 
 /// Where a run happened: enough to tell whether two runs can be compared.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Machine {
+pub(crate) struct Machine {
     pub cpu_model: String,
     /// Logical CPUs this process may use.
     pub cores: usize,
@@ -135,7 +135,7 @@ pub struct Machine {
 
 impl Machine {
     /// Reads the machine's description (Linux: /proc, `git`, `rustc`).
-    pub fn describe(root: &Path) -> Machine {
+    pub(crate) fn describe(root: &Path) -> Machine {
         let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu_model = cpuinfo
             .lines()
@@ -173,7 +173,7 @@ impl Machine {
     }
 
     /// One line for the table's and the comparison's header.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let [l1, l5, l15] = self.load_average_start;
         let commit: String = self.git_commit.chars().take(10).collect();
         format!(
@@ -190,7 +190,7 @@ impl Machine {
 }
 
 /// The 1, 5 and 15 minute load averages (`/proc/loadavg`).
-pub fn load_average() -> Option<[f64; 3]> {
+pub(crate) fn load_average() -> Option<[f64; 3]> {
     let text = fs::read_to_string("/proc/loadavg").ok()?;
     let mut it = text.split_whitespace().map(|v| v.parse::<f64>().ok());
     Some([it.next()??, it.next()??, it.next()??])
@@ -205,7 +205,7 @@ fn output_of(cmd: &mut Command) -> Option<String> {
 
 /// Everything one run of `cargo xtask bench` found: what `--json FILE` writes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub format: u32,
     pub machine: Machine,
     /// `--quick`: smaller sizes, a smoke run; its figures say nothing about the targets.
@@ -221,12 +221,12 @@ pub struct Report {
 
 impl Report {
     /// Whether every row with a target met it.
-    pub fn all_pass(&self) -> bool {
+    pub(crate) fn all_pass(&self) -> bool {
         self.rows.iter().all(|r| r.pass != Some(false))
     }
 
     /// Writes the report as pretty JSON, atomically (a reader never sees half a file).
-    pub fn write(&self, path: &Path) -> Result<(), String> {
+    pub(crate) fn write(&self, path: &Path) -> Result<(), String> {
         let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
         let name = path
             .file_name()
@@ -245,7 +245,7 @@ impl Report {
         })
     }
 
-    pub fn read(path: &Path) -> Result<Report, String> {
+    pub(crate) fn read(path: &Path) -> Result<Report, String> {
         let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let report: Report = serde_json::from_str(&text).map_err(|e| {
             format!(
@@ -265,7 +265,7 @@ impl Report {
 }
 
 /// A value with its unit, for people: few digits where many would be noise.
-pub fn fmt_value(value: f64, unit: &str) -> String {
+pub(crate) fn fmt_value(value: f64, unit: &str) -> String {
     let digits = match value.abs() {
         v if v >= 100.0 => 0,
         v if v >= 10.0 => 1,
@@ -297,7 +297,7 @@ fn verdict(pass: Option<bool>) -> &'static str {
 }
 
 /// The final table (Markdown): every row, its target and its verdict.
-pub fn table(rows: &[Row]) -> String {
+pub(crate) fn table(rows: &[Row]) -> String {
     let mut out = String::from("| id | measurement | result | target | verdict |\n");
     out.push_str("|---|---|---|---|---|\n");
     for r in rows {
@@ -324,7 +324,7 @@ pub fn table(rows: &[Row]) -> String {
 /// The change from run `a` to run `b`, row by row, for people; rows found in only one
 /// of the two are listed apart. Rows are matched by id and measure (and, should a
 /// report hold the same pair twice, by their order).
-pub fn compare(a: &Report, b: &Report) -> String {
+pub(crate) fn compare(a: &Report, b: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "A: {}", a.machine.summary());
     let _ = writeln!(out, "B: {}", b.machine.summary());

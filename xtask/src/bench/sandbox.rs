@@ -25,7 +25,7 @@ struct Counters {
     errors: AtomicU64,
 }
 
-pub fn run(bench: &mut Bench, connections: usize, persons: u32) -> Result<(), String> {
+pub(crate) fn run(bench: &mut Bench, connections: usize, persons: u32) -> Result<(), String> {
     let secs = bench.sizes.sandbox_secs;
     eprintln!("\nsandbox: its own throughput");
     let sandbox = SandboxProcess::start(&bench.bin, &["--persons", &persons.to_string()])?;

@@ -127,7 +127,7 @@ fn requests_per_sec(text: &str) -> Result<f64, String> {
 }
 
 /// B4: warm cache, no upstream latency.
-pub fn warm(bench: &mut Bench, fx: &Fixture) -> Result<(), String> {
+pub(crate) fn warm(bench: &mut Bench, fx: &Fixture) -> Result<(), String> {
     eprintln!("\nB4: GET /v1/persons/{{cpr}}/name on cprlink serve, warm cache");
     let secs = bench.sizes.b4_secs;
     let serve = Serve::start(bench, fx, &[])?;
@@ -198,7 +198,7 @@ pub fn warm(bench: &mut Bench, fx: &Fixture) -> Result<(), String> {
 }
 
 /// P2: cold cache, 50 ms upstream, 256 clients asking distinct numbers.
-pub fn cold(bench: &mut Bench, fx: &Fixture) -> Result<(), String> {
+pub(crate) fn cold(bench: &mut Bench, fx: &Fixture) -> Result<(), String> {
     let secs = bench.sizes.p2_secs;
     let bound = f64::from(P2_CONCURRENCY * P2_BATCH) / (LATENCY_MS as f64 / 1000.0);
     eprintln!(

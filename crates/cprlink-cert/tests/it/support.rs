@@ -11,29 +11,29 @@ use cprlink_cert::p12::{self, Profile};
 use cprlink_cert::testpki::{self, LeafSpec, TestPki};
 
 /// `../shared` beside the checkout; `CPRLINK_SHARED_DIR` overrides.
-pub fn shared_dir() -> PathBuf {
+pub(crate) fn shared_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("CPRLINK_SHARED_DIR") {
         return PathBuf::from(dir);
     }
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
 }
 
-pub fn oces3(name: &str) -> PathBuf {
+pub(crate) fn oces3(name: &str) -> PathBuf {
     shared_dir().join("oces3").join(name)
 }
 
-pub fn read_cert(path: &Path) -> X509 {
+pub(crate) fn read_cert(path: &Path) -> X509 {
     X509::from_pem(&std::fs::read(path).unwrap()).unwrap()
 }
 
-pub struct Fx {
+pub(crate) struct Fx {
     pub pki: TestPki,
     /// The key of every leaf issued by [`leaf`] (one RSA 3072 key, made once).
     pub key: PKey<Private>,
     pub good: X509,
 }
 
-pub fn fx() -> &'static Fx {
+pub(crate) fn fx() -> &'static Fx {
     static FX: OnceLock<Fx> = OnceLock::new();
     FX.get_or_init(|| {
         let pki = TestPki::generate("cprlink it").unwrap();
@@ -44,28 +44,28 @@ pub fn fx() -> &'static Fx {
 }
 
 /// The OCES3-shaped system certificate spec every variant starts from.
-pub fn spec() -> LeafSpec {
+pub(crate) fn spec() -> LeafSpec {
     LeafSpec::oces3_system("DPG CPR", "Testkommune", "29189846")
 }
 
 /// A leaf from the fixture PKI with the shared key.
-pub fn leaf(spec: &LeafSpec) -> X509 {
+pub(crate) fn leaf(spec: &LeafSpec) -> X509 {
     testpki::issue_leaf_for_key(&fx().pki.issuing, spec, &fx().key).unwrap()
 }
 
-pub const PASSWORD: &str = "Tr0ubadour-3xample";
+pub(crate) const PASSWORD: &str = "Tr0ubadour-3xample";
 
 /// A .p12 of `cert` with the shared key and `chain`.
-pub fn p12_of(cert: &X509, chain: &[X509], profile: Profile) -> Vec<u8> {
+pub(crate) fn p12_of(cert: &X509, chain: &[X509], profile: Profile) -> Vec<u8> {
     p12::build(&fx().key, cert, chain, Some("it"), PASSWORD, profile).unwrap()
 }
 
-pub fn tmp() -> tempfile::TempDir {
+pub(crate) fn tmp() -> tempfile::TempDir {
     tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
 }
 
 /// Runs the `openssl` CLI; panics with its stderr when it fails.
-pub fn openssl(args: &[&str]) -> std::process::Output {
+pub(crate) fn openssl(args: &[&str]) -> std::process::Output {
     let out = Command::new("openssl")
         .args(args)
         .output()
@@ -79,7 +79,7 @@ pub fn openssl(args: &[&str]) -> std::process::Output {
 }
 
 /// Writes the fixture key and certificate as PEM into `dir`; returns (cert, key) paths.
-pub fn write_pem_pair(dir: &Path, cert: &X509) -> (PathBuf, PathBuf) {
+pub(crate) fn write_pem_pair(dir: &Path, cert: &X509) -> (PathBuf, PathBuf) {
     let c = dir.join("cert.pem");
     let k = dir.join("key.pem");
     std::fs::write(&c, cert.to_pem().unwrap()).unwrap();

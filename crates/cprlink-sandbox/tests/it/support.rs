@@ -7,12 +7,12 @@ use cprlink_sandbox::{Sandbox, SandboxOptions};
 use tempfile::TempDir;
 
 /// A sandbox in a fresh directory (kept alive with it).
-pub async fn start(persons: u32, seed: u64) -> (TempDir, Sandbox) {
+pub(crate) async fn start(persons: u32, seed: u64) -> (TempDir, Sandbox) {
     start_with(persons, seed, |_| {}).await
 }
 
 /// A sandbox in a fresh directory, with options changed by `f`.
-pub async fn start_with(
+pub(crate) async fn start_with(
     persons: u32,
     seed: u64,
     f: impl FnOnce(&mut SandboxOptions),
@@ -28,7 +28,7 @@ pub async fn start_with(
 
 /// A token from the shared-secret variant of the token endpoint (no client
 /// certificate).
-pub async fn secret_token(sb: &Sandbox, client_id: &str, secret: &str) -> String {
+pub(crate) async fn secret_token(sb: &Sandbox, client_id: &str, secret: &str) -> String {
     let r = client_with(sb, None)
         .post(sb.shared_secret_token_url())
         .form(&[
@@ -46,7 +46,7 @@ pub async fn secret_token(sb: &Sandbox, client_id: &str, secret: &str) -> String
 
 /// An admin API request: `method` on `/admin{path}` with a JSON body (or none);
 /// returns (status, body as JSON or Null).
-pub async fn admin(
+pub(crate) async fn admin(
     sb: &Sandbox,
     method: reqwest::Method,
     path: &str,
@@ -65,7 +65,7 @@ pub async fn admin(
     (status, v)
 }
 
-pub fn password(path: &Path) -> String {
+pub(crate) fn password(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap().trim().to_owned()
 }
 
@@ -74,7 +74,7 @@ fn ca(sb: &Sandbox) -> Vec<reqwest::Certificate> {
 }
 
 /// reqwest with the sandbox's client.p12 (mutual TLS) and only its CA trusted.
-pub fn client(sb: &Sandbox) -> reqwest::Client {
+pub(crate) fn client(sb: &Sandbox) -> reqwest::Client {
     let p12 = std::fs::read(&sb.files().client_p12).unwrap();
     let pw = password(&sb.files().client_p12_password);
     client_with(
@@ -84,7 +84,7 @@ pub fn client(sb: &Sandbox) -> reqwest::Client {
 }
 
 /// reqwest trusting the sandbox CA, with the given identity (or none).
-pub fn client_with(sb: &Sandbox, identity: Option<reqwest::Identity>) -> reqwest::Client {
+pub(crate) fn client_with(sb: &Sandbox, identity: Option<reqwest::Identity>) -> reqwest::Client {
     let mut b = reqwest::Client::builder()
         .tls_backend_native()
         .tls_certs_only(ca(sb))
@@ -97,7 +97,7 @@ pub fn client_with(sb: &Sandbox, identity: Option<reqwest::Identity>) -> reqwest
 
 /// A fresh client certificate from the sandbox's test CA, as a reqwest identity,
 /// with its SHA-1 thumbprint. Not registered.
-pub fn new_identity(sb: &Sandbox) -> (reqwest::Identity, String) {
+pub(crate) fn new_identity(sb: &Sandbox) -> (reqwest::Identity, String) {
     let leaf = sb
         .pki()
         .issue(&cprlink_cert::testpki::LeafSpec::oces3_system(
@@ -123,7 +123,7 @@ pub fn new_identity(sb: &Sandbox) -> (reqwest::Identity, String) {
 }
 
 /// `REST_PATH?query` on the mutual-TLS listener.
-pub fn rest_url(sb: &Sandbox, query: &str) -> String {
+pub(crate) fn rest_url(sb: &Sandbox, query: &str) -> String {
     format!(
         "{}{}?{}",
         sb.rest_base_url(),
@@ -133,7 +133,7 @@ pub fn rest_url(sb: &Sandbox, query: &str) -> String {
 }
 
 /// GET a REST query with the sandbox's own identity: (status, body as JSON or Null).
-pub async fn rest(sb: &Sandbox, query: &str) -> (u16, serde_json::Value) {
+pub(crate) async fn rest(sb: &Sandbox, query: &str) -> (u16, serde_json::Value) {
     let r = client(sb).get(rest_url(sb, query)).send().await.unwrap();
     let status = r.status().as_u16();
     let body = r.bytes().await.unwrap();
@@ -144,7 +144,7 @@ pub async fn rest(sb: &Sandbox, query: &str) -> (u16, serde_json::Value) {
 }
 
 /// A token from the certificate variant of the token endpoint.
-pub async fn cert_token(sb: &Sandbox) -> String {
+pub(crate) async fn cert_token(sb: &Sandbox) -> String {
     let r = client(sb)
         .post(sb.token_url())
         .form(&[
@@ -161,7 +161,7 @@ pub async fn cert_token(sb: &Sandbox) -> String {
 }
 
 /// POST a GraphQL request with a Bearer token: (status, headers, body).
-pub async fn graphql(
+pub(crate) async fn graphql(
     sb: &Sandbox,
     token: &str,
     body: serde_json::Value,
@@ -180,7 +180,7 @@ pub async fn graphql(
 }
 
 /// Runs curl off the async runtime (the server shares it) and returns its output.
-pub async fn curl(args: Vec<String>) -> Output {
+pub(crate) async fn curl(args: Vec<String>) -> Output {
     tokio::task::spawn_blocking(move || {
         std::process::Command::new("curl")
             .args(["--silent", "--show-error", "--max-time", "20"])
@@ -193,7 +193,7 @@ pub async fn curl(args: Vec<String>) -> Output {
 }
 
 /// curl's mutual-TLS arguments for the sandbox's own identity.
-pub fn curl_identity(sb: &Sandbox) -> Vec<String> {
+pub(crate) fn curl_identity(sb: &Sandbox) -> Vec<String> {
     let f = sb.files();
     vec![
         "--cert".into(),
