@@ -76,7 +76,7 @@ impl std::fmt::Debug for Issued {
 #[derive(Debug, Clone)]
 pub struct CaSpec {
     /// Name entries in DER order, by OpenSSL short name or OID. OCES3 puts `CN` first
-    /// and `C` last (see `shared/oces3/`), and so do the constructors here.
+    /// and `C` last (see `testdata/oces3/`), and so do the constructors here.
     pub subject: Vec<(String, String)>,
     pub key_bits: u32,
     pub signature: Signature,

@@ -361,7 +361,7 @@ mod tests {
         let issuing = embedded_issuing_cas();
         assert_eq!(roots.len(), 2);
         assert_eq!(issuing.len(), 2);
-        // Fingerprints from shared/oces3/README.md (ca1.gov.dk).
+        // Fingerprints from testdata/oces3/README.md (ca1.gov.dk).
         assert_eq!(
             sha256_fingerprint(&roots[0]).unwrap(),
             "06:FC:B2:CB:A3:9D:44:86:E5:30:8A:D8:69:80:BC:D7:AC:D3:B7:3B:3B:B1:26:C7:5F:6C:4B:4D:A0:4C:9C:09"

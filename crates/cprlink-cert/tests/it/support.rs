@@ -1,5 +1,5 @@
 //! Shared fixtures: one OCES3-shaped test PKI and one leaf key for the whole binary,
-//! the real public OCES3 certificates in `../shared/oces3/`, and small helpers.
+//! the real public OCES3 certificates in `testdata/oces3/`, and small helpers.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,16 +10,13 @@ use cprlink_cert::openssl::x509::X509;
 use cprlink_cert::p12::{self, Profile};
 use cprlink_cert::testpki::{self, LeafSpec, TestPki};
 
-/// `../shared` beside the checkout; `CPRLINK_SHARED_DIR` overrides.
-pub(crate) fn shared_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CPRLINK_SHARED_DIR") {
-        return PathBuf::from(dir);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+/// The project's test data (`testdata/` at the root: the real public OCES3 certificates).
+pub(crate) fn testdata_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
 pub(crate) fn oces3(name: &str) -> PathBuf {
-    shared_dir().join("oces3").join(name)
+    testdata_dir().join("oces3").join(name)
 }
 
 pub(crate) fn read_cert(path: &Path) -> X509 {

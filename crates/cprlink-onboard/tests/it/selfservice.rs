@@ -378,7 +378,7 @@ fn whole_route_with_refusals() {
 
 #[test]
 fn real_oces3_certificate_from_shared() {
-    let file = shared_dir().join("oces3/example-prod-system-cert.pem");
+    let file = testdata_dir().join("oces3/example-prod-system-cert.pem");
     let loaded = cprlink_cert::load(&file, None).unwrap();
     let facts = cprlink_cert::CertFacts::of(loaded.leaf().unwrap(), chrono::Utc::now()).unwrap();
     let evidence =
@@ -424,7 +424,7 @@ fn real_oces3_certificate_from_shared() {
     });
     assert!(err.to_string().contains("CVR 19552101"), "{err}");
 
-    let test_file = shared_dir().join("oces3/example-test-system-cert.pem");
+    let test_file = testdata_dir().join("oces3/example-test-system-cert.pem");
     let loaded = cprlink_cert::load(&test_file, None).unwrap();
     let facts = cprlink_cert::CertFacts::of(loaded.leaf().unwrap(), chrono::Utc::now()).unwrap();
     let test_ev = cprlink_onboard::CertificateEvidence::from_facts("test.pem", &facts);

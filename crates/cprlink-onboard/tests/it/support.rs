@@ -100,11 +100,9 @@ pub fn no_temp_files(dir: &Path) {
     }
 }
 
-pub fn shared_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CPRLINK_SHARED_DIR") {
-        return PathBuf::from(dir);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+/// The project's test data (`testdata/` at the root: the real public OCES3 certificates).
+pub fn testdata_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
 /// A letter's text with its line breaks as spaces (phrases may wrap).

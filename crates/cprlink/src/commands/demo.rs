@@ -493,7 +493,7 @@ impl Demo {
         );
         t.push_str("  cprlink --config ./sbx/cprlink.toml lookup --input ./sbx/persons.csv --format table\n");
         t.push_str("  cprlink --config ./sbx/cprlink.toml doctor\n");
-        t.push_str("  cprlink cert inspect ../shared/oces3/example-prod-system-cert.pem\n");
+        t.push_str("  cprlink cert inspect testdata/oces3/example-prod-system-cert.pem   # in the repository\n");
         t.push_str(
             "  cprlink onboard init --authority \"Your Kommune\" --cvr CVR   # your real case\n",
         );

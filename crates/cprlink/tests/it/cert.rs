@@ -1,5 +1,5 @@
 //! `cprlink cert ...` end to end: real files on disk, the real OCES3 certificates in
-//! `../shared/oces3/`, test PKIs made once per binary, and the `openssl` CLI on the
+//! `testdata/oces3/`, test PKIs made once per binary, and the `openssl` CLI on the
 //! other side of every file we read or write.
 
 use std::os::unix::fs::PermissionsExt;
@@ -17,7 +17,7 @@ use cprlink_cert::testpki::{
 };
 use serde_json::Value;
 
-use crate::support::{cprlink, shared_dir};
+use crate::support::{cprlink, testdata_dir};
 
 const PASSWORD: &str = "correct-horse-battery";
 const CVR: &str = "29189846";
@@ -180,7 +180,7 @@ fn assert_human_output_is_tidy(text: &str) {
 
 #[test]
 fn inspect_reports_the_real_production_certificate() {
-    let file = shared_dir().join("oces3/example-prod-system-cert.pem");
+    let file = testdata_dir().join("oces3/example-prod-system-cert.pem");
     let out = cprlink()
         .args(["--json", "cert", "inspect"])
         .arg(&file)
@@ -233,7 +233,7 @@ fn inspect_reports_the_real_production_certificate() {
 
 #[test]
 fn inspect_reports_the_real_test_certificate_as_test() {
-    let file = shared_dir().join("oces3/example-test-system-cert.pem");
+    let file = testdata_dir().join("oces3/example-test-system-cert.pem");
     let out = cprlink()
         .args(["--json", "cert", "inspect"])
         .arg(&file)

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use cprlink_sandbox::{Sandbox, SandboxOptions};
 
-use crate::support::{cprlink, shared_dir};
+use crate::support::{cprlink, testdata_dir};
 
 const CVR: &str = "29189846";
 
@@ -491,7 +491,7 @@ fn refused_values_change_nothing() {
 
     // The real production certificate of another CVR (19552101), and a test certificate
     // for a production onboarding.
-    let prod = shared_dir().join("oces3/example-prod-system-cert.pem");
+    let prod = testdata_dir().join("oces3/example-prod-system-cert.pem");
     let e = case.refused(
         &[
             "record",
@@ -544,7 +544,7 @@ fn the_real_certificate_is_recorded_for_its_own_authority() {
         "selfservice",
     ])
     .success();
-    let prod = shared_dir().join("oces3/example-prod-system-cert.pem");
+    let prod = testdata_dir().join("oces3/example-prod-system-cert.pem");
     case.run(&[
         "record",
         "service-user",
@@ -560,7 +560,7 @@ fn the_real_certificate_is_recorded_for_its_own_authority() {
         "07:BE:69:65:E0:FA:A5:EB:F7:A4:8D:DF:F6:12:D4:9B:C8:CD:62:AF:0B:CC:C9:4E:0E:FF:C7:D2:50:5E:8B:7F"
     );
     // The test-environment leaf is refused for this production onboarding.
-    let test = shared_dir().join("oces3/example-test-system-cert.pem");
+    let test = testdata_dir().join("oces3/example-test-system-cert.pem");
     let e = case.refused(
         &[
             "record",
@@ -656,7 +656,7 @@ fn next_without_a_terminal_prints_guidance_and_the_command() {
         "record",
         "service-user",
         "--certificate",
-        shared_dir()
+        testdata_dir()
             .join("oces3/example-prod-system-cert.pem")
             .to_str()
             .unwrap(),

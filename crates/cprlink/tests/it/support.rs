@@ -2,12 +2,9 @@
 
 use std::path::PathBuf;
 
-/// `../shared` beside the checkout (CI provides it there); `CPRLINK_SHARED_DIR` overrides.
-pub fn shared_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CPRLINK_SHARED_DIR") {
-        return PathBuf::from(dir);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+/// The project's test data (`testdata/` at the root: the real public OCES3 certificates).
+pub fn testdata_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
 /// The `cprlink` binary under test, with a clean environment for config discovery.
