@@ -59,15 +59,15 @@ fn fx() -> &'static Fx {
     })
 }
 
-fn spec() -> LeafSpec {
+pub(crate) fn spec() -> LeafSpec {
     LeafSpec::oces3_system("DPG CPR", "Testkommune", CVR)
 }
 
-fn leaf(spec: &LeafSpec) -> X509 {
+pub(crate) fn leaf(spec: &LeafSpec) -> X509 {
     testpki::issue_leaf_for_key(&fx().pki.issuing, spec, &fx().key).unwrap()
 }
 
-fn tmp() -> tempfile::TempDir {
+pub(crate) fn tmp() -> tempfile::TempDir {
     tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
 }
 
@@ -78,12 +78,12 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 /// The password file used with `--password-file`.
-fn pwfile(dir: &Path) -> PathBuf {
+pub(crate) fn pwfile(dir: &Path) -> PathBuf {
     write(dir, "pw.txt", format!("{PASSWORD}\n").as_bytes())
 }
 
 /// A .p12 (compat) of `cert` with the shared key and `chain`, written into `dir`.
-fn p12_file(dir: &Path, name: &str, cert: &X509, chain: &[X509]) -> PathBuf {
+pub(crate) fn p12_file(dir: &Path, name: &str, cert: &X509, chain: &[X509]) -> PathBuf {
     let der = p12::build(
         &fx().key,
         cert,
@@ -96,12 +96,12 @@ fn p12_file(dir: &Path, name: &str, cert: &X509, chain: &[X509]) -> PathBuf {
     write(dir, name, &der)
 }
 
-fn issuing() -> Vec<X509> {
+pub(crate) fn issuing() -> Vec<X509> {
     vec![fx().pki.issuing.cert.clone()]
 }
 
 /// The test PKI's root as a `--trust` file.
-fn trust_root(dir: &Path) -> PathBuf {
+pub(crate) fn trust_root(dir: &Path) -> PathBuf {
     write(dir, "root.pem", &fx().pki.root.cert.to_pem().unwrap())
 }
 

@@ -14,5 +14,6 @@ mod doctor;
 mod lookup;
 mod onboard;
 mod sandbox;
+mod screens;
 mod serve;
 mod support;
