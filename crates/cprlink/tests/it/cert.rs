@@ -867,6 +867,38 @@ fn pack_add_oces_chain_refuses_a_leaf_from_another_pki() {
 }
 
 #[test]
+fn pack_add_oces_chain_says_when_there_is_nothing_to_add() {
+    let dir = tmp();
+    let (cert, key) = pem_pair(dir.path(), &fx().good);
+    let issuing = write(
+        dir.path(),
+        "issuing.pem",
+        &fx().pki.issuing.cert.to_pem().unwrap(),
+    );
+    let out = dir.path().join("out.p12");
+    let res = cprlink()
+        .args([
+            "cert",
+            "pack",
+            "--cert",
+            path_str(&cert),
+            "--key",
+            path_str(&key),
+        ])
+        .args(["--chain", path_str(&issuing), "--add-oces-chain"])
+        .args(["--out", path_str(&out)])
+        .output()
+        .unwrap();
+    assert_eq!(res.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        err.contains("--add-oces-chain") && err.contains("nothing to add"),
+        "{err}"
+    );
+    assert!(out.exists());
+}
+
+#[test]
 fn repack_turns_an_old_rc2_export_into_compat() {
     let dir = tmp();
     let (cert, key) = pem_pair(dir.path(), &fx().good);

@@ -327,6 +327,14 @@ fn write_p12(p: Packed<'_>, ctx: &mut Context) -> Result<Code, CliError> {
         chain_names.join("; ")
     };
     kv(&mut lines, "  CA certificates", &chain_text);
+    if p.add_oces_chain {
+        let what = if added_oces {
+            "added the embedded OCES3 issuing CA that signed the certificate"
+        } else {
+            "nothing to add: the issuing CA that signed the certificate was already in the chain"
+        };
+        kv(&mut lines, "  --add-oces-chain", what);
+    }
     for l in lines {
         ui.note(&l);
     }
