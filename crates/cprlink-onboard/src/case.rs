@@ -10,7 +10,9 @@
 //! on disk stays byte for byte the same on any refusal). Every change lands in the
 //! history with the operator, the time, the facts it set and the values it replaced
 //! (a rotated credential stays there). A case read from an older state version is
-//! migrated in memory; its first write keeps the old file as `FILE.v1.bak`.
+//! migrated in memory; its first write keeps the old file as `FILE.v1.bak`. The steps
+//! of a renewal in progress are recorded by the same rules (`renewal` starts and ends
+//! one); meanwhile the credential and the handover of the onboarding stay as they are.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -314,16 +316,39 @@ impl Case {
         self.state.route.steps()
     }
 
-    /// A step of this case's route.
+    /// A step of this case's route, or of the renewal in progress.
     pub fn step(&self, id: &str) -> Result<&'static StepDef, Error> {
+        if crate::steps::is_renewal_step(id) {
+            return self
+                .renewal_steps()
+                .iter()
+                .find(|d| d.id == id)
+                .ok_or_else(|| Error::NoRenewal {
+                    what: format!("step {id}"),
+                });
+        }
         self.steps()
             .iter()
             .find(|d| d.id == id)
             .ok_or_else(|| Error::UnknownStep {
                 step: id.to_owned(),
                 route: self.state.route.to_string(),
-                known: self.steps().iter().map(|d| d.id.to_owned()).collect(),
+                known: self
+                    .steps()
+                    .iter()
+                    .chain(self.renewal_steps())
+                    .map(|d| d.id.to_owned())
+                    .collect(),
             })
+    }
+
+    /// The steps `id` is one of: the route's, or the renewal's.
+    pub fn steps_of(&self, id: &str) -> &'static [StepDef] {
+        if crate::steps::is_renewal_step(id) {
+            self.renewal_steps()
+        } else {
+            self.steps()
+        }
     }
 
     /// The recorded facts of a step.
@@ -339,10 +364,7 @@ impl Case {
     /// The credential method on the administration route (`certificate` or
     /// `shared-secret`); `certificate` on selfservice, where it is the only one.
     pub fn credential_method(&self) -> Option<&str> {
-        match self.state.route {
-            Route::Selfservice => Some("certificate"),
-            Route::Administration => self.state.fact("credential", "method"),
-        }
+        self.state.credential_method()
     }
 
     /// Checks `facts` for `step` as [`Case::record`] would, without saving anything.
@@ -430,7 +452,7 @@ impl Case {
     }
 
     /// Writes `next`; a case migrated from an older version first keeps the old file.
-    fn save(&mut self, next: State) -> Result<Option<PathBuf>, Error> {
+    pub(crate) fn save(&mut self, next: State) -> Result<Option<PathBuf>, Error> {
         if self.lock.is_none() {
             return Err(Error::Write {
                 path: self.path.clone(),
@@ -449,7 +471,7 @@ impl Case {
     }
 
     /// The first change of a migrated case says so in the history.
-    fn note_migration(&self, next: &mut State, stamp: &Stamp) {
+    pub(crate) fn note_migration(&self, next: &mut State, stamp: &Stamp) {
         if self.original.is_some() {
             next.history.push(HistoryEntry {
                 at: stamp.at,
@@ -479,6 +501,19 @@ impl Case {
         stamp: &Stamp,
     ) -> Result<(State, Recorded), Error> {
         let def = self.step(step_id)?;
+        if let Some(r) = &self.state.renewal
+            && (def.id == self.route().certificate_step() || def.id == "dpg-handover")
+        {
+            return Err(Error::RenewalInProgress {
+                started_on: r.started_on,
+                what: crate::renewal::describe_new(r),
+                blocked: Some(format!(
+                    "{} stays as it is until the renewal is done; record the renewal's steps \
+                     (register-new, install-dpg, confirm, retire-old)",
+                    def.id
+                )),
+            });
+        }
         if facts.is_empty() && !done {
             return Err(Error::NothingToRecord {
                 step: step_id.to_owned(),
@@ -538,7 +573,7 @@ impl Case {
         let mark = done && !was_done;
         if mark {
             let pending: Vec<String> = self
-                .steps()
+                .steps_of(step_id)
                 .iter()
                 .take_while(|d| d.id != step_id)
                 .filter(|d| next.step(d.id).map(|s| s.progress) != Some(Progress::Done))
@@ -613,6 +648,10 @@ impl Case {
             changed: recorded.changed.clone(),
             previous,
         });
+        if recorded.marked_done && def.id == "retire-old" {
+            // The last step: the new credential becomes the case's own.
+            crate::renewal::finish(&mut next, stamp, &mut recorded);
+        }
         Ok((next, recorded))
     }
 
@@ -652,8 +691,7 @@ impl Case {
         previous: &mut BTreeMap<String, String>,
     ) -> Result<(), Error> {
         let flag_of = |step: &str, key: &str| {
-            self.steps()
-                .iter()
+            all_defs(&self.state)
                 .find(|d| d.id == step)
                 .and_then(|d| d.field(key))
                 .map_or_else(|| key.to_owned(), |f| f.flag.to_owned())
@@ -828,10 +866,17 @@ impl Case {
                 Ok(certificate_facts("certificate", ev))
             }
             (FieldKind::Handover, FactInput::Handover(ev)) => {
-                let registered = self.state.fact(
-                    self.route().certificate_step(),
-                    "certificate_sha1_thumbprint",
-                );
+                // The renewal's .p12 must hold the new certificate, the handover's the
+                // registered one.
+                let registered = match (&self.state.renewal, def.id) {
+                    (Some(r), "install-dpg") => {
+                        r.new.get("certificate_sha1_thumbprint").map(String::as_str)
+                    }
+                    _ => self.state.fact(
+                        self.route().certificate_step(),
+                        "certificate_sha1_thumbprint",
+                    ),
+                };
                 let problems = validate::handover_problems(
                     ev,
                     registered,
@@ -872,6 +917,20 @@ impl Case {
                         TargetEnvironment::Test => test.to_owned(),
                     },
                     ValueSource::Cvr => self.state.cvr.clone(),
+                    ValueSource::NewCredential { key } => self
+                        .state
+                        .renewal
+                        .as_ref()
+                        .and_then(|r| r.new.get(key))
+                        .cloned()
+                        .unwrap_or_else(|| "(no renewal in progress)".to_owned()),
+                    ValueSource::OldCredential { key } => self
+                        .state
+                        .renewal
+                        .as_ref()
+                        .and_then(|r| r.old.get(key))
+                        .cloned()
+                        .unwrap_or_else(|| "(no renewal in progress)".to_owned()),
                     ValueSource::Choice {
                         step: s,
                         key,
@@ -891,9 +950,7 @@ impl Case {
                     } => match self.state.fact(s, key) {
                         Some(f) => format!("{f}{suffix}"),
                         None => {
-                            let flag = self
-                                .steps()
-                                .iter()
+                            let flag = all_defs(&self.state)
                                 .find(|d| d.id == s)
                                 .and_then(|d| {
                                     d.fields
@@ -966,15 +1023,32 @@ fn complete(
 }
 
 fn step_record_mut<'a>(state: &'a mut State, id: &str) -> &'a mut StepRecord {
-    if state.step(id).is_none() {
-        state.steps.push(StepRecord::new(id));
+    let in_renewal = state
+        .renewal
+        .as_ref()
+        .and_then(|r| r.steps.iter().position(|s| s.id == id));
+    match (in_renewal, state.renewal.as_mut()) {
+        (Some(pos), Some(r)) => &mut r.steps[pos],
+        _ => {
+            if !state.steps.iter().any(|s| s.id == id) {
+                state.steps.push(StepRecord::new(id));
+            }
+            let pos = state.steps.iter().position(|s| s.id == id).unwrap_or(0);
+            &mut state.steps[pos]
+        }
     }
-    let pos = state.steps.iter().position(|s| s.id == id).unwrap_or(0);
-    &mut state.steps[pos]
+}
+
+/// The steps of the route, then those of the renewal in progress.
+pub(crate) fn all_defs(state: &State) -> impl Iterator<Item = &'static StepDef> {
+    let renewal = state.renewal.as_ref().map_or(&[][..], |r| {
+        crate::steps::renewal_steps(state.route, &r.method)
+    });
+    state.route.steps().iter().chain(renewal.iter())
 }
 
 /// The facts stored for a certificate, under `prefix_...`.
-fn certificate_facts(prefix: &str, ev: &CertificateEvidence) -> Vec<(String, String)> {
+pub(crate) fn certificate_facts(prefix: &str, ev: &CertificateEvidence) -> Vec<(String, String)> {
     let mut out = vec![
         (format!("{prefix}_file"), ev.file.clone()),
         (format!("{prefix}_subject"), ev.subject.clone()),
@@ -1026,18 +1100,15 @@ fn describe(field: &FieldDef, rec: &StepRecord) -> String {
 
 /// The flag that records `(step, key)`, for messages.
 fn flag_for(state: &State, step: &str, key: &str) -> &'static str {
-    state
-        .route
-        .steps()
-        .iter()
+    all_defs(state)
         .find(|d| d.id == step)
         .and_then(|d| d.field(key))
         .map_or("", |f| f.flag)
 }
 
-/// Every date constraint of the route that involves `step` must hold.
+/// Every date constraint of the route (and the renewal) that involves `step` must hold.
 fn check_date_order(state: &State, step: &str) -> Result<(), Error> {
-    for def in state.route.steps() {
+    for def in all_defs(state) {
         for field in def.fields.iter().filter(|f| f.kind.is_date()) {
             let Some(value) = state.fact(def.id, field.key) else {
                 continue;

@@ -85,6 +85,24 @@ pub enum Error {
     },
     #[error("the go-live config needs facts that are not recorded yet: {}", missing.join(", "))]
     ConfigMissingFacts { missing: Vec<String> },
+    #[error("a renewal starts on a completed case, and these steps are open: {}", pending.join(", "))]
+    NotComplete { pending: Vec<String> },
+    #[error("a renewal is in progress since {started_on} ({what}){}", blocked.as_ref().map_or_else(String::new, |b| format!(": {b}")))]
+    RenewalInProgress {
+        started_on: chrono::NaiveDate,
+        /// The new credential, in words.
+        what: String,
+        /// What cannot be done meanwhile (recording the credential or the handover).
+        blocked: Option<String>,
+    },
+    #[error("{what} belongs to a renewal, and none is in progress")]
+    NoRenewal { what: String },
+    #[error("the new {credential} is not a renewal: {}", reasons.join("; "))]
+    RenewalRefused {
+        /// `certificate` or `shared secret`.
+        credential: String,
+        reasons: Vec<String>,
+    },
 }
 
 /// How a refused value is shown: quoted and escaped (`"a\u{1b}[31m"`), and cut after

@@ -2,7 +2,10 @@
 //!
 //! Owns the shape of that evidence only. The binary reads the file (with the password
 //! flags and `--trust`), runs `cprlink_cert`'s checks and fills these structs; the model
-//! judges them. So the library never touches a password or the verify API.
+//! judges them. So the library never touches a password or the verify API. A renewal's
+//! new certificate comes with the verdict of `cprlink_cert::verify::renewal_problems`
+//! against the old one ([`RenewalEvidence`]), since only the binary holds both
+//! certificates (the case keeps facts, not keys).
 
 use chrono::{DateTime, Utc};
 use cprlink_cert::{CertFacts, Environment, Generation, Kind};
@@ -73,4 +76,18 @@ pub struct HandoverEvidence {
     pub failed_checks: Vec<String>,
     /// Ids of the checks that warned.
     pub warned_checks: Vec<String>,
+}
+
+/// A renewed certificate, compared by the binary with the certificate it replaces
+/// (`cprlink_cert::verify::renewal_problems`: same CVR, organisation, kind and
+/// environment, a new key, a later expiry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenewalEvidence {
+    /// The new certificate.
+    pub certificate: CertificateEvidence,
+    /// The SHA-1 thumbprint of the certificate it was compared with (upper-case hex):
+    /// the model checks that it is the case's registered one.
+    pub compared_with: String,
+    /// Why it is not a renewal of that certificate, in words (empty: it is one).
+    pub problems: Vec<String>,
 }

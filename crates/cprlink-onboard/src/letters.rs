@@ -1,6 +1,8 @@
 //! Ready-to-send texts filled from a case: the application to the CPR service desk,
 //! the request to Datafordeler support (route selfservice), the reminder about the
-//! data access (route administration), and the note to DPG.
+//! data access (route administration), and the note to DPG; during a renewal, the
+//! request to Datafordeler support to check the new credential's access, and the note
+//! to DPG about the new credential.
 //!
 //! Owns their wording in Danish (default) and English. A letter is made only when every
 //! fact it needs is recorded; otherwise the error names each missing fact and the flag
@@ -15,7 +17,7 @@ use std::path::Path;
 
 use crate::case::Case;
 use crate::error::Error;
-use crate::state::State;
+use crate::state::{Renewal, State};
 use crate::steps::{Route, TargetEnvironment};
 
 /// Which letter.
@@ -30,6 +32,12 @@ pub enum LetterKind {
     /// To the CPR service desk: the data access requested on the IT-system, to be
     /// granted by the register authority (route administration).
     DataAccess,
+    /// To Datafordeler support, during a renewal: the new credential registered next to
+    /// the old one should have the same access.
+    RenewalSupport,
+    /// To DPG, during a renewal: the new credential (a .p12 through the Service Center,
+    /// or a note about the one installed in the portal, or the new secret's dates).
+    RenewalDpg,
 }
 
 impl LetterKind {
@@ -39,6 +47,8 @@ impl LetterKind {
             LetterKind::DatafordelerSupport => "datafordeler-support",
             LetterKind::DpgHandover => "dpg-handover",
             LetterKind::DataAccess => "data-access",
+            LetterKind::RenewalSupport => "renewal-support",
+            LetterKind::RenewalDpg => "renewal-dpg",
         }
     }
 }
@@ -166,6 +176,18 @@ pub fn render(kind: LetterKind, lang: Language, case: &Case) -> Result<Letter, E
                 });
             }
             data_access(&mut needs, lang)
+        }
+        LetterKind::RenewalSupport | LetterKind::RenewalDpg => {
+            let Some(r) = &state.renewal else {
+                return Err(Error::NoRenewal {
+                    what: format!("the letter {}", kind.as_str()),
+                });
+            };
+            if kind == LetterKind::RenewalSupport {
+                renewal_support(&mut needs, r, lang)
+            } else {
+                renewal_dpg(&mut needs, r, lang)
+            }
         }
     };
     if needs.missing.is_empty() {
@@ -633,6 +655,264 @@ fn dpg_handover(n: &mut Needs<'_>, lang: Language) -> Letter {
         )
     };
     Letter { to, subject, body }
+}
+
+/// The facts of a renewal's credential, as letter lines.
+fn credential_lines(
+    method: &str,
+    facts: &std::collections::BTreeMap<String, String>,
+    da: bool,
+) -> Vec<String> {
+    let get = |k: &str| facts.get(k).cloned().unwrap_or_default();
+    if method == "shared-secret" {
+        vec![
+            format!(
+                "- {}: {}",
+                if da { "Oprettet" } else { "Created" },
+                get("created_on")
+            ),
+            format!(
+                "- {}: {}",
+                if da { "Udløber" } else { "Expires" },
+                get("expires_on")
+            ),
+        ]
+    } else {
+        vec![
+            format!("- SHA-1 thumbprint: {}", get("certificate_sha1_thumbprint")),
+            format!(
+                "- {}: {}",
+                if da { "Udløber" } else { "Expires" },
+                get("certificate_not_after")
+            ),
+        ]
+    }
+}
+
+/// Where the credential is registered at Datafordeler, in words.
+fn registered_where(n: &mut Needs<'_>, da: bool) -> String {
+    match n.state.route {
+        Route::Administration => {
+            let it = n.fact("it-system", "it_system", "--it-system");
+            let id = n.fact("it-system", "client_id", "--client-id");
+            if da {
+                format!("IT-systemet {it} (client id {id}) i Datafordeler Administration")
+            } else {
+                format!("the IT-system {it} (client id {id}) in Datafordeler Administration")
+            }
+        }
+        Route::Selfservice => {
+            let su = n.fact("service-user", "service_user", "--service-user");
+            if da {
+                format!("tjenestebrugeren {su} i Datafordelerens Self-Service")
+            } else {
+                format!("the service user {su} in Datafordeler Self-Service")
+            }
+        }
+    }
+}
+
+fn renewal_support(n: &mut Needs<'_>, r: &Renewal, lang: Language) -> Letter {
+    let s = n.state;
+    let da = lang == Language::Da;
+    let secret = r.method == "shared-secret";
+    let registered_on = n.fact("register-new", "registered_on", "--registered-on");
+    let place = registered_where(n, da);
+    let email = n.contact_email();
+    let new = credential_lines(&r.method, &r.new, da).join("\n");
+    let old = credential_lines(&r.method, &r.old, da).join("\n");
+    let access = match (s.route, da) {
+        (Route::Administration, true) => "dataadgangen CustomPublicSectorPerson og IP-allowlisten",
+        (Route::Administration, false) => {
+            "the data access CustomPublicSectorPerson and the IP allowlist"
+        }
+        (Route::Selfservice, true) => "produktionsadgangen og IP-whitelistingen",
+        (Route::Selfservice, false) => "the Production access and the IP whitelisting",
+    };
+    let sig = signature(s, &email);
+    let auth = &s.authority;
+    if da {
+        let what = if secret {
+            "en ny shared secret"
+        } else {
+            "et fornyet certifikat"
+        };
+        let old_what = if secret {
+            "den gamle hemmelighed"
+        } else {
+            "det gamle certifikat"
+        };
+        Letter {
+            to: "Datafordelerens support".to_owned(),
+            subject: format!("Fornyelse af adgang til CPR - {auth} (CVR {})", s.cvr),
+            body: format!(
+                "Kære Datafordelerens support\n\n\
+                 {auth} (CVR {cvr}) har {registered_on} registreret {what} på {place}, ved \
+                 siden af {old_what}, som stadig er i brug.\n\n\
+                 Ny:\n{new}\n\n\
+                 Gammel:\n{old}\n\n\
+                 Vil I bekræfte, at det nye har samme adgang som det gamle ({access}), så vi \
+                 kan fjerne {old_what}, før det udløber?\n\n\
+                 Svar gerne til {email}.\n\n\
+                 Med venlig hilsen\n{sig}",
+                cvr = s.cvr,
+            ),
+        }
+    } else {
+        let what = if secret {
+            "a new shared secret"
+        } else {
+            "a renewed certificate"
+        };
+        let old_what = if secret {
+            "the old secret"
+        } else {
+            "the old certificate"
+        };
+        Letter {
+            to: "Datafordeler support".to_owned(),
+            subject: format!("Renewal of the access to CPR - {auth} (CVR {})", s.cvr),
+            body: format!(
+                "Dear Datafordeler support\n\n\
+                 On {registered_on}, {auth} (CVR {cvr}) registered {what} on {place}, next to \
+                 {old_what}, which is still in use.\n\n\
+                 New:\n{new}\n\n\
+                 Old:\n{old}\n\n\
+                 Please confirm that the new one has the same access as the old one ({access}), \
+                 so that we can remove {old_what} before it expires.\n\n\
+                 Please reply to {email}.\n\n\
+                 Kind regards\n{sig}",
+                cvr = s.cvr,
+            ),
+        }
+    }
+}
+
+fn renewal_dpg(n: &mut Needs<'_>, r: &Renewal, lang: Language) -> Letter {
+    let s = n.state;
+    let da = lang == Language::Da;
+    let secret = r.method == "shared-secret";
+    let portal = s.fact("install-dpg", "via").unwrap_or("portal") == "portal";
+    let mut facts = credential_lines(&r.method, &r.new, da);
+    if !secret {
+        facts.insert(
+            0,
+            format!(
+                "- {}: {}",
+                if da {
+                    "Certifikatets subject"
+                } else {
+                    "Certificate subject"
+                },
+                r.new
+                    .get("certificate_subject")
+                    .cloned()
+                    .unwrap_or_default()
+            ),
+        );
+        facts.push(format!(
+            "- {}: {}",
+            if da {
+                "Erstatter SHA-1"
+            } else {
+                "Replaces SHA-1"
+            },
+            r.old
+                .get("certificate_sha1_thumbprint")
+                .cloned()
+                .unwrap_or_default()
+        ));
+    }
+    if s.route == Route::Administration {
+        let id = n.fact("it-system", "client_id", "--client-id");
+        facts.push(format!(
+            "- {}: {id}",
+            if da {
+                "Client id (uændret)"
+            } else {
+                "Client id (unchanged)"
+            }
+        ));
+    }
+    let file = s
+        .fact("install-dpg", "p12_file")
+        .and_then(|f| Path::new(f).file_name())
+        .map(|f| format!(" ({})", f.to_string_lossy()))
+        .unwrap_or_default();
+    let old_expiry = r
+        .old
+        .get("certificate_not_after")
+        .or_else(|| r.old.get("expires_on"))
+        .cloned()
+        .unwrap_or_default();
+    let email = n.contact_email();
+    let sig = signature(s, &email);
+    let facts = facts.join("\n");
+    let auth = &s.authority;
+    let to = "DPG Service Center <servicecenter@sikker-post.dk>".to_owned();
+    if da {
+        let how = match (secret, portal) {
+            (true, _) => "Vi har oprettet en ny OAuth shared secret på IT-systemet. Den nye \
+                          hemmelighed sender vi ad en sikker kanal; den står ikke i denne \
+                          besked."
+                .to_owned(),
+            (false, true) => format!(
+                "Vi har fornyet vores system-/organisationscertifikat og installerer det nye \
+                 selv i DPG-kundeportalen (portal.timengodpg.com) som .p12-fil{file}."
+            ),
+            (false, false) => format!(
+                "Vi har fornyet vores system-/organisationscertifikat. Hermed det nye som \
+                 .p12-fil{file}; adgangskoden sender vi ad en anden kanal (telefon eller SMS). \
+                 Installer det venligst straks."
+            ),
+        };
+        Letter {
+            to,
+            subject: format!(
+                "Fornyet adgang til CPR-opslag i DPG - {auth} (CVR {})",
+                s.cvr
+            ),
+            body: format!(
+                "Kære DPG Service Center\n\n\
+                 {how} Det nye er registreret hos Datafordeleren; det gamle udløber \
+                 {old_expiry}.\n\n\
+                 {facts}\n\n\
+                 Kontroller venligst, at oplysningerne svarer til det, I modtager.\n\n\
+                 Med venlig hilsen\n{sig}"
+            ),
+        }
+    } else {
+        let how = match (secret, portal) {
+            (true, _) => "We have created a new OAuth shared secret on the IT-system. The new \
+                          secret follows by a secure channel; it is not in this message."
+                .to_owned(),
+            (false, true) => format!(
+                "We have renewed our system or organisation certificate and install the new one \
+                 ourselves in the DPG Customer Portal (portal.timengodpg.com) as a .p12 \
+                 file{file}."
+            ),
+            (false, false) => format!(
+                "We have renewed our system or organisation certificate. Here is the new one as \
+                 a .p12 file{file}; the password follows by another channel (phone or SMS). \
+                 Please install it at once."
+            ),
+        };
+        Letter {
+            to,
+            subject: format!(
+                "Renewed access for CPR lookups in DPG - {auth} (CVR {})",
+                s.cvr
+            ),
+            body: format!(
+                "Dear DPG Service Center\n\n\
+                 {how} The new one is registered at Datafordeler; the old one expires on \
+                 {old_expiry}.\n\n\
+                 {facts}\n\n\
+                 Please check that these details match what you receive.\n\n\
+                 Kind regards\n{sig}"
+            ),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! Owns the steps of both routes as data ([`steps`]), the case file on disk with its
 //! versions, migration, checks on load, lock and history ([`state`]), the checks that
 //! refuse values which would fail later ([`validate`]), recording and marking steps
-//! done ([`case`]), the derived status with warnings and the next action ([`status`]),
+//! done ([`case`]), the renewal of the credential after go-live ([`renewal`]), the
+//! derived status with warnings and the next action ([`status`]),
 //! the texts made from a case ([`letters`], [`report`]) and the go-live `cprlink.toml`
 //! ([`golive`]). It never prints, prompts or exits, and it does not read certificates
 //! itself: the binary hands it [`CertificateEvidence`] and [`HandoverEvidence`] as
@@ -14,6 +15,7 @@ pub mod error;
 pub mod evidence;
 pub mod golive;
 pub mod letters;
+pub mod renewal;
 pub mod report;
 pub mod state;
 pub mod status;
@@ -22,8 +24,9 @@ pub mod validate;
 
 pub use case::{Case, FactInput, Facts, NewCase, Recorded, Stamp};
 pub use error::Error;
-pub use evidence::{CertificateEvidence, HandoverEvidence, VerifyVerdict};
+pub use evidence::{CertificateEvidence, HandoverEvidence, RenewalEvidence, VerifyVerdict};
 pub use letters::{Language, Letter, LetterKind};
+pub use renewal::NewCredential;
 pub use state::{CURRENT_VERSION, Renewal, State};
-pub use status::{Status, StepState, StepStatus, Warning};
+pub use status::{RenewalStatus, Status, StepState, StepStatus, Warning};
 pub use steps::{FieldDef, FieldKind, Route, StepDef, TargetEnvironment};

@@ -156,12 +156,28 @@ pub struct State {
 }
 
 impl State {
+    /// A step of the route, or of the renewal in progress (the ids never overlap).
     pub fn step(&self, id: &str) -> Option<&StepRecord> {
-        self.steps.iter().find(|s| s.id == id)
+        self.steps
+            .iter()
+            .chain(self.renewal.iter().flat_map(|r| r.steps.iter()))
+            .find(|s| s.id == id)
     }
 
     pub fn step_mut(&mut self, id: &str) -> Option<&mut StepRecord> {
-        self.steps.iter_mut().find(|s| s.id == id)
+        self.steps
+            .iter_mut()
+            .chain(self.renewal.iter_mut().flat_map(|r| r.steps.iter_mut()))
+            .find(|s| s.id == id)
+    }
+
+    /// The credential method of the case (`certificate` or `shared-secret`; always
+    /// `certificate` on selfservice), once recorded.
+    pub fn credential_method(&self) -> Option<&str> {
+        match self.route {
+            Route::Selfservice => Some("certificate"),
+            Route::Administration => self.fact("credential", "method"),
+        }
     }
 
     /// A recorded fact.
@@ -443,8 +459,16 @@ fn check_string(s: &str, offset: usize, name: &str) -> Result<(), (usize, String
 #[derive(Debug, Clone)]
 enum Spot {
     Key(&'static str),
-    Fact { step: String, key: String },
-    History { index: usize, key: &'static str },
+    Fact {
+        step: String,
+        key: String,
+    },
+    History {
+        index: usize,
+        key: &'static str,
+    },
+    /// The renewal in progress (`None`) or a past one (its index).
+    Renewal(Option<usize>),
 }
 
 impl Spot {
@@ -477,6 +501,11 @@ impl Spot {
                 });
                 in_facts.or_else(|| table.get("id").map(|v| v.span().start))
             }
+            Spot::Renewal(None) => doc.get("renewal").map(|v| v.span().start),
+            Spot::Renewal(Some(index)) => match doc.get("past_renewal")?.get_ref() {
+                DeValue::Array(a) => a.get(*index).map(|v| v.span().start),
+                _ => None,
+            },
             Spot::History { index, key } => {
                 let entries = match doc.get("history")?.get_ref() {
                     DeValue::Array(a) => a,
@@ -526,6 +555,13 @@ fn check_values(state: &State) -> Result<(), (Spot, String)> {
             check_fact(def, key, value).map_err(|r| bad(spot(), &name, r))?;
         }
     }
+    if let Some(r) = &state.renewal {
+        check_renewal(state, r).map_err(|m| (Spot::Renewal(None), format!("[renewal]: {m}")))?;
+    }
+    for (index, r) in state.past_renewals.iter().enumerate() {
+        check_renewal(state, r)
+            .map_err(|m| (Spot::Renewal(Some(index)), format!("[[past_renewal]]: {m}")))?;
+    }
     for (index, h) in state.history.iter().enumerate() {
         let spot = |key| Spot::History { index, key };
         validate::text(&h.who).map_err(|r| bad(spot("who"), "history.who", r))?;
@@ -534,6 +570,57 @@ fn check_values(state: &State) -> Result<(), (Spot, String)> {
         if let Some(s) = &h.step {
             validate::text(s).map_err(|r| bad(spot("step"), "history.step", r))?;
         }
+    }
+    Ok(())
+}
+
+/// A renewal as the flags of `onboard renew` and its steps would have made it: a
+/// method of the route, its four steps in order, and every fact held to its field's
+/// rules (the old and new credential to those of the route's credential step).
+fn check_renewal(state: &State, r: &Renewal) -> Result<(), String> {
+    let methods: &[&str] = match state.route {
+        Route::Administration => crate::steps::METHODS,
+        Route::Selfservice => &["certificate"],
+    };
+    if !methods.contains(&r.method.as_str()) {
+        return Err(format!(
+            "`method` is not valid: one of {} on route {}",
+            methods.join(", "),
+            state.route
+        ));
+    }
+    let defs = crate::steps::renewal_steps(state.route, &r.method);
+    let ids: Vec<&str> = r.steps.iter().map(|s| s.id.as_str()).collect();
+    let wanted: Vec<&str> = defs.iter().map(|d| d.id).collect();
+    if ids != wanted {
+        return Err(format!(
+            "its steps must be {} in this order",
+            wanted.join(", ")
+        ));
+    }
+    for (def, rec) in defs.iter().zip(&r.steps) {
+        for (key, value) in &rec.facts {
+            check_fact(def, key, value)
+                .map_err(|m| format!("`{}.{key}` is not valid: {m}", def.id))?;
+        }
+    }
+    let cert_step = state.route.certificate_step();
+    let cred = state
+        .route
+        .steps()
+        .iter()
+        .find(|d| d.id == cert_step)
+        .ok_or("the route has no credential step")?;
+    for (name, facts) in [("old", &r.old), ("new", &r.new)] {
+        for (key, value) in facts {
+            check_fact(cred, key, value)
+                .map_err(|m| format!("`{name}.{key}` is not valid: {m}"))?;
+        }
+    }
+    if let Some(done) = r.completed_on
+        && done < r.started_on
+    {
+        return Err("`completed_on` is before `started_on`".to_owned());
     }
     Ok(())
 }

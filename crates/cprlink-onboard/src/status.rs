@@ -7,7 +7,11 @@
 //! secret) has expired, or (before go-live) has fewer than 30 days left, too few to
 //! finish the remaining steps. Apart from that, a credential that expires within 14
 //! days makes `status` say no (`expires_soon`): renewal means a new registration at
-//! Datafordeler and a new install at DPG, which takes time.
+//! Datafordeler and a new install at DPG, which takes time. From 60 days before the
+//! expiry of a completed case, a renewal is due (`renewal_due`, and how to start it).
+//! A renewal in progress has its own steps, the old and the new credential side by
+//! side, and what breaks on which date if it stalls; once a lookup has worked with the
+//! new credential (`confirm`), the new one's expiry is the one that counts.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +20,7 @@ use serde::Serialize;
 
 use crate::case::{Case, applies};
 use crate::state::{Progress, Renewal, State};
-use crate::steps::{Applies, FieldDefault, FieldKind, Route, StepDef};
+use crate::steps::{Applies, FieldDefault, FieldKind, Route, StepDef, renewal_steps};
 use crate::validate::{MIN_DAYS_LEFT, URGENT_DAYS_LEFT, WARN_DAYS_LEFT};
 
 /// Days of waiting after which a reminder is suggested.
@@ -111,8 +115,68 @@ pub struct Status {
     pub credential_expires_on: Option<NaiveDate>,
     /// The credential expires within 14 days (or has expired): `status` exits 1.
     pub expires_soon: bool,
+    /// The case is complete, no renewal is in progress, and the credential expires
+    /// within 60 days: time to start one (`onboard renew`).
+    pub renewal_due: bool,
     /// A renewal in progress.
-    pub renewal: Option<Renewal>,
+    pub renewal: Option<RenewalStatus>,
+    /// Renewals done, oldest first.
+    pub past_renewals: Vec<RenewalStatus>,
+}
+
+/// One credential of a renewal, as `status` shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CredentialView {
+    /// Certificates only (upper-case hex).
+    pub sha1_thumbprint: Option<String>,
+    pub subject: Option<String>,
+    /// The file it was read from (certificates only).
+    pub file: Option<String>,
+    /// Shared secrets only.
+    pub created_on: Option<NaiveDate>,
+    pub expires_on: Option<NaiveDate>,
+    /// Days from today to `expires_on` (negative once expired).
+    pub days_left: Option<i64>,
+}
+
+/// What happens on a date if the renewal goes no further than it is.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Consequence {
+    pub on: NaiveDate,
+    /// The renewal step whose absence causes it.
+    pub step: String,
+    pub message: String,
+}
+
+/// A renewal, in progress or done (the `renewal` object of `status --json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RenewalStatus {
+    /// `certificate` or `shared-secret`.
+    pub method: String,
+    pub started_on: NaiveDate,
+    /// The day the old credential was retired (done renewals only).
+    pub completed_on: Option<NaiveDate>,
+    /// The credential being replaced (in use until the new one is confirmed).
+    pub old: CredentialView,
+    pub new: CredentialView,
+    /// `register-new`, `install-dpg`, `confirm`, `retire-old`, as the onboarding's.
+    pub steps: Vec<StepStatus>,
+    /// The first renewal step not done.
+    pub current_step: Option<String>,
+    pub next_action: String,
+    /// The `onboard record` command that completes the current step.
+    pub next_command: Option<String>,
+    /// What breaks on which date if the renewal stalls where it is.
+    pub if_stalled: Vec<Consequence>,
+}
+
+impl RenewalStatus {
+    /// Whether the renewal step `id` is done.
+    pub fn is_done(&self, id: &str) -> bool {
+        self.steps
+            .iter()
+            .any(|s| s.id == id && s.state == StepState::Done)
+    }
 }
 
 impl Status {
@@ -282,6 +346,15 @@ fn derive(case: &Case, today: NaiveDate, prefix: &str) -> Status {
         });
     }
     let complete = current.is_none();
+    let renewal = state
+        .renewal
+        .as_ref()
+        .map(|r| renewal_status(case, r, today, prefix, true));
+    let past_renewals = state
+        .past_renewals
+        .iter()
+        .map(|r| renewal_status(case, r, today, prefix, false))
+        .collect();
 
     let mut warnings = Vec::new();
     let mut blockers = Vec::new();
@@ -290,10 +363,51 @@ fn derive(case: &Case, today: NaiveDate, prefix: &str) -> Status {
     let secret = method == Some("shared-secret");
     let expires_on = case.credential_expires_on();
     let mut expires_soon = false;
-    if let Some(not_after) = expires_on {
+    let mut renewal_due = false;
+    // Once a lookup worked with the new credential, the old one may run out.
+    let watched = match &renewal {
+        Some(r) if r.is_done("confirm") => r.new.expires_on,
+        _ => expires_on,
+    };
+    if let (Some(not_after), Some(r)) = (watched, &renewal) {
         let days = (not_after - today).num_days();
         expires_soon = days <= URGENT_DAYS_LEFT;
-        let (what, renew, code) = if secret {
+        if days < 0 {
+            blockers.push(format!(
+                "the {} expired on {not_after} and the renewal is not done: {}",
+                if r.is_done("confirm") {
+                    "new credential"
+                } else {
+                    "old credential"
+                },
+                r.next_action.trim_end_matches('.')
+            ));
+        }
+    } else if let Some(not_after) = expires_on {
+        let days = (not_after - today).num_days();
+        expires_soon = days <= URGENT_DAYS_LEFT;
+        renewal_due = complete && days <= WARN_DAYS_LEFT;
+        let (what, renew, code) = if complete && secret {
+            (
+                "the shared secret",
+                format!(
+                    "create a new shared secret in Datafordeler Administration and start the \
+                     renewal with `{prefix} renew --method shared-secret --created-on DATE \
+                     --expires-on DATE` (DPG must get the new secret too)"
+                ),
+                "secret_expiring",
+            )
+        } else if complete {
+            (
+                "the registered certificate",
+                format!(
+                    "get the renewed certificate from MitID Erhverv and start the renewal with \
+                     `{prefix} renew --certificate NEW.pem` (it must be registered at \
+                     Datafordeler and installed at DPG at once)"
+                ),
+                "certificate_expiring",
+            )
+        } else if secret {
             (
                 "the shared secret",
                 format!(
@@ -323,10 +437,11 @@ fn derive(case: &Case, today: NaiveDate, prefix: &str) -> Status {
                  be done: {renew}"
             ));
         } else if days <= WARN_DAYS_LEFT {
+            let due = if complete { "a renewal is due: " } else { "" };
             warnings.push(Warning {
                 code,
                 step: Some(cert_step.to_owned()),
-                message: format!("{what} expires on {not_after}, in {days} days: {renew}"),
+                message: format!("{due}{what} expires on {not_after}, in {days} days: {renew}"),
             });
         }
     }
@@ -388,7 +503,9 @@ fn derive(case: &Case, today: NaiveDate, prefix: &str) -> Status {
         });
     }
 
-    let next_command = current.map(|d| case.record_command(d, prefix));
+    let next_command = current
+        .map(|d| case.record_command(d, prefix))
+        .or_else(|| renewal.as_ref().and_then(|r| r.next_command.clone()));
     let next_action = if let Some(b) = blockers.first() {
         format!("Blocked: {b}.")
     } else if let (Some(def), Some(cmd)) = (current, &next_command) {
@@ -408,6 +525,13 @@ fn derive(case: &Case, today: NaiveDate, prefix: &str) -> Status {
             ),
             _ => format!("{}, then run `{cmd}`.", def.action),
         }
+    } else if let Some(r) = &renewal {
+        r.next_action.clone()
+    } else if let Some(w) = warnings
+        .iter()
+        .find(|w| renewal_due && matches!(w.code, "certificate_expiring" | "secret_expiring"))
+    {
+        format!("Onboarding is complete. {}.", capitalised(&w.message))
     } else {
         let what = if secret {
             "the shared secret"
@@ -442,7 +566,163 @@ fn derive(case: &Case, today: NaiveDate, prefix: &str) -> Status {
         credential_method: method.map(str::to_owned),
         credential_expires_on: expires_on,
         expires_soon,
-        renewal: state.renewal.clone(),
+        renewal_due,
+        renewal,
+        past_renewals,
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// A credential of a renewal from its facts (`certificate_*`, or a secret's dates).
+fn credential_view(
+    facts: &std::collections::BTreeMap<String, String>,
+    today: NaiveDate,
+) -> CredentialView {
+    let date = |k: &str| {
+        facts
+            .get(k)
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+    };
+    let expires_on = date("certificate_not_after").or_else(|| date("expires_on"));
+    CredentialView {
+        sha1_thumbprint: facts.get("certificate_sha1_thumbprint").cloned(),
+        subject: facts.get("certificate_subject").cloned(),
+        file: facts.get("certificate_file").cloned(),
+        created_on: date("created_on"),
+        expires_on,
+        days_left: expires_on.map(|d| (d - today).num_days()),
+    }
+}
+
+/// The status of renewal `r`; `live` for the one in progress (its facts are the
+/// case's), not for a past one.
+fn renewal_status(
+    case: &Case,
+    r: &Renewal,
+    today: NaiveDate,
+    prefix: &str,
+    live: bool,
+) -> RenewalStatus {
+    let defs = renewal_steps(case.route(), &r.method);
+    let mut steps = Vec::with_capacity(defs.len());
+    let mut current: Option<&StepDef> = None;
+    for def in defs {
+        let rec = r.steps.iter().find(|s| s.id == def.id);
+        let facts = rec.map(|r| r.facts.clone()).unwrap_or_default();
+        let done = rec.is_some_and(|r| r.progress == Progress::Done);
+        let missing = if done || !live {
+            Vec::new()
+        } else {
+            case.missing(def)
+        };
+        let st = if done {
+            StepState::Done
+        } else if !facts.is_empty() {
+            StepState::InProgress
+        } else {
+            StepState::NotStarted
+        };
+        if !done && current.is_none() {
+            current = Some(def);
+        }
+        let date_of = |k: &str| {
+            facts
+                .get(k)
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        };
+        steps.push(StepStatus {
+            id: def.id.to_owned(),
+            title: def.title.to_owned(),
+            state: st,
+            waiting_on: None,
+            waiting_since: None,
+            waiting_days: None,
+            started_on: rec.and_then(|r| r.first_recorded_on),
+            done_on: done
+                .then(|| {
+                    def.done_date
+                        .and_then(date_of)
+                        .or_else(|| rec.and_then(|r| r.marked_done_on))
+                })
+                .flatten(),
+            facts,
+            missing,
+        });
+    }
+    let (next_command, next_action) = match current.filter(|_| live) {
+        Some(def) => {
+            let cmd = case.record_command(def, prefix);
+            let st = steps.iter().find(|s| s.id == def.id);
+            let action = if st
+                .is_some_and(|s| s.missing.is_empty() && s.state != StepState::NotStarted)
+            {
+                format!(
+                    "Renewal: everything for {} is recorded: mark it done with `{prefix} record {} --done`.",
+                    def.id, def.id
+                )
+            } else {
+                format!("Renewal: {}, then run `{cmd}`.", def.action)
+            };
+            (Some(cmd), action)
+        }
+        None => (None, "The renewal is done.".to_owned()),
+    };
+    let old = credential_view(&r.old, today);
+    let new = credential_view(&r.new, today);
+    let mut if_stalled = Vec::new();
+    if let (true, Some(on)) = (live, old.expires_on) {
+        let what = if r.method == "shared-secret" {
+            "shared secret"
+        } else {
+            "certificate"
+        };
+        for s in steps.iter().filter(|s| s.state != StepState::Done) {
+            let message = match s.id.as_str() {
+                "register-new" => format!(
+                    "the lookups stop: Datafordeler knows only the old {what}, which expires that day"
+                ),
+                "install-dpg" if what == "certificate" => {
+                    "DPG's lookups stop: DPG still has only the old certificate (DPG asks for a \
+                     renewed certificate to be installed at once after download)"
+                        .to_owned()
+                }
+                "install-dpg" => {
+                    "DPG's lookups stop: DPG still has only the old shared secret".to_owned()
+                }
+                "confirm" => format!(
+                    "no lookup has been seen to work with the new {what}: a mistake in it shows \
+                     only when the old one stops"
+                ),
+                _ => format!(
+                    "nothing breaks: the old {what} stops by itself; until it is removed, both \
+                     are registered"
+                ),
+            };
+            if_stalled.push(Consequence {
+                on,
+                step: s.id.clone(),
+                message,
+            });
+        }
+    }
+    RenewalStatus {
+        method: r.method.clone(),
+        started_on: r.started_on,
+        completed_on: r.completed_on,
+        old,
+        new,
+        steps,
+        current_step: current.filter(|_| live).map(|d| d.id.to_owned()),
+        next_action,
+        next_command,
+        if_stalled,
     }
 }
 

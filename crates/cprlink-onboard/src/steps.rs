@@ -3,8 +3,9 @@
 //! Owns, per step: its id (the SPEC's ids), title, what to do, where (portal URLs), the
 //! exact values to type, the facts to record (with their flag, kind of validation,
 //! default and the condition under which they apply), who the step waits on, which
-//! fact dates its completion, and the rule for "done". Nothing here reads the state or
-//! the clock; `case` and `status` interpret these tables.
+//! fact dates its completion, and the rule for "done". The same for the four steps of a
+//! renewal of the credential, per route and method ([`renewal_steps`]). Nothing here
+//! reads the state or the clock; `case`, `renewal` and `status` interpret these tables.
 //!
 //! Sources: `reference/dpg-cpr-guide.txt` (the six Self-Service steps, the virk.dk
 //! values, the DPG contact) and `reference/datafordeler.md` sections 3 and 5 (the
@@ -257,6 +258,14 @@ pub enum ValueSource {
     },
     /// The authority's CVR.
     Cvr,
+    /// A fact of the credential a renewal brings (`certificate_sha1_thumbprint`, ...).
+    NewCredential {
+        key: &'static str,
+    },
+    /// A fact of the credential a renewal replaces.
+    OldCredential {
+        key: &'static str,
+    },
 }
 
 /// One exact value to type into a portal or a form.
@@ -1059,6 +1068,389 @@ pub const ADMINISTRATION: &[StepDef] = &[
     },
 ];
 
+// ---- renewal ----------------------------------------------------------------------------
+
+/// The steps of a renewal, in order (the same ids on both routes and for both methods).
+pub const RENEWAL_STEP_IDS: &[&str] = &["register-new", "install-dpg", "confirm", "retire-old"];
+
+/// Whether `id` names a step of a renewal (never one of a route: the ids differ).
+pub fn is_renewal_step(id: &str) -> bool {
+    RENEWAL_STEP_IDS.contains(&id)
+}
+
+/// The renewal steps for a case on `route` whose credential is `method`
+/// (`certificate` or `shared-secret`).
+pub fn renewal_steps(route: Route, method: &str) -> &'static [StepDef] {
+    match (route, method) {
+        (Route::Administration, "shared-secret") => RENEWAL_SECRET,
+        (Route::Administration, _) => RENEWAL_ADMINISTRATION,
+        (Route::Selfservice, _) => RENEWAL_SELFSERVICE,
+    }
+}
+
+const VIA_SERVICE_CENTER_RENEWAL: Condition = Condition {
+    step: "install-dpg",
+    key: "via",
+    value: "service-center",
+};
+
+const REGISTERED_ON: FieldDef = FieldDef {
+    default: FieldDefault::Today,
+    ..field(
+        "registered_on",
+        "--registered-on",
+        "DATE",
+        "Date the new certificate was registered at Datafordeler (YYYY-MM-DD)",
+        FieldKind::Date,
+    )
+};
+const INSTALLED_ON: FieldDef = FieldDef {
+    default: FieldDefault::Today,
+    after: &[("register-new", "registered_on")],
+    ..field(
+        "installed_on",
+        "--installed-on",
+        "DATE",
+        "Date DPG got the new credential (YYYY-MM-DD)",
+        FieldKind::Date,
+    )
+};
+const CONFIRMED_ON: FieldDef = FieldDef {
+    default: FieldDefault::Today,
+    after: &[("install-dpg", "installed_on")],
+    ..field(
+        "confirmed_on",
+        "--confirmed-on",
+        "DATE",
+        "Date a lookup (or `cprlink doctor`) with the new credential succeeded (YYYY-MM-DD)",
+        FieldKind::Date,
+    )
+};
+const RETIRED_ON: FieldDef = FieldDef {
+    default: FieldDefault::Today,
+    after: &[("confirm", "confirmed_on")],
+    ..field(
+        "retired_on",
+        "--retired-on",
+        "DATE",
+        "Date the old credential was removed at Datafordeler (YYYY-MM-DD)",
+        FieldKind::Date,
+    )
+};
+
+const NEW_THUMBPRINT: ValueDef = value(
+    "SHA-1 thumbprint of the new certificate",
+    ValueSource::NewCredential {
+        key: "certificate_sha1_thumbprint",
+    },
+);
+const OLD_THUMBPRINT: ValueDef = value(
+    "SHA-1 thumbprint of the old certificate",
+    ValueSource::OldCredential {
+        key: "certificate_sha1_thumbprint",
+    },
+);
+
+/// install-dpg with a certificate: the new .p12, verified, through the portal or the
+/// Service Center (as at `dpg-handover`).
+const INSTALL_CERTIFICATE: StepDef = StepDef {
+    id: "install-dpg",
+    title: "New certificate installed at DPG (.p12)",
+    what: "Install the new certificate, with its private key, as a .p12 at DPG at once: DPG \
+           says a renewed certificate must be installed right after it is downloaded, or the \
+           integrations stop. Verify it first (`cprlink cert verify NEW.p12 --renewal-of \
+           OLD.pem`). Install it yourself in the DPG Customer Portal (portal.timengodpg.com, \
+           `--via portal`, the default), or send it to DPG Service Center (`--via \
+           service-center`, the password by another channel; the note to DPG: `cprlink \
+           onboard letter renewal-dpg`).",
+    links: &[DPG_PORTAL, DPG_SERVICE_CENTER],
+    values: &[
+        value(
+            "How it reaches DPG",
+            ValueSource::Choice {
+                step: "install-dpg",
+                key: "via",
+                default: "portal",
+                texts: &[
+                    (
+                        "portal",
+                        "you install it in the DPG Customer Portal, https://portal.timengodpg.com \
+                         (--via portal, the default)",
+                    ),
+                    (
+                        "service-center",
+                        "you send it to DPG Service Center, servicecenter@sikker-post.dk \
+                         (--via service-center)",
+                    ),
+                ],
+            },
+        ),
+        value(
+            "SHA-1 thumbprint DPG must see",
+            ValueSource::NewCredential {
+                key: "certificate_sha1_thumbprint",
+            },
+        ),
+    ],
+    fields: &[
+        field(
+            "p12",
+            "--p12",
+            "FILE",
+            "The new .p12 file for DPG",
+            FieldKind::Handover,
+        ),
+        FieldDef {
+            default: FieldDefault::Value("portal"),
+            ..field(
+                "via",
+                "--via",
+                "WAY",
+                "How the .p12 reaches DPG (portal or service-center)",
+                FieldKind::Choice(VIA),
+            )
+        },
+        INSTALLED_ON,
+        FieldDef {
+            applies: Applies::When(VIA_SERVICE_CENTER_RENEWAL),
+            ..field(
+                "received_by",
+                "--received-by",
+                "TEXT",
+                "Who at DPG Service Center received it",
+                FieldKind::Text,
+            )
+        },
+    ],
+    waits_on: None,
+    waiting_after: &[],
+    done_date: Some("installed_on"),
+    done_when: "a verified .p12 of the new certificate is recorded as installed at DPG",
+    action: "Install the new .p12 at DPG at once (the DPG Customer Portal, or DPG Service Center)",
+};
+
+const CONFIRM_CERTIFICATE: StepDef = StepDef {
+    id: "confirm",
+    title: "A lookup works with the new certificate",
+    what: "Check that the new certificate works before the old one goes: point `[certificate] \
+           p12` of the lookup service's cprlink.toml at the new .p12 and run `cprlink doctor` \
+           (it ends with one lookup), or ask DPG to confirm that a lookup went through. New \
+           credentials can be refused for a while at first (401 DAF-AUTH-0005): try again \
+           after 20 minutes before you suspect the registration.",
+    links: &[DATAFORDELER],
+    values: &[NEW_THUMBPRINT],
+    fields: &[CONFIRMED_ON],
+    waits_on: None,
+    waiting_after: &[],
+    done_date: Some("confirmed_on"),
+    done_when: "a lookup or `cprlink doctor` with the new certificate succeeded",
+    action: "Check a lookup with the new certificate (`cprlink doctor`)",
+};
+
+/// The renewal of an OAuth certificate (route administration).
+pub const RENEWAL_ADMINISTRATION: &[StepDef] = &[
+    StepDef {
+        id: "register-new",
+        title: "New certificate registered on the IT-system (PEM)",
+        what: "In Datafordeler Administration, on the IT-system, upload the new certificate in \
+               PEM format under \"OAuth certifikat\", next to the old one: keep the old one \
+               until a lookup works with the new one (step confirm). Make the PEM with \
+               `cprlink cert export-cer NEW.p12 --out NEW.pem --encoding pem`. If the portal \
+               refuses it, Datafordeler support can help (`cprlink onboard letter \
+               renewal-support`).",
+        links: &[DATAFORDELER],
+        values: &[
+            value("Section", ValueSource::Literal("OAuth certifikat")),
+            value(
+                "Format",
+                ValueSource::Literal("PEM (Base-64), public part only"),
+            ),
+            NEW_THUMBPRINT,
+            value(
+                "IT-system",
+                ValueSource::Fact {
+                    step: "it-system",
+                    key: "it_system",
+                    suffix: "",
+                },
+            ),
+        ],
+        fields: &[REGISTERED_ON],
+        waits_on: None,
+        waiting_after: &[],
+        done_date: Some("registered_on"),
+        done_when: "the day the new certificate was uploaded to the IT-system is recorded",
+        action: "Upload the new certificate as PEM under \"OAuth certifikat\" on the IT-system, next to the old one",
+    },
+    INSTALL_CERTIFICATE,
+    CONFIRM_CERTIFICATE,
+    StepDef {
+        id: "retire-old",
+        title: "Old certificate removed from the IT-system",
+        what: "Once a lookup works with the new certificate, remove the old one from the \
+               IT-system in Datafordeler Administration (\"OAuth certifikat\"). Until then both \
+               are accepted; after its expiry the old one is useless anyway.",
+        links: &[DATAFORDELER],
+        values: &[OLD_THUMBPRINT],
+        fields: &[RETIRED_ON],
+        waits_on: None,
+        waiting_after: &[],
+        done_date: Some("retired_on"),
+        done_when: "the day the old certificate was removed is recorded",
+        action: "Remove the old certificate from the IT-system in Datafordeler Administration",
+    },
+];
+
+/// The renewal of a service user's certificate (route selfservice).
+pub const RENEWAL_SELFSERVICE: &[StepDef] = &[
+    StepDef {
+        id: "register-new",
+        title: "New certificate on the service user (CER)",
+        what: "In Datafordeler Self-Service, on the service user, upload the new certificate in \
+               CER format next to the old one (keep the old one until a lookup works with the \
+               new one). Make the CER with `cprlink cert export-cer NEW.p12 --out NEW.cer`, and \
+               compare the thumbprint the portal shows. If the portal does not let you add it, \
+               ask Datafordeler support (`cprlink onboard letter renewal-support`).",
+        links: &[SELFSERVICE_URL, DATAFORDELER],
+        values: &[
+            value(
+                "File to upload",
+                ValueSource::Literal(
+                    "the .cer made by `cprlink cert export-cer` (public part only)",
+                ),
+            ),
+            NEW_THUMBPRINT,
+            value(
+                "Service user",
+                ValueSource::Fact {
+                    step: "service-user",
+                    key: "service_user",
+                    suffix: "",
+                },
+            ),
+        ],
+        fields: &[REGISTERED_ON],
+        waits_on: None,
+        waiting_after: &[],
+        done_date: Some("registered_on"),
+        done_when: "the day the new certificate was uploaded to the service user is recorded",
+        action: "Upload the new certificate as CER to the service user in Datafordeler Self-Service",
+    },
+    INSTALL_CERTIFICATE,
+    CONFIRM_CERTIFICATE,
+    StepDef {
+        id: "retire-old",
+        title: "Old certificate removed from the service user",
+        what: "Once a lookup works with the new certificate, remove the old one from the service \
+               user in Datafordeler Self-Service. Until then both are accepted; after its expiry \
+               the old one is useless anyway.",
+        links: &[SELFSERVICE_URL],
+        values: &[OLD_THUMBPRINT],
+        fields: &[RETIRED_ON],
+        waits_on: None,
+        waiting_after: &[],
+        done_date: Some("retired_on"),
+        done_when: "the day the old certificate was removed is recorded",
+        action: "Remove the old certificate from the service user in Datafordeler Self-Service",
+    },
+];
+
+/// The renewal of a shared secret: a rotation. DPG holds the secret (it got it at
+/// `dpg-handover`), so the new one goes to DPG too; register-new is the secret's
+/// creation, recorded when the renewal starts.
+pub const RENEWAL_SECRET: &[StepDef] = &[
+    StepDef {
+        id: "register-new",
+        title: "New shared secret created on the IT-system",
+        what: "In Datafordeler Administration, create a new shared secret on the IT-system, next \
+               to the old one, and copy it at once (it is shown once) into a file only the lookup \
+               service can read. cprlink records its dates, never the secret: `cprlink onboard \
+               renew --method shared-secret --created-on DATE --expires-on DATE` records this \
+               step.",
+        links: &[DATAFORDELER],
+        values: &[value(
+            "Section",
+            ValueSource::Literal("OAuth shared secret"),
+        )],
+        fields: &[FieldDef {
+            label: "Date the new shared secret was created (YYYY-MM-DD)",
+            ..REGISTERED_ON
+        }],
+        waits_on: None,
+        waiting_after: &[],
+        done_date: Some("registered_on"),
+        done_when: "the new secret's dates are recorded (by `onboard renew`)",
+        action: "Create a new shared secret on the IT-system",
+    },
+    StepDef {
+        id: "install-dpg",
+        title: "New shared secret given to DPG",
+        what: "Give DPG the new shared secret at once, through a secure channel (never in clear \
+               e-mail), with the IT-system's client id: DPG gets its OAuth tokens with it. The \
+               note that goes with it: `cprlink onboard letter renewal-dpg`.",
+        links: &[DPG_PORTAL, DPG_SERVICE_CENTER],
+        values: &[
+            value(
+                "Client id for DPG",
+                ValueSource::Fact {
+                    step: "it-system",
+                    key: "client_id",
+                    suffix: "",
+                },
+            ),
+            value(
+                "The new secret expires on",
+                ValueSource::NewCredential { key: "expires_on" },
+            ),
+        ],
+        fields: &[FieldDef {
+            label: "Date DPG got the new shared secret (YYYY-MM-DD)",
+            ..INSTALLED_ON
+        }],
+        waits_on: None,
+        waiting_after: &[],
+        done_date: Some("installed_on"),
+        done_when: "the day DPG got the new secret is recorded",
+        action: "Give DPG the new shared secret through a secure channel",
+    },
+    StepDef {
+        id: "confirm",
+        title: "A lookup works with the new shared secret",
+        what: "Check that the new secret works before the old one goes: put it in the lookup \
+               service's `client_secret_file` and run `cprlink doctor` (it ends with one \
+               lookup), or ask DPG to confirm that a lookup went through. New credentials can \
+               be refused for a while at first (401 DAF-AUTH-0005): try again after 20 minutes.",
+        links: &[DATAFORDELER],
+        values: &[],
+        fields: &[CONFIRMED_ON],
+        waits_on: None,
+        waiting_after: &[],
+        done_date: Some("confirmed_on"),
+        done_when: "a lookup or `cprlink doctor` with the new secret succeeded",
+        action: "Check a lookup with the new shared secret (`cprlink doctor`)",
+    },
+    StepDef {
+        id: "retire-old",
+        title: "Old shared secret deleted on the IT-system",
+        what: "Once a lookup works with the new secret, delete the old one on the IT-system in \
+               Datafordeler Administration, and the copies of it (the old client-secret file).",
+        links: &[DATAFORDELER],
+        values: &[value(
+            "The old secret expires on",
+            ValueSource::OldCredential { key: "expires_on" },
+        )],
+        fields: &[FieldDef {
+            label: "Date the old shared secret was deleted (YYYY-MM-DD)",
+            ..RETIRED_ON
+        }],
+        waits_on: None,
+        waiting_after: &[],
+        done_date: Some("retired_on"),
+        done_when: "the day the old secret was deleted is recorded",
+        action: "Delete the old shared secret on the IT-system in Datafordeler Administration",
+    },
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1131,6 +1523,28 @@ mod tests {
                     assert!(step.field(key).is_some());
                 }
                 if let Some(k) = step.done_date {
+                    assert!(step.field(k).is_some_and(|f| f.kind.is_date()));
+                }
+            }
+            for method in METHODS {
+                let renewal = renewal_steps(route, method);
+                let ids: Vec<_> = renewal.iter().map(|s| s.id).collect();
+                assert_eq!(ids, RENEWAL_STEP_IDS, "{route} {method}");
+                for (i, step) in renewal.iter().enumerate() {
+                    assert!(!steps.iter().any(|d| d.id == step.id), "ids overlap");
+                    for field in step.fields {
+                        for (s, k) in field.after {
+                            let pos = renewal.iter().position(|d| d.id == *s).unwrap();
+                            assert!(pos < i, "{} waits on a later step", step.id);
+                            let f = renewal[pos].field(k).unwrap();
+                            assert!(f.kind.is_date());
+                        }
+                        if let Applies::When(c) | Applies::Unless(c) = field.applies {
+                            assert_eq!(c.step, step.id);
+                            assert!(step.field(c.key).is_some());
+                        }
+                    }
+                    let k = step.done_date.unwrap();
                     assert!(step.field(k).is_some_and(|f| f.kind.is_date()));
                 }
             }

@@ -326,6 +326,8 @@ pub enum OnboardCommand {
     Report(OnboardReportArgs),
     /// Write the go-live cprlink.toml from the case file.
     Config(OnboardConfigArgs),
+    /// Start the renewal of the credential of a completed case.
+    Renew(OnboardRenewArgs),
 }
 
 #[derive(Debug, Args)]
@@ -354,6 +356,31 @@ pub struct OnboardInitArgs {
     /// Contact person for letters.
     #[arg(long, value_name = "NAME")]
     pub contact_name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct OnboardRenewArgs {
+    /// The new certificate (.pem, .cer or .p12), checked as `cert verify --renewal-of`
+    /// checks it against the registered one.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["created_on", "expires_on"])]
+    pub certificate: Option<PathBuf>,
+    /// The certificate being replaced (default: the file recorded at the credential step).
+    #[arg(long, value_name = "OLD", requires = "certificate")]
+    pub renewal_of: Option<PathBuf>,
+    /// The new credential's kind (implied by --certificate or --expires-on).
+    #[arg(long, value_enum)]
+    pub method: Option<MethodArg>,
+    /// The day the new shared secret was created (default today).
+    #[arg(long, value_name = "DATE")]
+    pub created_on: Option<String>,
+    /// The day the new shared secret expires (at most 730 days after --created-on).
+    #[arg(long, value_name = "DATE")]
+    pub expires_on: Option<String>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// Extra trust anchors (PEM) for test PKIs.
+    #[arg(long, value_name = "FILE.pem")]
+    pub trust: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -390,7 +417,8 @@ pub enum LoginMethod {
 
 #[derive(Debug, Args)]
 pub struct OnboardRecordArgs {
-    /// The step id (e.g. `service-user`; see `cprlink onboard status`), or `contact`.
+    /// The step id (e.g. `service-user`; see `cprlink onboard status`), a renewal's
+    /// step (`register-new`, `install-dpg`, `confirm`, `retire-old`), or `contact`.
     pub step: String,
     /// Mark the step done (when its required facts are recorded).
     #[arg(long)]
@@ -474,22 +502,35 @@ pub struct OnboardRecordArgs {
     /// Datafordeler support's ticket number.
     #[arg(long, value_name = "TEXT", help_heading = "production-access")]
     pub support_ticket: Option<String>,
-    /// The day support confirmed access and whitelisting (default today with --done).
-    #[arg(long, value_name = "DATE", help_heading = "production-access")]
+    /// The day support confirmed access and whitelisting (production-access), or a
+    /// lookup with the renewed credential worked (confirm); default today with --done.
+    #[arg(long, value_name = "DATE", help_heading = "production-access, confirm")]
     pub confirmed_on: Option<String>,
 
+    // renewal: register-new, install-dpg, confirm, retire-old
+    /// The day the new credential was registered at Datafordeler (default today with --done).
+    #[arg(long, value_name = "DATE", help_heading = "register-new")]
+    pub registered_on: Option<String>,
+    /// The day DPG got the new credential (default today with --done).
+    #[arg(long, value_name = "DATE", help_heading = "install-dpg")]
+    pub installed_on: Option<String>,
+    /// The day the old credential was removed at Datafordeler (default today with --done).
+    #[arg(long, value_name = "DATE", help_heading = "retire-old")]
+    pub retired_on: Option<String>,
+
     // dpg-handover
-    /// The .p12 for DPG (verified first; not with a shared secret).
-    #[arg(long, value_name = "FILE", help_heading = "dpg-handover")]
+    /// The .p12 for DPG (verified first; not with a shared secret); at install-dpg, the
+    /// new one.
+    #[arg(long, value_name = "FILE", help_heading = "dpg-handover, install-dpg")]
     pub p12: Option<PathBuf>,
     /// How it reaches DPG (default portal).
-    #[arg(long, value_enum, help_heading = "dpg-handover")]
+    #[arg(long, value_enum, help_heading = "dpg-handover, install-dpg")]
     pub via: Option<ViaArg>,
     /// The day DPG got it (default today with --done).
     #[arg(long, value_name = "DATE", help_heading = "dpg-handover")]
     pub handed_over_on: Option<String>,
     /// Who at DPG Service Center received it (implies --via service-center).
-    #[arg(long, value_name = "TEXT", help_heading = "dpg-handover")]
+    #[arg(long, value_name = "TEXT", help_heading = "dpg-handover, install-dpg")]
     pub received_by: Option<String>,
 
     // contact (step id `contact`): who the letters are from
@@ -517,6 +558,10 @@ pub enum LetterKind {
     DpgHandover,
     /// The reminder to the CPR service desk to grant the data access (administration).
     DataAccess,
+    /// During a renewal: Datafordeler support, to check the new credential's access.
+    RenewalSupport,
+    /// During a renewal: DPG Service Center, about the new credential.
+    RenewalDpg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -294,6 +294,18 @@ fn onboard_error(e: cprlink_onboard::Error) -> CliError {
         E::ConfigMissingFacts { .. } => err.with_hint(
             "record them with `cprlink onboard record STEP --FIELD VALUE`, then run `cprlink onboard config` again; nothing was written",
         ),
+        E::NotComplete { .. } => err.with_hint(
+            "finish the onboarding first (`cprlink onboard status`); before go-live, record the new credential at the credential step instead",
+        ),
+        E::RenewalInProgress { .. } => err.with_hint(
+            "see the renewal's steps with `cprlink onboard status`; go on with `cprlink onboard next`",
+        ),
+        E::NoRenewal { .. } => err.with_hint(
+            "start one with `cprlink onboard renew --certificate NEW.pem` (or `--method shared-secret --created-on DATE --expires-on DATE`)",
+        ),
+        E::RenewalRefused { .. } => err.with_hint(
+            "compare the files with `cprlink cert verify NEW.p12 --renewal-of OLD.pem`; nothing was recorded",
+        ),
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod administration;
 mod letters_report;
+mod renewal;
 mod selfservice;
 mod state_file;
 mod status;

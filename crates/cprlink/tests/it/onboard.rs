@@ -12,6 +12,8 @@ use cprlink_sandbox::{Sandbox, SandboxOptions};
 
 use crate::support::{cprlink, testdata_dir};
 
+mod renewal;
+
 const CVR: &str = "29189846";
 
 /// One test PKI for the whole test binary (key generation is the slow part).

@@ -77,18 +77,15 @@ pub(super) fn walk(
     let stamp = || Stamp::by(who.to_owned());
     loop {
         let st = case.status_with(Stamp::now().today, prefix);
-        let Some(id) = st.current_step.clone() else {
+        let Some(id) = super::render::current_step(&st).map(str::to_owned) else {
             say(ui, &st.next_action);
             return Ok(Code::Success);
         };
         let def = case.step(&id)?;
         eprint!("\n{}", guidance(case, def, &st, prefix, ui));
         eprintln!();
-        let waiting = st
-            .steps
-            .iter()
-            .find(|s| s.id == id)
-            .filter(|s| s.state == StepState::Waiting);
+        let waiting =
+            super::render::step_status(&st, &id).filter(|s| s.state == StepState::Waiting);
         if let Some(w) = waiting {
             let on = w.waiting_on.as_deref().unwrap_or("them");
             if !prompter.confirm(&format!("Has {on} answered?"), false, "--no-input")? {
@@ -143,7 +140,7 @@ pub(super) fn walk(
         }
         say(ui, &format!("{}: done", def.id));
         let after = case.status_with(Stamp::now().today, prefix);
-        if after.complete {
+        if super::render::current_step(&after).is_none() {
             say(ui, &after.next_action);
             return Ok(Code::Success);
         }

@@ -1,9 +1,11 @@
-//! `cprlink onboard`: init, next (the default), record, status, letter, report, config.
+//! `cprlink onboard`: init, next (the default), record, status, letter, report, config,
+//! renew.
 //!
 //! Thin on purpose: it turns flags and answers into `cprlink_onboard` calls, resolves
 //! who makes a change (`--by`, `CPRLINK_OPERATOR`, the login name), asks for the route
 //! on a terminal, reads certificate files (with the password flags or a hidden prompt)
-//! into evidence for the model, writes the go-live config the model composes, and
+//! into evidence for the model (for a renewal, with `cprlink_cert`'s comparison of the
+//! new certificate with the old one), writes the go-live config the model composes, and
 //! renders what the model says. The rules live in the library; the terminal, the
 //! output formats and the exit codes live here: `render` holds what is shown
 //! (checklist, guidance, JSON), `interactive` the prompting walk of `next`.
@@ -19,14 +21,15 @@ use cprlink_cert::verify::{self, CheckStatus, Report, Verdict, VerifyOptions};
 use cprlink_cert::{CertFacts, FileFormat, Loaded};
 use cprlink_onboard::steps::{FieldKind, StepDef};
 use cprlink_onboard::{
-    Case, CertificateEvidence, Facts, HandoverEvidence, Language, LetterKind, NewCase, Route,
-    Stamp, TargetEnvironment, VerifyVerdict, letters, report,
+    Case, CertificateEvidence, Facts, HandoverEvidence, Language, LetterKind, NewCase,
+    NewCredential, RenewalEvidence, Route, Stamp, TargetEnvironment, VerifyVerdict, letters,
+    report,
 };
 use serde::Serialize;
 
 use crate::args::{
     self, OnboardArgs, OnboardCommand, OnboardConfigArgs, OnboardInitArgs, OnboardLetterArgs,
-    OnboardRecordArgs, OnboardReportArgs, PasswordArgs, ReportFormat,
+    OnboardRecordArgs, OnboardRenewArgs, OnboardReportArgs, PasswordArgs, ReportFormat,
 };
 use crate::commands::Context;
 use crate::commands::cert::read_trust;
@@ -53,6 +56,7 @@ pub fn run(args: &OnboardArgs, ctx: &mut Context) -> Result<Code, CliError> {
         Some(OnboardCommand::Letter(a)) => letter(&args.state, a, ctx),
         Some(OnboardCommand::Report(a)) => report_cmd(&args.state, a, ctx),
         Some(OnboardCommand::Config(a)) => config(&args.state, a, ctx),
+        Some(OnboardCommand::Renew(a)) => renew(&args.state, a, &prefix, by, ctx),
     }
 }
 
@@ -234,6 +238,9 @@ fn text_flags(a: &OnboardRecordArgs) -> Vec<(&'static str, &'static str, Option<
             a.support_ticket.as_ref(),
         ),
         ("confirmed_on", "--confirmed-on", a.confirmed_on.as_ref()),
+        ("registered_on", "--registered-on", a.registered_on.as_ref()),
+        ("installed_on", "--installed-on", a.installed_on.as_ref()),
+        ("retired_on", "--retired-on", a.retired_on.as_ref()),
         (
             "handed_over_on",
             "--handed-over-on",
@@ -623,6 +630,8 @@ fn letter(path: &Path, a: &OnboardLetterArgs, ctx: &mut Context) -> Result<Code,
         args::LetterKind::DatafordelerSupport => LetterKind::DatafordelerSupport,
         args::LetterKind::DpgHandover => LetterKind::DpgHandover,
         args::LetterKind::DataAccess => LetterKind::DataAccess,
+        args::LetterKind::RenewalSupport => LetterKind::RenewalSupport,
+        args::LetterKind::RenewalDpg => LetterKind::RenewalDpg,
     };
     let lang = match a.lang {
         args::Language::Da => Language::Da,
@@ -642,11 +651,13 @@ fn letter(path: &Path, a: &OnboardLetterArgs, ctx: &mut Context) -> Result<Code,
         )?;
     } else {
         ctx.ui.print(&l.to_text(lang))?;
-        if kind == LetterKind::DpgHandover {
-            let reminder = match (
-                case.credential_method(),
-                case.state().fact("dpg-handover", "via"),
-            ) {
+        let via_step = if kind == LetterKind::RenewalDpg {
+            "install-dpg"
+        } else {
+            "dpg-handover"
+        };
+        if matches!(kind, LetterKind::DpgHandover | LetterKind::RenewalDpg) {
+            let reminder = match (case.credential_method(), case.state().fact(via_step, "via")) {
                 (Some("shared-secret"), _) => {
                     "Give DPG the shared secret through a secure channel, never in this letter."
                 }
@@ -697,6 +708,154 @@ fn next(
         restore_terminal(&ui);
     }
     result
+}
+
+// ---- renew ----------------------------------------------------------------------------
+
+/// `onboard renew`: the new credential, checked by the model. A certificate is first
+/// compared by `cprlink_cert` with the one it replaces (`--renewal-of`, else the file
+/// recorded at the credential step, which must still hold the registered certificate).
+fn renew(
+    path: &Path,
+    a: &OnboardRenewArgs,
+    prefix: &str,
+    by: Option<&str>,
+    ctx: &mut Context,
+) -> Result<Code, CliError> {
+    let stamp = operator(by)?;
+    let secret = match (a.method, &a.certificate) {
+        (Some(args::MethodArg::SharedSecret), None) => true,
+        (None, None) if a.expires_on.is_some() || a.created_on.is_some() => true,
+        (Some(args::MethodArg::Certificate) | None, Some(_)) => false,
+        (Some(args::MethodArg::SharedSecret), Some(_)) => {
+            return Err(CliError::usage(
+                "--certificate belongs to --method certificate, not shared-secret",
+            ));
+        }
+        _ => {
+            return Err(CliError::usage("nothing to renew with").with_hint(format!(
+                "{prefix} renew --certificate NEW.pem, or {prefix} renew --method shared-secret \
+                 --created-on DATE --expires-on DATE"
+            )));
+        }
+    };
+    let mut case = Case::open(path)?;
+    let new = if secret {
+        let Some(expires_on) = a.expires_on.clone() else {
+            return Err(
+                CliError::usage("the renewal of a shared secret needs --expires-on DATE")
+                    .with_hint(format!(
+                        "{prefix} renew --method shared-secret --created-on DATE --expires-on DATE"
+                    )),
+            );
+        };
+        NewCredential::SharedSecret {
+            created_on: a
+                .created_on
+                .clone()
+                .unwrap_or_else(|| stamp.today.to_string()),
+            expires_on,
+        }
+    } else {
+        let file = a.certificate.as_deref().unwrap_or(Path::new(""));
+        NewCredential::Certificate(renewal_evidence(file, a, &case, ctx)?)
+    };
+    let r = case.renew(&new, &stamp)?;
+    let st = case.status_with(stamp.today, prefix);
+    if ctx.ui.json {
+        print_json(
+            &ctx.ui,
+            &RecordedJson {
+                step: "renewal",
+                changed: &r.changed,
+                marked_done: false,
+                notes: &r.notes,
+                next_action: Some(st.next_action.clone()),
+                backup: r.backup.as_ref().map(|b| b.display().to_string()),
+            },
+        )?;
+        say_backup(&ctx.ui, &r);
+        return Ok(Code::Success);
+    }
+    say_backup(&ctx.ui, &r);
+    if let Some(rn) = case.renewal() {
+        say(
+            &ctx.ui,
+            &format!(
+                "Started the renewal: the new {} replaces the {}.",
+                cprlink_onboard::renewal::describe_new(rn),
+                cprlink_onboard::renewal::describe_old(rn)
+            ),
+        );
+    }
+    for n in &r.notes {
+        say(&ctx.ui, &format!("note: {n}"));
+    }
+    say(&ctx.ui, &format!("Next: {}", st.next_action));
+    Ok(Code::Success)
+}
+
+/// The new certificate's evidence, with `cprlink_cert`'s verdict on it as a renewal of
+/// the old one.
+fn renewal_evidence(
+    file: &Path,
+    a: &OnboardRenewArgs,
+    case: &Case,
+    ctx: &mut Context,
+) -> Result<RenewalEvidence, CliError> {
+    let cert_step = case.route().certificate_step();
+    let registered = case
+        .state()
+        .fact(cert_step, "certificate_sha1_thumbprint")
+        .unwrap_or_default()
+        .to_owned();
+    let old_path = match (
+        &a.renewal_of,
+        case.state().fact(cert_step, "certificate_file"),
+    ) {
+        (Some(p), _) => p.clone(),
+        (None, Some(f)) => PathBuf::from(f),
+        (None, None) => {
+            return Err(CliError::usage(format!(
+                "step {cert_step} records no certificate file to compare the new one with"
+            ))
+            .with_hint("pass the certificate being replaced with --renewal-of OLD.pem"));
+        }
+    };
+    // The old certificate is public (.pem, .cer); a .p12 asks for its own password.
+    let (old, _) = secrets::open_certificate_file(
+        &old_path,
+        &PasswordArgs::default(),
+        None,
+        &ctx.ui,
+        ctx.prompter.as_mut(),
+    )
+    .map_err(|e| {
+        e.with_hint(format!(
+            "the registered certificate (SHA-1 {registered}) was read from {}; if it is \
+             elsewhere now, pass it with --renewal-of OLD.pem",
+            old_path.display()
+        ))
+    })?;
+    let old_leaf = old
+        .leaf()
+        .ok_or_else(|| CliError::usage(format!("{} holds no certificate", old_path.display())))?;
+    let extra = read_trust(&a.trust)?;
+    let (loaded, _secret) =
+        secrets::open_certificate_file(file, &a.password, None, &ctx.ui, ctx.prompter.as_mut())?;
+    let certificate = evidence_of(&loaded, file, &extra)?;
+    let new_leaf = loaded
+        .leaf()
+        .ok_or_else(|| CliError::usage(format!("{} holds no certificate", file.display())))?;
+    let problems = verify::renewal_problems(old_leaf, new_leaf)?
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    Ok(RenewalEvidence {
+        certificate,
+        compared_with: cprlink_cert::facts::sha1_thumbprint(old_leaf)?,
+        problems,
+    })
 }
 
 // ---- config ---------------------------------------------------------------------------

@@ -30,8 +30,10 @@ pub(super) struct StatusJson<'a> {
     steps: &'a [cprlink_onboard::StepStatus],
     next_action: &'a str,
     credential_expires_on: Option<chrono::NaiveDate>,
-    renewal: Option<&'a cprlink_onboard::Renewal>,
+    renewal: Option<&'a cprlink_onboard::RenewalStatus>,
     credential_method: Option<&'a str>,
+    renewal_due: bool,
+    past_renewals: &'a [cprlink_onboard::RenewalStatus],
     expires_soon: bool,
     next_command: Option<&'a str>,
     current_step: Option<&'a str>,
@@ -55,6 +57,8 @@ impl<'a> From<&'a Status> for StatusJson<'a> {
             credential_expires_on: s.credential_expires_on,
             renewal: s.renewal.as_ref(),
             credential_method: s.credential_method.as_deref(),
+            renewal_due: s.renewal_due,
+            past_renewals: &s.past_renewals,
             expires_soon: s.expires_soon,
             next_command: s.next_command.as_deref(),
             current_step: s.current_step.as_deref(),
@@ -112,6 +116,22 @@ pub(super) fn render_status(ui: &Ui, st: &Status) -> String {
             out.push('\n');
         }
     }
+    if let Some(r) = &st.renewal {
+        out.push('\n');
+        out.push_str(&render_renewal(ui, r));
+    }
+    for r in &st.past_renewals {
+        out.push_str(&wrap(
+            &format!(
+                "Renewed on {}: the {} replaced the {}.",
+                r.completed_on.map_or_else(String::new, |d| d.to_string()),
+                credential_words(&r.method, &r.new),
+                credential_words(&r.method, &r.old),
+            ),
+            WIDTH,
+            "  ",
+        ));
+    }
     out.push('\n');
     for b in &st.blockers {
         let label = ui.style_stdout(Style::new().red().bold(), "blocked:");
@@ -122,6 +142,89 @@ pub(super) fn render_status(ui: &Ui, st: &Status) -> String {
         out.push_str(&wrap(&format!("{label} {}", w.message), WIDTH, "  "));
     }
     out.push_str(&wrap(&format!("Next: {}", st.next_action), WIDTH, "  "));
+    out
+}
+
+/// "certificate SHA-1 X" or "shared secret expiring D", for one line.
+fn credential_words(method: &str, c: &cprlink_onboard::status::CredentialView) -> String {
+    match (&c.sha1_thumbprint, method) {
+        (Some(t), _) => format!("certificate SHA-1 {t}"),
+        (None, _) => format!(
+            "shared secret expiring {}",
+            c.expires_on.map_or_else(String::new, |d| d.to_string())
+        ),
+    }
+}
+
+/// The renewal in progress: the old and the new credential side by side with days
+/// left, its steps, and what breaks on which date if it stalls.
+fn render_renewal(ui: &Ui, r: &cprlink_onboard::RenewalStatus) -> String {
+    use console::Style;
+    let secret = r.method == "shared-secret";
+    let mut out = String::new();
+    let what = if secret {
+        "shared secret"
+    } else {
+        "certificate"
+    };
+    out.push_str(&ui.style_stdout(
+        Style::new().bold(),
+        &format!("Renewal of the {what}, started {}", r.started_on),
+    ));
+    out.push('\n');
+    let days = |c: &cprlink_onboard::status::CredentialView| match (c.expires_on, c.days_left) {
+        (Some(d), Some(n)) if n < 0 => format!("{d} (expired {} days ago)", -n),
+        (Some(d), Some(n)) => format!("{d} ({n} days left)"),
+        _ => "?".to_owned(),
+    };
+    let old_head = if r.is_done("confirm") {
+        "old"
+    } else {
+        "old (in use)"
+    };
+    let row = |label: &str, old: &str, new: &str| format!("  {label:<12}{old:<43}{new}\n");
+    out.push_str(&row("", old_head, "new"));
+    if !secret {
+        let t = |c: &cprlink_onboard::status::CredentialView| {
+            c.sha1_thumbprint.clone().unwrap_or_default()
+        };
+        out.push_str(&row("SHA-1", &t(&r.old), &t(&r.new)));
+    } else {
+        let c = |c: &cprlink_onboard::status::CredentialView| {
+            c.created_on.map_or_else(String::new, |d| d.to_string())
+        };
+        out.push_str(&row("created", &c(&r.old), &c(&r.new)));
+    }
+    out.push_str(&row("expires", &days(&r.old), &days(&r.new)));
+    for (i, s) in r.steps.iter().enumerate() {
+        let label = state_label(s);
+        let style = match s.state {
+            StepState::Done => Style::new().green(),
+            StepState::Waiting | StepState::InProgress => Style::new().yellow(),
+            StepState::NotStarted => Style::new().dim(),
+        };
+        let word = ui.style_stdout(style, &format!("{label:<12}"));
+        let mut line = format!("{:>2}. {word} {} ({})", i + 1, s.title, s.id);
+        if let Some(d) = s.done_on.filter(|_| s.state == StepState::Done) {
+            line.push_str(&format!(", {d}"));
+        }
+        out.push_str(&line);
+        out.push('\n');
+        for (k, v) in &s.facts {
+            out.push_str(&fit(&format!("      {k}: {v}"), WIDTH));
+            out.push('\n');
+        }
+    }
+    if !r.if_stalled.is_empty() {
+        out.push_str("If the renewal stalls here:\n");
+        for c in &r.if_stalled {
+            out.push_str(&wrap(
+                &format!("  {} ({}): {}", c.on, c.step, c.message),
+                WIDTH,
+                "      ",
+            ));
+        }
+    }
     out
 }
 
@@ -210,14 +313,10 @@ pub(super) struct NextJson<'a> {
 /// `next` without prompts: the guidance and the exact command, on stdout.
 pub(super) fn guidance_only(case: &Case, prefix: &str, ui: &Ui) -> Result<Code, CliError> {
     let st = case.status_with(Stamp::now().today, prefix);
-    let def = st
-        .current_step
-        .as_deref()
-        .map(|id| case.step(id))
-        .transpose()?;
+    let def = current_step(&st).map(|id| case.step(id)).transpose()?;
     if ui.json {
         let values = def.map(|d| case.exact_values(d)).unwrap_or_default();
-        let step = def.and_then(|d| st.steps.iter().find(|s| s.id == d.id));
+        let step = def.and_then(|d| step_status(&st, d.id));
         let json = NextJson {
             step: def.map(|d| d.id),
             title: def.map(|d| d.title),
@@ -268,17 +367,37 @@ pub(super) fn guidance_only(case: &Case, prefix: &str, ui: &Ui) -> Result<Code, 
     Ok(Code::Success)
 }
 
+/// The step to work on: the onboarding's first open one, else the renewal's.
+pub(super) fn current_step(st: &Status) -> Option<&str> {
+    st.current_step
+        .as_deref()
+        .or_else(|| st.renewal.as_ref().and_then(|r| r.current_step.as_deref()))
+}
+
+/// A step's status, of the onboarding or of the renewal in progress.
+pub(super) fn step_status<'a>(st: &'a Status, id: &str) -> Option<&'a cprlink_onboard::StepStatus> {
+    st.steps
+        .iter()
+        .chain(st.renewal.iter().flat_map(|r| r.steps.iter()))
+        .find(|s| s.id == id)
+}
+
 /// The guidance for one step: what, where, exact values, what to record, the command.
 pub(super) fn guidance(case: &Case, def: &StepDef, st: &Status, prefix: &str, ui: &Ui) -> String {
     use console::Style;
-    let n = case
-        .steps()
+    let steps = case.steps_of(def.id);
+    let n = steps
         .iter()
         .position(|d| d.id == def.id)
         .map_or(0, |i| i + 1);
-    let step = st.steps.iter().find(|s| s.id == def.id);
+    let step = step_status(st, def.id);
     let mut out = String::new();
-    let title = format!("Step {n} of {}: {}", case.steps().len(), def.title);
+    let of = if cprlink_onboard::steps::is_renewal_step(def.id) {
+        "Renewal step"
+    } else {
+        "Step"
+    };
+    let title = format!("{of} {n} of {}: {}", steps.len(), def.title);
     out.push_str(&ui.style_stdout(Style::new().bold(), &title));
     out.push_str(&format!(
         " ({}, {})\n\n",
