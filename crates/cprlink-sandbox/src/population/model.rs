@@ -252,6 +252,20 @@ pub struct Expected {
     pub person_status: &'static str,
 }
 
+/// `Efternavn,Fornavne` as a display name: first names, then surname, single spaces.
+/// Without a comma it is taken as it is.
+pub fn addressing_as_name(addressing: &str) -> String {
+    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    match addressing.split_once(',') {
+        Some((last, first)) => [words(first), words(last)]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => words(addressing),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,19 +292,5 @@ mod tests {
                 "{d} {h}"
             );
         }
-    }
-}
-
-/// `Efternavn,Fornavne` as a display name: first names, then surname, single spaces.
-/// Without a comma it is taken as it is.
-pub fn addressing_as_name(addressing: &str) -> String {
-    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    match addressing.split_once(',') {
-        Some((last, first)) => [words(first), words(last)]
-            .into_iter()
-            .filter(|p| !p.is_empty())
-            .collect::<Vec<_>>()
-            .join(" "),
-        None => words(addressing),
     }
 }
