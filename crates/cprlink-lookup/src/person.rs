@@ -340,7 +340,10 @@ mod tests {
         assert_eq!(p.first_names, None);
         for (addressing, want) in [
             ("Holm,Karen Margrethe", Some("Karen Margrethe Holm")),
-            ("Kjærsgaard-Lauritzen,H. F. V.", Some("H. F. V. Kjærsgaard-Lauritzen")),
+            (
+                "Kjærsgaard-Lauritzen,H. F. V.",
+                Some("H. F. V. Kjærsgaard-Lauritzen"),
+            ),
             (" Holm , Karen  Margrethe ", Some("Karen Margrethe Holm")),
             ("Holm,", Some("Holm")),
             (",Karen", Some("Karen")),
@@ -348,7 +351,11 @@ mod tests {
             (" , ", None),
             ("", None),
         ] {
-            assert_eq!(addressing_as_name(addressing).as_deref(), want, "{addressing:?}");
+            assert_eq!(
+                addressing_as_name(addressing).as_deref(),
+                want,
+                "{addressing:?}"
+            );
             assert_eq!(
                 display_name(None, Some(" "), None, Some(addressing)).as_deref(),
                 want,
