@@ -47,6 +47,8 @@ pub struct Summary {
     pub error: u64,
     /// Rows skipped because `--resume` found them answered.
     pub skipped: u64,
+    /// Numbers missing from a batch answer that were asked again before `not_found`.
+    pub reasked: u64,
 }
 
 impl Summary {
@@ -198,11 +200,17 @@ where
     ));
 
     let mut summary = Summary::default();
+    let reasked_before = client.stats().reasked.load(Ordering::Relaxed);
     let outcome = tokio::select! {
         r = collect(client, unit_rx, &rec_tx, opts.audit.as_deref(), progress.as_deref(), &mut summary) => r,
         () = cancel => Err(Error::Interrupted),
     };
     dispatcher.abort();
+    summary.reasked = client
+        .stats()
+        .reasked
+        .load(Ordering::Relaxed)
+        .saturating_sub(reasked_before);
     drop(rec_tx);
     // Let the writer finish the units it was given: they are whole.
     let written = tokio::task::spawn_blocking(move || writer.join()).await;

@@ -2,26 +2,33 @@
 //! settings, the one [`Client`] per process, and mapping batch answers back to the
 //! numbers asked.
 //!
-//! Layers, lowest first: `identity` (our certificate), `transport` (the connection
-//! pool, bounds, retries, what failures mean), the back-ends `rest`, `graphql` and
-//! `token` (requests and answers), then this module, which picks the back-end, asks
-//! each number once and counts outcomes. Nothing below depends on this module.
+//! Layers, lowest first: `identity` (our certificate, none with a shared secret),
+//! `transport` (the connection pool, bounds, retries, what failures mean), the
+//! back-ends `rest`, `graphql` and `token` (requests and answers), then this module,
+//! which picks the back-end, asks each number once in requests of at most `batch_size`,
+//! retries 401 `DAF-AUTH-0005` for `auth_grace_secs` (new credentials are inert at
+//! first, datafordeler.md 5.2), hands the numbers missing from an answer to `confirm`
+//! before any is called not found (5.1), and counts outcomes. Nothing below depends on
+//! this module but `confirm`, which asks through it.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use openssl::x509::X509;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{Api, Config, Endpoints};
+use crate::confirm::{self, Pool, Producer};
 use crate::cpr::Cpr;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
+use crate::graphql::MAX_IN_LIST;
 use crate::identity::ClientIdentity;
 use crate::person::Person;
+use crate::query::Query;
 use crate::record::Record;
 use crate::retry::Backoff;
 use crate::token::Tokens;
@@ -35,6 +42,8 @@ pub struct Settings {
     pub client_id: String,
     /// Shared-secret OAuth; `None` = the certificate variant.
     pub client_secret: Option<SecretString>,
+    /// The GraphQL query: built-in, or `graphql_query_file` (checked).
+    pub query: Query,
     /// Extra trust anchors (PEM), from `ca_file`.
     pub ca_pem: Option<Vec<u8>>,
     pub concurrency: usize,
@@ -44,6 +53,14 @@ pub struct Settings {
     /// Requests per second; 0 = unlimited.
     pub rate_limit_per_sec: u32,
     pub backoff: Backoff,
+    /// How long 401 `DAF-AUTH-0005` is retried (`auth_grace_secs`), counted from the
+    /// first in a row; 0 = not retried.
+    pub auth_grace: Duration,
+    /// The waits between those retries.
+    pub auth_backoff: Backoff,
+    /// How long numbers missing from an answer wait for the missing numbers of other
+    /// batches, to share a confirmation request with them.
+    pub confirm_linger: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -53,18 +70,33 @@ impl std::fmt::Debug for Settings {
             .field("endpoints", &self.endpoints)
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
+            .field("query", &self.query.source())
             .field("concurrency", &self.concurrency)
             .field("batch_size", &self.batch_size)
+            .field("auth_grace", &self.auth_grace)
             .finish_non_exhaustive()
     }
 }
 
-/// The largest batch we send in one request.
+/// The largest batch we send in one REST request (GraphQL: [`MAX_IN_LIST`]).
 pub const MAX_BATCH_SIZE: usize = 500;
 
+/// The waits between retries of `DAF-AUTH-0005`: from about half a second, doubling,
+/// to about five.
+pub const AUTH_BACKOFF: Backoff = Backoff {
+    base: Duration::from_millis(500),
+    cap: Duration::from_secs(5),
+    max_retry_after: Duration::from_secs(5),
+};
+
+/// The default of [`Settings::confirm_linger`]: about a request's time on a
+/// loaded pool, short next to Datafordeler's tens of milliseconds per answer.
+pub const CONFIRM_LINGER: Duration = Duration::from_millis(20);
+
 impl Settings {
-    /// Reads the config's files (`ca_file`, `client_secret_file`, relative to
-    /// `base_dir`) and checks that the chosen API has its URLs.
+    /// Reads the config's files (`ca_file`, `client_secret_file`,
+    /// `graphql_query_file`, relative to `base_dir`; the query is checked). Call
+    /// [`Settings::validate`] after applying flags.
     pub fn from_config(cfg: &Config, base_dir: &Path) -> Result<Settings, Error> {
         let d = &cfg.datafordeler;
         let l = &cfg.lookup;
@@ -108,11 +140,16 @@ impl Settings {
             }
             None => None,
         };
+        let query = match crate::config::resolve_path(base_dir, &d.graphql_query_file) {
+            Some(path) => Query::from_file(&path)?,
+            None => Query::builtin(),
+        };
         let s = Settings {
-            api: d.api,
+            api: d.api(),
             endpoints: d.endpoints(),
             client_id: d.client_id.clone(),
             client_secret,
+            query,
             ca_pem,
             concurrency: l.concurrency as usize,
             batch_size: l.batch_size as usize,
@@ -120,8 +157,17 @@ impl Settings {
             retries: l.retries,
             rate_limit_per_sec: l.rate_limit_per_sec,
             backoff: Backoff::default(),
+            auth_grace: Duration::from_secs(d.auth_grace_secs),
+            auth_backoff: AUTH_BACKOFF,
+            confirm_linger: CONFIRM_LINGER,
         };
         Ok(s)
+    }
+
+    /// Whether the client certificate is needed: for REST (mutual TLS) and for the
+    /// OAuth certificate; GraphQL with a shared secret goes without.
+    pub fn needs_certificate(&self) -> bool {
+        self.api == Api::Rest || self.client_secret.is_none()
     }
 
     /// Checks the values after flags were applied.
@@ -178,6 +224,12 @@ impl Settings {
         };
         range("lookup.concurrency", self.concurrency, 1, 1024)?;
         range("lookup.batch_size", self.batch_size, 1, MAX_BATCH_SIZE)?;
+        if self.api == Api::Graphql && self.batch_size > MAX_IN_LIST {
+            return Err(Error::BatchTooLarge {
+                batch_size: self.batch_size,
+                max: MAX_IN_LIST,
+            });
+        }
         if self.timeout.is_zero() {
             return Err(Error::Config {
                 key: "lookup.timeout_secs",
@@ -192,7 +244,10 @@ struct Inner {
     transport: Transport,
     tokens: Tokens,
     settings: Settings,
-    identity_not_after: DateTime<Utc>,
+    identity_not_after: Option<DateTime<Utc>>,
+    /// Since when `DAF-AUTH-0005` has been answered without a success in between.
+    refused_since: std::sync::Mutex<Option<Instant>>,
+    pool: Pool,
 }
 
 /// The Datafordeler client. Cheap to clone; one per process (one connection pool).
@@ -210,8 +265,22 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    pub fn new(settings: Settings, identity: &ClientIdentity) -> Result<Client, Error> {
+    /// A client for `settings`, presenting `identity` (required unless GraphQL runs
+    /// with a shared secret, [`Settings::needs_certificate`]).
+    pub fn new(settings: Settings, identity: Option<&ClientIdentity>) -> Result<Client, Error> {
         settings.validate()?;
+        if identity.is_none() && settings.needs_certificate() {
+            return Err(Error::Config {
+                key: "certificate.p12",
+                problem: format!(
+                    "no client certificate: {} needs one (only GraphQL with client_secret_file goes without)",
+                    match settings.api {
+                        Api::Rest => "REST (mutual TLS)",
+                        Api::Graphql => "the OAuth certificate",
+                    }
+                ),
+            });
+        }
         let transport = Transport::new(
             identity,
             TransportOptions {
@@ -228,12 +297,15 @@ impl Client {
             &settings.client_id,
             settings.client_secret.clone(),
         );
+        let pool = Pool::new(settings.confirm_linger);
         Ok(Client {
             inner: Arc::new(Inner {
                 transport,
                 tokens,
                 settings,
-                identity_not_after: identity.not_after,
+                identity_not_after: identity.map(|i| i.not_after),
+                refused_since: std::sync::Mutex::new(None),
+                pool,
             }),
         })
     }
@@ -254,13 +326,19 @@ impl Client {
         &self.inner.tokens
     }
 
-    /// Our certificate's SHA-1 thumbprint, for hints.
-    pub fn thumbprint(&self) -> &str {
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    /// Our certificate's SHA-1 thumbprint, for hints; `None` without a client
+    /// certificate (GraphQL with a shared secret).
+    pub fn thumbprint(&self) -> Option<&str> {
         self.inner.transport.thumbprint()
     }
 
-    /// When our client certificate expires.
-    pub fn identity_not_after(&self) -> DateTime<Utc> {
+    /// When our client certificate expires; `None` without one (a shared secret's
+    /// expiry is not known to cprlink: `cprlink onboard status` tracks it).
+    pub fn identity_not_after(&self) -> Option<DateTime<Utc>> {
         self.inner.identity_not_after
     }
 
@@ -277,8 +355,99 @@ impl Client {
         }
     }
 
-    /// Looks up the persons of `cprs` in one request (REST `wi`/`eq` with paging, or one
-    /// GraphQL `in` list). The answer has one entry per asked number, in order.
+    /// One request for `cprs` (REST `wi`/`eq` with paging, or one GraphQL `in` list),
+    /// with 401 `DAF-AUTH-0005` retried for `auth_grace` (from the first such answer
+    /// in a row, for every task together), and the counters kept.
+    pub(crate) async fn ask(&self, cprs: &[Cpr]) -> Result<Vec<Person>, Error> {
+        let s = &self.inner.settings;
+        let mut attempt = 0u32;
+        loop {
+            let result = match s.api {
+                Api::Rest => crate::rest::lookup(&self.inner.transport, &s.endpoints, cprs).await,
+                Api::Graphql => {
+                    crate::graphql::lookup(
+                        &self.inner.transport,
+                        &self.inner.tokens,
+                        &s.endpoints.graphql_url,
+                        s.query.text(),
+                        cprs,
+                    )
+                    .await
+                }
+            };
+            match result {
+                Ok(persons) => {
+                    *self.refused_since() = None;
+                    self.stats().any_success.store(true, Ordering::Relaxed);
+                    self.stats().auth_failing.store(false, Ordering::Relaxed);
+                    return Ok(persons);
+                }
+                Err(Error::NotAllowlisted {
+                    host,
+                    code,
+                    credential,
+                    ..
+                }) => {
+                    let waited = self
+                        .refused_since()
+                        .get_or_insert_with(Instant::now)
+                        .elapsed();
+                    if waited >= s.auth_grace {
+                        let e = Error::NotAllowlisted {
+                            host,
+                            code,
+                            credential,
+                            waited_secs: if s.auth_grace.is_zero() {
+                                0
+                            } else {
+                                waited.as_secs().max(1)
+                            },
+                        };
+                        return Err(self.counted(e));
+                    }
+                    // Equal jitter: never hammer, never all at once.
+                    let pause = s
+                        .auth_backoff
+                        .delay(attempt, None, 0.5 + fastrand::f64() / 2.0)
+                        .min(s.auth_grace - waited);
+                    tracing::debug!(%host, attempt, ?pause, "401 DAF-AUTH-0005: new credentials are inert at first; retrying");
+                    self.stats().auth_retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(pause).await;
+                    attempt = attempt.saturating_add(1);
+                }
+                Err(e) => return Err(self.counted(e)),
+            }
+        }
+    }
+
+    fn refused_since(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.inner
+            .refused_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn counted(&self, e: Error) -> Error {
+        match e.kind() {
+            ErrorKind::Auth => {
+                self.stats().auth_errors.fetch_add(1, Ordering::Relaxed);
+                self.stats().auth_failing.store(true, Ordering::Relaxed);
+            }
+            ErrorKind::Answer => {
+                self.stats().answer_errors.fetch_add(1, Ordering::Relaxed);
+            }
+            ErrorKind::Usage
+            | ErrorKind::Unavailable
+            | ErrorKind::Interrupted
+            | ErrorKind::Internal => {}
+        }
+        e
+    }
+
+    /// Looks up the persons of `cprs`: each number once, in requests of at most
+    /// `batch_size` (normally one); a number missing from an answer is confirmed
+    /// (`confirm`) before it is reported not found. The answer has one entry per asked
+    /// number, in order.
     pub async fn lookup_batch(&self, cprs: &[Cpr]) -> Result<Vec<Option<Person>>, Error> {
         if cprs.is_empty() {
             return Ok(Vec::new());
@@ -292,48 +461,59 @@ impl Client {
                 unique.push(*c);
             }
         }
-        let result = match self.inner.settings.api {
-            Api::Rest => {
-                crate::rest::lookup(
-                    &self.inner.transport,
-                    &self.inner.settings.endpoints,
-                    &unique,
-                )
-                .await
-            }
-            Api::Graphql => {
-                crate::graphql::lookup(
-                    &self.inner.transport,
-                    &self.inner.tokens,
-                    &self.inner.settings.endpoints.graphql_url,
-                    &unique,
-                )
-                .await
-            }
-        };
-        let persons = match result {
-            Ok(p) => p,
-            Err(e) => {
-                match e.kind() {
-                    crate::error::ErrorKind::Auth => {
-                        self.stats().auth_errors.fetch_add(1, Ordering::Relaxed);
-                        self.stats().auth_failing.store(true, Ordering::Relaxed);
-                    }
-                    crate::error::ErrorKind::Answer => {
-                        self.stats().answer_errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                    _ => {}
-                }
-                return Err(e);
-            }
-        };
-        self.stats().any_success.store(true, Ordering::Relaxed);
-        self.stats().auth_failing.store(false, Ordering::Relaxed);
-        let found = assign(&unique, persons);
+        let size = self.inner.settings.batch_size.max(1);
+        let mut found: Vec<Option<Person>> = Vec::with_capacity(unique.len());
+        for chunk in unique.chunks(size) {
+            found.extend(self.lookup_chunk(chunk).await?);
+        }
         Ok(cprs
             .iter()
             .map(|c| index.get(c.as_str()).and_then(|&i| found[i].clone()))
             .collect())
+    }
+
+    /// One request of distinct numbers, then the confirmation of those it lacks.
+    async fn lookup_chunk(&self, chunk: &[Cpr]) -> Result<Vec<Option<Person>>, Error> {
+        let persons = {
+            // While it is in flight its answer may add numbers to the pool.
+            let _producer = Producer::start(self);
+            self.ask(chunk).await?
+        };
+        // No persons at all is conclusive (a cap of zero is not a cap), and so is the
+        // answer to a number asked alone.
+        let conclusive = persons.is_empty() || chunk.len() == 1;
+        let mut found = assign(chunk, persons);
+        if conclusive {
+            return Ok(found);
+        }
+        let missing: Vec<Cpr> = chunk
+            .iter()
+            .zip(&found)
+            .filter(|(_, p)| p.is_none())
+            .map(|(c, _)| *c)
+            .collect();
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        self.stats()
+            .reasked
+            .fetch_add(missing.len() as u64, Ordering::Relaxed);
+        let outcomes = confirm::confirm(self, &missing, self.inner.settings.batch_size).await;
+        let mut outcomes = outcomes.into_iter();
+        for slot in found.iter_mut().filter(|p| p.is_none()) {
+            match outcomes.next() {
+                Some(Ok(person)) => *slot = person,
+                Some(Err(shared)) => {
+                    return Err(Arc::try_unwrap(shared).unwrap_or_else(|e| e.duplicate()));
+                }
+                None => {
+                    return Err(Error::TaskLost {
+                        what: "the confirmation of numbers missing from a batch answer",
+                    });
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Like [`Client::lookup_batch`], as records.
@@ -353,7 +533,7 @@ impl Client {
 /// Matches persons to the numbers asked: by any of the person's CPR numbers (the
 /// current one first); a lone answer to a lone question with no numbers on it is taken
 /// as that person. Numbers nobody answered are `None` (not found).
-fn assign(asked: &[Cpr], persons: Vec<Person>) -> Vec<Option<Person>> {
+pub(crate) fn assign(asked: &[Cpr], persons: Vec<Person>) -> Vec<Option<Person>> {
     let mut out: Vec<Option<Person>> = vec![None; asked.len()];
     let index: HashMap<&str, usize> = asked
         .iter()

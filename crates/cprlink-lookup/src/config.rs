@@ -1,9 +1,12 @@
 //! The `cprlink.toml` schema: `[datafordeler]`, `[certificate]`, `[lookup]`.
 //!
-//! Owns the keys, their defaults and the URL presets of each Datafordeler environment.
-//! Finding the file and applying `CPRLINK_<SECTION>_<KEY>` overrides is the binary's
-//! job; this module only says what a valid configuration is. Unknown keys are refused
-//! by name (`deny_unknown_fields`).
+//! Owns the keys, their defaults and the defaults that depend on other keys: the URL
+//! presets of each Datafordeler environment, `api` (GraphQL when `client_id` is set)
+//! and `token_url` (the endpoint of the OAuth method: certificate, or shared secret
+//! when `client_secret_file` is set), and whether a client certificate is needed at
+//! all. Finding the file and applying `CPRLINK_<SECTION>_<KEY>` overrides is the
+//! binary's job; this module only says what a valid configuration is. Unknown keys are
+//! refused by name (`deny_unknown_fields`).
 
 use std::path::{Path, PathBuf};
 
@@ -41,10 +44,9 @@ impl EnvironmentName {
 }
 
 /// Which API answers lookups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Api {
-    #[default]
     Rest,
     Graphql,
 }
@@ -58,23 +60,79 @@ impl Api {
     }
 }
 
-/// `[datafordeler]`. Empty URL strings mean "the environment's default".
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+/// `api = ""` (or no `api` key) means "unset": the default follows `client_id`. The
+/// key is written as text either way, so that `CPRLINK_DATAFORDELER_API` overrides it
+/// like any other text key.
+mod api_choice {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Api;
+
+    pub fn serialize<S: Serializer>(v: &Option<Api>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v.map_or("", Api::as_str))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Api>, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.trim() {
+            "" => Ok(None),
+            "rest" => Ok(Some(Api::Rest)),
+            "graphql" => Ok(Some(Api::Graphql)),
+            other => Err(serde::de::Error::custom(format!(
+                "api = {other:?}: expected \"rest\", \"graphql\" or \"\" (unset: graphql when client_id is set, else rest)"
+            ))),
+        }
+    }
+}
+
+/// `[datafordeler]`. Empty strings mean "the default" (of the environment, or of the
+/// keys it depends on).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Datafordeler {
     pub environment: EnvironmentName,
-    pub api: Api,
+    /// `None` (`api = ""`): [`Datafordeler::api`] decides from `client_id`.
+    #[serde(with = "api_choice")]
+    pub api: Option<Api>,
     pub rest_base_url: String,
     pub rest_path: String,
     pub graphql_url: String,
+    /// Empty: the token endpoint of the OAuth method in use ([`Datafordeler::endpoints`]).
     pub token_url: String,
     /// IT-system client id (GraphQL).
     pub client_id: String,
-    /// Only for shared-secret OAuth (GraphQL).
+    /// OAuth shared secret (GraphQL): when set, no client certificate is needed.
     pub client_secret_file: String,
+    /// The operator's own query text, checked at start (`crate::query`).
+    pub graphql_query_file: String,
+    /// How long 401 `DAF-AUTH-0005` is retried: new credentials are inert at first
+    /// (datafordeler.md 5.2).
+    pub auth_grace_secs: u64,
     /// Extra trust anchors (PEM) for the server certificate; empty = system roots.
     pub ca_file: String,
 }
+
+impl Default for Datafordeler {
+    fn default() -> Self {
+        Datafordeler {
+            environment: EnvironmentName::default(),
+            api: None,
+            rest_base_url: String::new(),
+            rest_path: String::new(),
+            graphql_url: String::new(),
+            token_url: String::new(),
+            client_id: String::new(),
+            client_secret_file: String::new(),
+            graphql_query_file: String::new(),
+            auth_grace_secs: DEFAULT_AUTH_GRACE_SECS,
+            ca_file: String::new(),
+        }
+    }
+}
+
+/// The default of `auth_grace_secs`: long enough for the sporadic `DAF-AUTH-0005` on
+/// good credentials, short enough that a real refusal is reported within a minute.
+pub const DEFAULT_AUTH_GRACE_SECS: u64 = 60;
 
 /// `[certificate]`: the client identity for mutual TLS.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,21 +198,55 @@ pub struct Endpoints {
 }
 
 impl Datafordeler {
-    /// The URLs to use: explicit values win, then the environment's presets.
-    /// `sandbox` and `custom` have no presets; missing URLs stay empty and the caller
-    /// reports them.
+    /// The API in use: `api` when set, else GraphQL for an IT-system (`client_id` set)
+    /// and REST for a service user (none).
+    pub fn api(&self) -> Api {
+        self.api.unwrap_or(if self.client_id.trim().is_empty() {
+            Api::Rest
+        } else {
+            Api::Graphql
+        })
+    }
+
+    /// Whether OAuth runs with the shared secret of `client_secret_file` rather than
+    /// the certificate.
+    pub fn uses_shared_secret(&self) -> bool {
+        !self.client_secret_file.trim().is_empty()
+    }
+
+    /// Whether a client certificate (`[certificate]`) is needed: for REST (mutual TLS)
+    /// and for the OAuth certificate, not for GraphQL with a shared secret.
+    pub fn needs_certificate(&self) -> bool {
+        self.api() == Api::Rest || !self.uses_shared_secret()
+    }
+
+    /// The URLs to use: explicit values win, then the environment's presets (for
+    /// `token_url`, the endpoint of the OAuth method in use). `sandbox` and `custom`
+    /// have no presets; missing URLs stay empty and the caller reports them.
     pub fn endpoints(&self) -> Endpoints {
+        // datafordeler.md 5.2: auth-oces for the OAuth certificate (mutual TLS),
+        // auth for the shared secret (no client certificate).
+        let secret = self.uses_shared_secret();
         let (rest, graphql, token) = match self.environment {
             EnvironmentName::Production => (
                 "https://s5-certservices.datafordeler.dk",
                 "https://graphql.datafordeler.dk/CPR/custom/PublicSector/v1",
-                "https://auth-oces.datafordeler.dk/realms/distribution/protocol/openid-connect/token",
+                if secret {
+                    "https://auth.datafordeler.dk/realms/distribution/protocol/openid-connect/token"
+                } else {
+                    "https://auth-oces.datafordeler.dk/realms/distribution/protocol/openid-connect/token"
+                },
             ),
-            // Datafordeler: Test04 holds CPR test data; host by analogy with test03/test06.
+            // Datafordeler: Test04 holds CPR test data; hosts by analogy with
+            // test03/test06 and with production's.
             EnvironmentName::Test04 => (
                 "https://test04-s5-certservices.datafordeler.dk",
                 "https://test04-graphql.datafordeler.dk/CPR/custom/PublicSector/v1",
-                "https://test04-auth-oces.datafordeler.dk/realms/distribution/protocol/openid-connect/token",
+                if secret {
+                    "https://test04-auth.datafordeler.dk/realms/distribution/protocol/openid-connect/token"
+                } else {
+                    "https://test04-auth-oces.datafordeler.dk/realms/distribution/protocol/openid-connect/token"
+                },
             ),
             EnvironmentName::Sandbox | EnvironmentName::Custom => ("", "", ""),
         };
@@ -205,7 +297,8 @@ mod tests {
     #[test]
     fn presets_and_overrides() {
         let c: Config = toml::from_str("[datafordeler]\napi = \"graphql\"\n").unwrap();
-        assert_eq!(c.datafordeler.api, Api::Graphql);
+        assert_eq!(c.datafordeler.api, Some(Api::Graphql));
+        assert_eq!(c.datafordeler.auth_grace_secs, DEFAULT_AUTH_GRACE_SECS);
         let e = c.datafordeler.endpoints();
         assert_eq!(e.rest_base_url, "https://s5-certservices.datafordeler.dk");
         assert_eq!(e.rest_path, DEFAULT_REST_PATH);
@@ -218,5 +311,56 @@ mod tests {
             "https://127.0.0.1:5"
         );
         assert_eq!(c.lookup.batch_size, 20);
+    }
+
+    #[test]
+    fn defaults_that_follow_other_keys() {
+        let d = |text: &str| -> Datafordeler {
+            toml::from_str::<Config>(&format!("[datafordeler]\n{text}"))
+                .unwrap()
+                .datafordeler
+        };
+        // api: unset (absent or "") follows client_id; explicit wins.
+        assert_eq!(d("").api(), Api::Rest);
+        assert_eq!(d("api = \"\"\nclient_id = \"it-1\"").api(), Api::Graphql);
+        assert_eq!(d("client_id = \"it-1\"").api(), Api::Graphql);
+        assert_eq!(d("api = \"rest\"\nclient_id = \"it-1\"").api(), Api::Rest);
+        let bad = toml::from_str::<Config>("[datafordeler]\napi = \"soap\"\n").unwrap_err();
+        assert!(bad.to_string().contains("soap"), "{bad}");
+        // token_url: the endpoint of the OAuth method, per environment.
+        let cert = d("client_id = \"it-1\"");
+        assert!(cert.endpoints().token_url.starts_with("https://auth-oces."));
+        assert!(cert.needs_certificate());
+        let secret = d("client_id = \"it-1\"\nclient_secret_file = \"s.txt\"");
+        assert!(
+            secret
+                .endpoints()
+                .token_url
+                .starts_with("https://auth.datafordeler.dk/")
+        );
+        assert!(!secret.needs_certificate());
+        let test = d("environment = \"test04\"\nclient_id = \"x\"\nclient_secret_file = \"s\"");
+        assert!(
+            test.endpoints()
+                .token_url
+                .starts_with("https://test04-auth.")
+        );
+        // A shared secret with REST: REST is mutual TLS, the certificate is needed.
+        let rest = d("api = \"rest\"\nclient_id = \"x\"\nclient_secret_file = \"s\"");
+        assert!(rest.needs_certificate());
+        // An explicit token_url wins.
+        let own = d("client_secret_file = \"s\"\ntoken_url = \"https://t/x\"");
+        assert_eq!(own.endpoints().token_url, "https://t/x");
+        // The key is text either way, so environment overrides find it.
+        let table = toml::Table::try_from(Config::default()).unwrap();
+        assert_eq!(table["datafordeler"]["api"].as_str(), Some(""));
+        assert_eq!(
+            table["datafordeler"]["auth_grace_secs"].as_integer(),
+            Some(60)
+        );
+        assert_eq!(
+            table["datafordeler"]["graphql_query_file"].as_str(),
+            Some("")
+        );
     }
 }

@@ -1,6 +1,8 @@
-//! The go-live checks behind `cprlink doctor`, in order: config, certificate, DNS, TCP,
-//! TLS with the client certificate, the HTTP status of an authenticated call, the
-//! GraphQL token, and one lookup of a probe number.
+//! The go-live checks behind `cprlink doctor`, in order: config, certificate (or the
+//! shared secret), DNS, TCP, TLS with the client certificate, the HTTP status of an
+//! authenticated call, the GraphQL token, the GraphQL schema (every field the query
+//! selects exists in `<graphql_url>/schema`, datafordeler.md 5.1), and one lookup of a
+//! probe number.
 //!
 //! Owns the checks and what each failure means, as a [`Finding`] the binary words into
 //! a fix (naming the step of the config's onboarding route). It stops at the first
@@ -19,6 +21,7 @@ use crate::config::{Api, Config};
 use crate::cpr::Cpr;
 use crate::error::Error;
 use crate::identity::ClientIdentity;
+use crate::query::{MissingField, QuerySource};
 use crate::record::Status;
 use crate::transport::{chain_text, host_of, refusal, server_not_trusted_in, tls_alert_in};
 
@@ -53,12 +56,14 @@ pub enum CheckId {
     Tls,
     Http,
     Token,
+    /// GraphQL: every field the query selects is in the server's SDL.
+    Schema,
     Lookup,
 }
 
 impl CheckId {
     /// Every check, in order.
-    pub const ALL: [CheckId; 8] = [
+    pub const ALL: [CheckId; 9] = [
         CheckId::Config,
         CheckId::Certificate,
         CheckId::Dns,
@@ -66,6 +71,7 @@ impl CheckId {
         CheckId::Tls,
         CheckId::Http,
         CheckId::Token,
+        CheckId::Schema,
         CheckId::Lookup,
     ];
 
@@ -79,6 +85,7 @@ impl CheckId {
             CheckId::Tls => "tls",
             CheckId::Http => "http",
             CheckId::Token => "token",
+            CheckId::Schema => "schema",
             CheckId::Lookup => "lookup",
         }
     }
@@ -122,6 +129,15 @@ pub enum Finding {
     TcpTimeout,
     /// The chain works, but the probe number is unknown in this environment.
     ProbeNotFound,
+    /// Fields the query selects that the server's schema lacks (renamed or dropped).
+    SchemaFieldsMissing {
+        missing: Vec<MissingField>,
+        /// The query checked: the built-in one, or `graphql_query_file`.
+        query: QuerySource,
+    },
+    /// The server publishes no schema we can read at `<graphql_url>/schema`, so the
+    /// query could not be checked.
+    SchemaUnavailable,
 }
 
 /// One line of the doctor's report.
@@ -231,7 +247,7 @@ fn network_target(settings: &Settings) -> Result<(String, u16, String), Error> {
 
 /// Runs the checks.
 pub async fn run(input: DoctorInput) -> Report {
-    let api = input.config.datafordeler.api;
+    let api = input.config.datafordeler.api();
     let mut run = Run { checks: Vec::new() };
 
     // 1. config
@@ -244,15 +260,19 @@ pub async fn run(input: DoctorInput) -> Report {
             return run.stop(api);
         }
     };
-    let Some(p12) = crate::config::resolve_path(&input.base_dir, &input.config.certificate.p12)
-    else {
-        run.push(
-            CheckId::Config,
-            CheckStatus::Fail,
-            "[certificate] p12 is not set",
-            Some(Finding::NoCertificate),
-        );
-        return run.stop(api);
+    let p12 = crate::config::resolve_path(&input.base_dir, &input.config.certificate.p12);
+    let p12 = match (settings.needs_certificate(), p12) {
+        (false, _) => None,
+        (true, Some(p12)) => Some(p12),
+        (true, None) => {
+            run.push(
+                CheckId::Config,
+                CheckStatus::Fail,
+                "[certificate] p12 is not set",
+                Some(Finding::NoCertificate),
+            );
+            return run.stop(api);
+        }
     };
     let target_url = match api {
         Api::Rest => format!(
@@ -261,11 +281,17 @@ pub async fn run(input: DoctorInput) -> Report {
         ),
         Api::Graphql => settings.endpoints.graphql_url.clone(),
     };
+    let query = match (api, settings.query.source()) {
+        (Api::Graphql, QuerySource::File(path)) => {
+            format!("; the query of graphql_query_file {}", path.display())
+        }
+        (Api::Graphql, QuerySource::Builtin) | (Api::Rest, _) => String::new(),
+    };
     run.push(
         CheckId::Config,
         CheckStatus::Pass,
         format!(
-            "{}; api {}; {}",
+            "{}; api {}; {}{query}",
             input.config_source,
             api.as_str(),
             host_of(&target_url)
@@ -273,24 +299,45 @@ pub async fn run(input: DoctorInput) -> Report {
         None,
     );
 
-    // 2. certificate
-    let password = input.password.as_ref().map(|p| p.expose_secret());
-    let identity = match certificate(&p12, password) {
-        Ok((identity, status, detail, finding)) => {
-            run.push(CheckId::Certificate, status, detail, finding);
-            if status == CheckStatus::Fail {
-                return run.stop(api);
-            }
-            identity
-        }
-        Err((detail, finding)) => {
+    // 2. certificate (or the shared secret, which Settings has read)
+    let identity = match &p12 {
+        None => {
+            let file = crate::config::resolve_path(
+                &input.base_dir,
+                &input.config.datafordeler.client_secret_file,
+            )
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
             run.push(
                 CheckId::Certificate,
-                CheckStatus::Fail,
-                detail,
-                Some(finding),
+                CheckStatus::Pass,
+                format!(
+                    "no client certificate needed: GraphQL with the OAuth shared secret of client_secret_file {file}"
+                ),
+                None,
             );
-            return run.stop(api);
+            None
+        }
+        Some(p12) => {
+            let password = input.password.as_ref().map(|p| p.expose_secret());
+            match certificate(p12, password) {
+                Ok((identity, status, detail, finding)) => {
+                    run.push(CheckId::Certificate, status, detail, finding);
+                    if status == CheckStatus::Fail {
+                        return run.stop(api);
+                    }
+                    Some(identity)
+                }
+                Err((detail, finding)) => {
+                    run.push(
+                        CheckId::Certificate,
+                        CheckStatus::Fail,
+                        detail,
+                        Some(finding),
+                    );
+                    return run.stop(api);
+                }
+            }
         }
     };
 
@@ -383,7 +430,10 @@ pub async fn run(input: DoctorInput) -> Report {
         let identity = identity.clone();
         let ca = settings.ca_pem.clone();
         let host = host.clone();
-        tokio::task::spawn_blocking(move || tls_probe(addr, &host, &identity, ca.as_deref())).await
+        tokio::task::spawn_blocking(move || {
+            tls_probe(addr, &host, identity.as_ref(), ca.as_deref())
+        })
+        .await
     };
     match tls {
         Ok(Ok(detail)) => run.push(CheckId::Tls, CheckStatus::Pass, detail, None),
@@ -402,7 +452,7 @@ pub async fn run(input: DoctorInput) -> Report {
         }
     }
 
-    let client = match Client::new(settings.clone(), &identity) {
+    let client = match Client::new(settings.clone(), identity.as_ref()) {
         Ok(c) => c,
         Err(e) => {
             run.fail_from(CheckId::Http, e);
@@ -482,7 +532,22 @@ pub async fn run(input: DoctorInput) -> Report {
         }
     }
 
-    // 8. one lookup
+    // 8. the schema
+    match api {
+        Api::Rest => run.push(
+            CheckId::Schema,
+            CheckStatus::Skip,
+            "REST has no schema to check",
+            None,
+        ),
+        Api::Graphql => {
+            if schema(&mut run, &client).await == CheckStatus::Fail {
+                return run.stop(api);
+            }
+        }
+    }
+
+    // 9. one lookup
     match input.probe {
         None => run.push(
             CheckId::Lookup,
@@ -514,12 +579,112 @@ pub async fn run(input: DoctorInput) -> Report {
     run.finish(api)
 }
 
+/// `<graphql_url>/schema` (the SDL, datafordeler.md 5.1) checked against the fields
+/// the query selects. A schema that cannot be had is a warning (the query may still
+/// work); a field it lacks is a failure, named.
+async fn schema(run: &mut Run, client: &Client) -> CheckStatus {
+    let settings = client.settings();
+    let url = format!(
+        "{}/schema",
+        settings.endpoints.graphql_url.trim_end_matches('/')
+    );
+    let host = host_of(&url);
+    let which = match settings.query.source() {
+        QuerySource::Builtin => "the built-in query".to_owned(),
+        QuerySource::File(p) => format!("the query of graphql_query_file {}", p.display()),
+    };
+    let transport = client.transport();
+    let sdl = match client.tokens().get(transport, false).await {
+        Ok(token) => {
+            let http = transport.http().clone();
+            let target = url.clone();
+            let make = move || http.get(&target).bearer_auth(&token);
+            transport.send(&host, &make).await
+        }
+        Err(e) => Err(e),
+    };
+    let answer = match sdl {
+        Ok(a) if (200..=299).contains(&a.status) => a,
+        Ok(a) => {
+            run.push(
+                CheckId::Schema,
+                CheckStatus::Warn,
+                format!(
+                    "{host} answered HTTP {} for /schema: {which} could not be checked",
+                    a.status
+                ),
+                Some(Finding::SchemaUnavailable),
+            );
+            return CheckStatus::Warn;
+        }
+        Err(e) => {
+            run.push(
+                CheckId::Schema,
+                CheckStatus::Warn,
+                format!("{e}: {which} could not be checked"),
+                Some(Finding::SchemaUnavailable),
+            );
+            return CheckStatus::Warn;
+        }
+    };
+    let selected = settings.query.selected_fields();
+    let sdl = String::from_utf8_lossy(&answer.body);
+    match crate::query::missing_in_sdl(&selected, &sdl) {
+        Err(reason) => {
+            run.push(
+                CheckId::Schema,
+                CheckStatus::Warn,
+                format!("{reason} ({host}/schema): {which} could not be checked"),
+                Some(Finding::SchemaUnavailable),
+            );
+            CheckStatus::Warn
+        }
+        Ok(missing) if missing.is_empty() => {
+            run.push(
+                CheckId::Schema,
+                CheckStatus::Pass,
+                format!(
+                    "every field {which} selects ({}) is in the schema at {host}",
+                    selected.len()
+                ),
+                None,
+            );
+            CheckStatus::Pass
+        }
+        Ok(missing) => {
+            let named: Vec<String> = missing
+                .iter()
+                .map(|m| format!("{} (no field on {})", m.path, m.on_type))
+                .collect();
+            run.push(
+                CheckId::Schema,
+                CheckStatus::Fail,
+                format!(
+                    "the schema at {host} lacks {} that {which} selects: {}",
+                    if missing.len() == 1 {
+                        "a field"
+                    } else {
+                        "fields"
+                    },
+                    named.join(", ")
+                ),
+                Some(Finding::SchemaFieldsMissing {
+                    missing,
+                    query: settings.query.source().clone(),
+                }),
+            );
+            CheckStatus::Fail
+        }
+    }
+}
+
 async fn graphql_accepts_token(client: &Client) -> Result<u16, Error> {
     let url = client.settings().endpoints.graphql_url.clone();
     let host = host_of(&url);
     let transport = client.transport();
     let token = client.tokens().get(transport, false).await?;
-    let body = serde_json::to_vec(&crate::graphql::body(&[])).unwrap_or_default();
+    let body = serde_json::to_vec(&crate::graphql::body(client.settings().query.text(), &[]))
+        .unwrap_or_default();
     let http = transport.http().clone();
     let make = move || {
         http.post(&url)
@@ -582,12 +747,13 @@ fn certificate(p12: &Path, password: Option<&str>) -> Result<CertOutcome, (Strin
     Ok((identity, status, detail, finding))
 }
 
-/// A TLS handshake with the client certificate, then one small request so that a
-/// refusal sent after the handshake (TLS 1.3 sends it with the first read) is seen.
+/// A TLS handshake with the client certificate (none with a shared secret), then one
+/// small request so that a refusal sent after the handshake (TLS 1.3 sends it with the
+/// first read) is seen.
 fn tls_probe(
     addr: SocketAddr,
     host: &str,
-    identity: &ClientIdentity,
+    identity: Option<&ClientIdentity>,
     ca_pem: Option<&[u8]>,
 ) -> Result<String, Error> {
     use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
@@ -595,17 +761,19 @@ fn tls_probe(
     // Our own identity and the checked `ca_file` are read back here: a failure is a bug.
     let fail = |source| Error::TlsSetup { source };
     let mut b = SslConnector::builder(SslMethod::tls_client()).map_err(fail)?;
-    let chain = openssl::x509::X509::stack_from_pem(identity.chain_pem()).map_err(fail)?;
-    let key = openssl::pkey::PKey::private_key_from_pem(identity.key_pem()).map_err(fail)?;
-    let mut certs = chain.into_iter();
-    let leaf = certs.next().ok_or_else(|| Error::Identity {
-        reason: "the file holds no certificate".to_owned(),
-    })?;
-    b.set_certificate(&leaf).map_err(fail)?;
-    for c in certs {
-        b.add_extra_chain_cert(c).map_err(fail)?;
+    if let Some(identity) = identity {
+        let chain = openssl::x509::X509::stack_from_pem(identity.chain_pem()).map_err(fail)?;
+        let key = openssl::pkey::PKey::private_key_from_pem(identity.key_pem()).map_err(fail)?;
+        let mut certs = chain.into_iter();
+        let leaf = certs.next().ok_or_else(|| Error::Identity {
+            reason: "the file holds no certificate".to_owned(),
+        })?;
+        b.set_certificate(&leaf).map_err(fail)?;
+        for c in certs {
+            b.add_extra_chain_cert(c).map_err(fail)?;
+        }
+        b.set_private_key(&key).map_err(fail)?;
     }
-    b.set_private_key(&key).map_err(fail)?;
     if let Some(pem) = ca_pem {
         for c in openssl::x509::X509::stack_from_pem(pem).map_err(fail)? {
             b.cert_store_mut().add_cert(c).map_err(fail)?;
@@ -635,7 +803,7 @@ fn tls_probe(
             return Error::TlsRefused {
                 host: hostport.clone(),
                 alert,
-                thumbprint: identity.thumbprint.clone(),
+                thumbprint: identity.map(|i| i.thumbprint.clone()),
             };
         }
         Error::Unavailable {
@@ -673,7 +841,12 @@ fn tls_probe(
         }
     }
     Ok(format!(
-        "{version} {cipher}; server {server}; our certificate was accepted"
+        "{version} {cipher}; server {server}; {}",
+        if identity.is_some() {
+            "our certificate was accepted"
+        } else {
+            "no client certificate (OAuth shared secret)"
+        }
     ))
 }
 
@@ -716,6 +889,7 @@ mod tests {
                 "tls",
                 "http",
                 "token",
+                "schema",
                 "lookup"
             ])
         );

@@ -210,28 +210,34 @@ pub enum Error {
         source: openssl::error::ErrorStack,
     },
 
-    /// The server refused our client certificate during the TLS handshake.
-    #[error("{host} refused our client certificate in the TLS handshake ({alert})")]
+    /// The server refused our client certificate (or the lack of one) during the TLS
+    /// handshake.
+    #[error("{host} refused {} in the TLS handshake ({alert})", if thumbprint.is_some() { "our client certificate" } else { "the connection (we have no client certificate: OAuth shared secret)" })]
     TlsRefused {
         host: String,
         alert: TlsAlert,
-        /// Our certificate's SHA-1 thumbprint.
-        thumbprint: String,
+        /// Our certificate's SHA-1 thumbprint; `None` without a client certificate.
+        thumbprint: Option<String>,
     },
 
     /// We do not trust the server's certificate.
     #[error("the server certificate of {host} is not trusted ({detail})")]
     ServerNotTrusted { host: String, detail: String },
 
-    /// 401 `DAF-AUTH-0005` ("no authentication method found"): IP not allowlisted or
-    /// certificate not registered.
+    /// 401 `DAF-AUTH-0005` ("no authentication method found"): IP not allowlisted,
+    /// credential not registered, or a credential too new to work yet.
     #[error(
-        "{host} refused the call: HTTP 401 {code} (no authentication method found): this machine's IP address is not allowlisted, or the certificate is not registered"
+        "{host} refused the call: HTTP 401 {code} (no authentication method found): this machine's IP address is not allowlisted, or the {} is not registered or too new to work yet{}",
+        match credential { Credential::Certificate { .. } => "certificate", Credential::SharedSecret => "shared secret" },
+        if *waited_secs > 0 { format!(" (still refused after retrying for {waited_secs} s)") } else { String::new() }
     )]
     NotAllowlisted {
         host: String,
         code: String,
         credential: Credential,
+        /// How long it was retried before we gave up (`auth_grace_secs`); 0 when it
+        /// was not retried.
+        waited_secs: u64,
     },
 
     /// Any other 401.
@@ -244,13 +250,22 @@ pub enum Error {
         credential: Credential,
     },
 
-    /// 403: the certificate is known but has no access to the CPR service.
+    /// 403, or `DAF-AUTH-0001` in a GraphQL error: we are known but have no access
+    /// to the CPR data (the data access, or the CPR approval).
     #[error(
-        "{host} refused the call: HTTP 403 (the certificate has no access to the CPR service){}",
+        "{host} refused the call: {} (authenticated, but without access to the CPR data){}",
+        match (status, code.as_deref()) {
+            (403, Some(c)) => format!("HTTP 403 {c}"),
+            (403, None) => "HTTP 403".to_owned(),
+            (s, Some(c)) => format!("{c} in a GraphQL error (HTTP {s})"),
+            (s, None) => format!("HTTP {s}"),
+        },
         excerpt_suffix(excerpt)
     )]
     Forbidden {
         host: String,
+        /// 403, or the status of a GraphQL answer carrying `DAF-AUTH-0001`.
+        status: u16,
         /// The `DAF-*` code of the answer, if it has one (`DAF-AUTH-0001`).
         code: Option<String>,
         excerpt: String,
@@ -292,6 +307,33 @@ pub enum Error {
     #[error("unexpected answer from {host}: {reason}")]
     Protocol { host: String, reason: String },
 
+    /// The GraphQL server refused the query (`DAF-GQL-*` and other validation errors):
+    /// its message, excerpted. Not an authentication problem (datafordeler.md 5.2).
+    #[error("{host} refused the GraphQL query{}: {message}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    QueryRejected {
+        host: String,
+        code: Option<String>,
+        /// The server's message, passed through [`excerpt`].
+        message: String,
+    },
+
+    /// `batch_size` (or `--batch-size`) larger than the API takes in one request.
+    #[error(
+        "batch size {batch_size} is too large for GraphQL: Datafordeler's GraphQL filters take at most {max} numbers in one `in` list (MaxListSize)"
+    )]
+    BatchTooLarge { batch_size: usize, max: usize },
+
+    #[error("cannot read graphql_query_file {}: {source}", path.display())]
+    QueryFileRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// `graphql_query_file` is not a query cprlink can use.
+    #[error("graphql_query_file {}: {problem}", path.display())]
+    QueryFile { path: PathBuf, problem: String },
+
     #[error("cannot write the audit trail {}: {source}", path.display())]
     Audit {
         path: PathBuf,
@@ -317,9 +359,10 @@ pub enum Error {
     /// A bug: the HTTP client did not build from checked settings.
     #[error("cannot start the HTTP client: {source}")]
     HttpClient {
-        /// Without its URL (`reqwest::Error::without_url`).
+        /// Without its URL (`reqwest::Error::without_url`). Shared, so that one failed
+        /// request can answer every batch waiting on it ([`Error::duplicate`]).
         #[source]
-        source: reqwest::Error,
+        source: std::sync::Arc<reqwest::Error>,
     },
 
     /// A bug: a request could not be built.
@@ -327,7 +370,7 @@ pub enum Error {
     BuildRequest {
         /// Without its URL, which may hold CPR numbers.
         #[source]
-        source: reqwest::Error,
+        source: std::sync::Arc<reqwest::Error>,
     },
 
     /// A bug: the doctor's own TLS handshake could not be set up from our identity.
@@ -343,6 +386,11 @@ pub enum Error {
         #[source]
         source: tokio::task::JoinError,
     },
+
+    /// A bug: a task the lookup waited for ended without an answer (the confirmation
+    /// of numbers missing from a batch answer, or a copy of a [`Error::TaskFailed`]).
+    #[error("a lookup task ended without an answer: {what}")]
+    TaskLost { what: &'static str },
 
     /// `serve` on a non-loopback address without a Bearer token.
     #[error(
@@ -391,6 +439,9 @@ impl Error {
             | Error::ClientSecret { .. }
             | Error::ClientSecretEmpty { .. }
             | Error::Identity { .. }
+            | Error::BatchTooLarge { .. }
+            | Error::QueryFileRead { .. }
+            | Error::QueryFile { .. }
             | Error::Audit { .. }
             | Error::Io { .. }
             | Error::Input(_)
@@ -403,13 +454,16 @@ impl Error {
             | Error::Forbidden { .. }
             | Error::TokenRefused { .. } => ErrorKind::Auth,
             Error::Unavailable { .. } => ErrorKind::Unavailable,
-            Error::Rejected { .. } | Error::Protocol { .. } => ErrorKind::Answer,
+            Error::Rejected { .. } | Error::Protocol { .. } | Error::QueryRejected { .. } => {
+                ErrorKind::Answer
+            }
             Error::Interrupted => ErrorKind::Interrupted,
             Error::IdentityEncoding { .. }
             | Error::HttpClient { .. }
             | Error::BuildRequest { .. }
             | Error::TlsSetup { .. }
-            | Error::TaskFailed { .. } => ErrorKind::Internal,
+            | Error::TaskFailed { .. }
+            | Error::TaskLost { .. } => ErrorKind::Internal,
         }
     }
 
@@ -436,7 +490,10 @@ impl Error {
             Error::NotAllowlisted { .. } => &[IpAllowlist, Credential],
             Error::Unauthorized { .. } => &[Credential, IpAllowlist],
             Error::Forbidden { .. } => &[DataAccess],
-            Error::TokenRefused { .. } => &[Credential],
+            // A token endpoint refusing a call from an IP that is not allowlisted says
+            // `invalid_client` like a wrong credential (the sandbox does; what
+            // Datafordeler does there is unknown): both parts are possible.
+            Error::TokenRefused { .. } => &[Credential, IpAllowlist],
             Error::Config { .. }
             | Error::CaFile { .. }
             | Error::CaFileUnusable { .. }
@@ -448,6 +505,10 @@ impl Error {
             | Error::Unavailable { .. }
             | Error::Rejected { .. }
             | Error::Protocol { .. }
+            | Error::QueryRejected { .. }
+            | Error::BatchTooLarge { .. }
+            | Error::QueryFileRead { .. }
+            | Error::QueryFile { .. }
             | Error::Audit { .. }
             | Error::Io { .. }
             | Error::Input(_)
@@ -456,8 +517,169 @@ impl Error {
             | Error::BuildRequest { .. }
             | Error::TlsSetup { .. }
             | Error::TaskFailed { .. }
+            | Error::TaskLost { .. }
             | Error::TokenRequired { .. }
             | Error::Listen { .. } => &[],
+        }
+    }
+
+    /// The same error again, for the second and later batches that waited on one
+    /// request (the pooled confirmation of missing numbers). I/O errors keep their kind
+    /// and text; a panicked task becomes [`Error::TaskLost`].
+    pub fn duplicate(&self) -> Error {
+        let io = |e: &std::io::Error| std::io::Error::new(e.kind(), e.to_string());
+        match self {
+            Error::Config { key, problem } => Error::Config {
+                key,
+                problem: problem.clone(),
+            },
+            Error::CaFile { path, source } => Error::CaFile {
+                path: path.clone(),
+                source: io(source),
+            },
+            Error::CaFileUnusable { path, reason } => Error::CaFileUnusable {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+            Error::ClientSecret { path, source } => Error::ClientSecret {
+                path: path.clone(),
+                source: io(source),
+            },
+            Error::ClientSecretEmpty { path } => Error::ClientSecretEmpty { path: path.clone() },
+            Error::Identity { reason } => Error::Identity {
+                reason: reason.clone(),
+            },
+            Error::IdentityEncoding { source } => Error::IdentityEncoding {
+                source: source.clone(),
+            },
+            Error::TlsRefused {
+                host,
+                alert,
+                thumbprint,
+            } => Error::TlsRefused {
+                host: host.clone(),
+                alert: alert.clone(),
+                thumbprint: thumbprint.clone(),
+            },
+            Error::ServerNotTrusted { host, detail } => Error::ServerNotTrusted {
+                host: host.clone(),
+                detail: detail.clone(),
+            },
+            Error::NotAllowlisted {
+                host,
+                code,
+                credential,
+                waited_secs,
+            } => Error::NotAllowlisted {
+                host: host.clone(),
+                code: code.clone(),
+                credential: credential.clone(),
+                waited_secs: *waited_secs,
+            },
+            Error::Unauthorized {
+                host,
+                code,
+                excerpt,
+                credential,
+            } => Error::Unauthorized {
+                host: host.clone(),
+                code: code.clone(),
+                excerpt: excerpt.clone(),
+                credential: credential.clone(),
+            },
+            Error::Forbidden {
+                host,
+                status,
+                code,
+                excerpt,
+            } => Error::Forbidden {
+                host: host.clone(),
+                status: *status,
+                code: code.clone(),
+                excerpt: excerpt.clone(),
+            },
+            Error::TokenRefused {
+                host,
+                status,
+                excerpt,
+                credential,
+            } => Error::TokenRefused {
+                host: host.clone(),
+                status: *status,
+                excerpt: excerpt.clone(),
+                credential: credential.clone(),
+            },
+            Error::Unavailable {
+                host,
+                attempts,
+                last,
+            } => Error::Unavailable {
+                host: host.clone(),
+                attempts: *attempts,
+                last: last.clone(),
+            },
+            Error::Rejected {
+                host,
+                status,
+                excerpt,
+            } => Error::Rejected {
+                host: host.clone(),
+                status: *status,
+                excerpt: excerpt.clone(),
+            },
+            Error::Protocol { host, reason } => Error::Protocol {
+                host: host.clone(),
+                reason: reason.clone(),
+            },
+            Error::QueryRejected {
+                host,
+                code,
+                message,
+            } => Error::QueryRejected {
+                host: host.clone(),
+                code: code.clone(),
+                message: message.clone(),
+            },
+            Error::BatchTooLarge { batch_size, max } => Error::BatchTooLarge {
+                batch_size: *batch_size,
+                max: *max,
+            },
+            Error::QueryFileRead { path, source } => Error::QueryFileRead {
+                path: path.clone(),
+                source: io(source),
+            },
+            Error::QueryFile { path, problem } => Error::QueryFile {
+                path: path.clone(),
+                problem: problem.clone(),
+            },
+            Error::Audit { path, source } => Error::Audit {
+                path: path.clone(),
+                source: io(source),
+            },
+            Error::Io { what, source } => Error::Io {
+                what: what.clone(),
+                source: io(source),
+            },
+            Error::Input(text) => Error::Input(text.clone()),
+            Error::Interrupted => Error::Interrupted,
+            Error::HttpClient { source } => Error::HttpClient {
+                source: source.clone(),
+            },
+            Error::BuildRequest { source } => Error::BuildRequest {
+                source: source.clone(),
+            },
+            Error::TlsSetup { source } => Error::TlsSetup {
+                source: source.clone(),
+            },
+            Error::TaskFailed { .. } => Error::TaskLost {
+                what: "a lookup task panicked",
+            },
+            Error::TaskLost { what } => Error::TaskLost { what },
+            Error::TokenRequired { addr } => Error::TokenRequired { addr: *addr },
+            Error::Listen { addr, source } => Error::Listen {
+                addr: *addr,
+                source: io(source),
+            },
         }
     }
 }

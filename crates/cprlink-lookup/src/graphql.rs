@@ -1,10 +1,11 @@
 //! GraphQL with OAuth: one `POST` per batch with the numbers as a variable, never
 //! interpolated into the query text.
 //!
-//! Owns the query (it always selects `beskyttelser`, which the server requires, and
-//! `personnumre`, to map batch answers back) and the one renewal after a 401
-//! `invalid_token`. Datafordeler: lists are plain and keys lower-case here
-//! (datafordeler.md 2).
+//! Owns the request (the checked query of `query`, built-in or the operator's), the one
+//! renewal after a 401 `invalid_token`, and what the `errors` of an answer mean:
+//! `DAF-AUTH-*` codes are refusals (0001, like HTTP 403, is the data access), anything
+//! else is the server refusing the query, reported with its message (datafordeler.md
+//! 5.2). Datafordeler: lists are plain and keys lower-case here (2).
 
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -13,15 +14,16 @@ use crate::cpr::Cpr;
 use crate::error::{Credential, Error, excerpt};
 use crate::person::{Person, field, graphql_persons};
 use crate::token::Tokens;
-use crate::transport::{Answer, Transport, host_of, refusal};
+use crate::transport::{Answer, NO_AUTHENTICATION, NOT_AUTHORISED, Transport, host_of, refusal};
 
-/// The query: filter on the `in` list, select what the record needs.
-pub const QUERY: &str = "query($cpr:[String!]!){CPRCustom_PublicSectorPerson(input:{personnummer:{personnummer:{in:$cpr}}}){nodes{id status personnumre{personnummer status} navne{fornavne mellemnavn efternavn adresseringsnavn status virkningfra virkningtil} beskyttelser{beskyttelsestype status virkningfra virkningtil}}}}";
+/// Most numbers in one `in` list: the `MaxListSize` of Datafordeler's GraphQL filter
+/// inputs (`DafStringOperationFilterInput.in`, datafordeler.md 5.1).
+pub const MAX_IN_LIST: usize = 100;
 
-/// The request body for `cprs`.
-pub(crate) fn body(cprs: &[Cpr]) -> Value {
+/// The request body for `cprs` with `query`.
+pub(crate) fn body(query: &str, cprs: &[Cpr]) -> Value {
     let list: Vec<&str> = cprs.iter().map(Cpr::as_str).collect();
-    json!({ "query": QUERY, "variables": { "cpr": list } })
+    json!({ "query": query, "variables": { "cpr": list } })
 }
 
 fn is_invalid_token(answer: &Answer) -> bool {
@@ -41,11 +43,12 @@ pub(crate) async fn lookup(
     transport: &Transport,
     tokens: &Tokens,
     url: &str,
+    query: &str,
     cprs: &[Cpr],
 ) -> Result<Vec<Person>, Error> {
     let url = url.to_owned();
     let host = host_of(&url);
-    let payload = serde_json::to_vec(&body(cprs)).map_err(|e| Error::Protocol {
+    let payload = serde_json::to_vec(&body(query, cprs)).map_err(|e| Error::Protocol {
         host: host.clone(),
         reason: e.to_string(),
     })?;
@@ -69,48 +72,86 @@ pub(crate) async fn lookup(
         }
         break answer;
     };
+    let value: Option<Value> = serde_json::from_slice(&answer.body).ok();
     if !(200..=299).contains(&answer.status) {
-        return Err(refusal(&host, &answer, tokens.credential(transport)));
+        // A validation error may come with a 4xx; 401 and 403 are refusals.
+        return Err(match &value {
+            Some(v) if !matches!(answer.status, 401 | 403) && has_errors(v) => {
+                graphql_error(&host, v, answer.status, tokens.credential(transport))
+            }
+            _ => refusal(&host, &answer, tokens.credential(transport)),
+        });
     }
-    let value: Value = serde_json::from_slice(&answer.body).map_err(|_| Error::Protocol {
-        host: host.clone(),
-        reason: "the answer is not JSON".to_owned(),
-    })?;
+    let Some(value) = value else {
+        return Err(Error::Protocol {
+            host,
+            reason: "the answer is not JSON".to_owned(),
+        });
+    };
     if let Some(persons) = graphql_persons(&value, Utc::now()) {
         return Ok(persons);
     }
-    Err(graphql_error(&host, &value, tokens.credential(transport)))
+    Err(graphql_error(
+        &host,
+        &value,
+        answer.status,
+        tokens.credential(transport),
+    ))
 }
 
-/// The `errors` of a GraphQL answer as our error: `DAF-AUTH-*` codes are refusals.
-fn graphql_error(host: &str, value: &Value, credential: Credential) -> Error {
+fn has_errors(value: &Value) -> bool {
+    field(value, "errors")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+}
+
+/// The `errors` of a GraphQL answer as our error: `DAF-AUTH-0005` the allowlist or
+/// the credential, `DAF-AUTH-0001` the data access (as a 403), other `DAF-AUTH-*`
+/// codes a refusal; any other error is the server refusing the query, with its
+/// message.
+fn graphql_error(host: &str, value: &Value, status: u16, credential: Credential) -> Error {
     let first = field(value, "errors")
         .and_then(Value::as_array)
         .and_then(|a| a.first());
-    let message = first
-        .and_then(|e| field(e, "message"))
-        .and_then(Value::as_str)
-        .unwrap_or("no data in the answer");
-    let code = first
-        .and_then(|e| field(e, "extensions"))
+    let Some(first) = first else {
+        return Error::Protocol {
+            host: host.to_owned(),
+            reason: format!("HTTP {status} with neither data nor errors"),
+        };
+    };
+    let message = excerpt(
+        field(first, "message")
+            .and_then(Value::as_str)
+            .unwrap_or("(no message)")
+            .as_bytes(),
+    );
+    let code = field(first, "extensions")
         .and_then(|x| field(x, "code"))
         .and_then(Value::as_str)
         .map(str::to_owned);
     match code.as_deref() {
-        Some("DAF-AUTH-0005") => Error::NotAllowlisted {
+        Some(NO_AUTHENTICATION) => Error::NotAllowlisted {
             host: host.to_owned(),
-            code: "DAF-AUTH-0005".to_owned(),
+            code: NO_AUTHENTICATION.to_owned(),
             credential,
+            waited_secs: 0,
+        },
+        Some(NOT_AUTHORISED) => Error::Forbidden {
+            host: host.to_owned(),
+            status,
+            code,
+            excerpt: message,
         },
         Some(c) if c.starts_with("DAF-AUTH") => Error::Unauthorized {
             host: host.to_owned(),
-            code: Some(c.to_owned()),
-            excerpt: excerpt(message.as_bytes()),
+            code,
+            excerpt: message,
             credential,
         },
-        _ => Error::Protocol {
+        _ => Error::QueryRejected {
             host: host.to_owned(),
-            reason: format!("GraphQL error: {}", excerpt(message.as_bytes())),
+            code,
+            message,
         },
     }
 }
@@ -122,25 +163,42 @@ mod tests {
     #[test]
     fn numbers_travel_as_variables() {
         let a = Cpr::parse("0101011234").unwrap();
-        let b = body(&[a]);
+        let b = body(crate::query::BUILTIN, &[a]);
         assert_eq!(b["variables"]["cpr"][0], "0101011234");
         assert!(!b["query"].as_str().unwrap().contains("0101011234"));
-        let q = QUERY;
-        assert!(q.contains("beskyttelser{") && q.contains("personnumre{"));
-        // Every selection is parseable GraphQL-ish: balanced braces.
-        assert_eq!(q.matches('{').count(), q.matches('}').count());
     }
 
     #[test]
-    fn auth_codes_in_graphql_errors() {
+    fn codes_in_graphql_errors() {
         let v = json!({"errors": [{"message": "No authentication method found", "extensions": {"code": "DAF-AUTH-0005"}}]});
         assert!(matches!(
-            graphql_error("h", &v, Credential::SharedSecret),
+            graphql_error("h", &v, 401, Credential::SharedSecret),
             Error::NotAllowlisted { .. }
         ));
+        // DAF-AUTH-0001 in a 200 is the data access, as a 403 is.
+        let v = json!({"errors": [{"message": "The current user is not authorized to access this resource", "extensions": {"code": "DAF-AUTH-0001"}}]});
+        let e = graphql_error("h", &v, 200, Credential::SharedSecret);
+        assert!(matches!(e, Error::Forbidden { status: 200, .. }), "{e}");
+        assert_eq!(e.revisit(), [crate::error::Revisit::DataAccess]);
+        assert!(
+            e.to_string().contains("DAF-AUTH-0001 in a GraphQL error"),
+            "{e}"
+        );
+        // Validation errors report the server's message, masked, and are no refusal.
+        let v = json!({"errors": [{"message": "The field `mellemnavn` does not exist (0101011234)", "extensions": {"code": "DAF-GQL-0002"}}]});
+        let e = graphql_error("h", &v, 200, Credential::SharedSecret);
+        assert!(matches!(e, Error::QueryRejected { .. }), "{e}");
+        assert_eq!(e.kind(), crate::error::ErrorKind::Answer);
+        assert!(e.revisit().is_empty());
+        let text = e.to_string();
+        assert!(text.contains("DAF-GQL-0002") && text.contains("`mellemnavn` does not exist"));
+        assert!(
+            text.contains("010101-xxxx") && !text.contains("0101011234"),
+            "{text}"
+        );
         let v = json!({"errors": [{"message": "Required fields are missing in query selection: beskyttelser"}]});
-        let e = graphql_error("h", &v, Credential::SharedSecret);
-        assert!(matches!(e, Error::Protocol { .. }));
+        let e = graphql_error("h", &v, 200, Credential::SharedSecret);
+        assert!(matches!(e, Error::QueryRejected { code: None, .. }));
         assert!(e.to_string().contains("beskyttelser"));
     }
 }

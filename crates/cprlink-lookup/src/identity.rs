@@ -81,7 +81,7 @@ impl ClientIdentity {
     pub(crate) fn reqwest_identity(&self) -> Result<reqwest::Identity, Error> {
         reqwest::Identity::from_pkcs8_pem(&self.chain_pem, &self.key_pem).map_err(|e| {
             Error::HttpClient {
-                source: e.without_url(),
+                source: e.without_url().into(),
             }
         })
     }

@@ -123,7 +123,7 @@ fn current<'a>(records: &[&'a Value]) -> Option<&'a Value> {
 }
 
 /// The display name: the non-empty parts joined by single spaces; the addressing name
-/// only when every part is empty (datafordeler.md 1.2).
+/// only when every part is empty, read as a name (datafordeler.md 1.2).
 pub fn display_name(
     first: Option<&str>,
     middle: Option<&str>,
@@ -137,12 +137,25 @@ pub fn display_name(
         .filter(|p| !p.is_empty())
         .collect();
     if parts.is_empty() {
-        return addressing
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-            .map(str::to_owned);
+        return addressing.and_then(addressing_as_name);
     }
     Some(parts.join(" "))
+}
+
+/// An addressing name (`Efternavn,Fornavne`, maybe abbreviated) as a display name:
+/// first names, then surname, single spaces (`Holm,Karen Margrethe` reads `Karen
+/// Margrethe Holm`). Without a comma it is taken as it is.
+pub fn addressing_as_name(addressing: &str) -> Option<String> {
+    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let shown = match addressing.split_once(',') {
+        Some((last, first)) => [words(first), words(last)]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => words(addressing),
+    };
+    (!shown.is_empty()).then_some(shown)
 }
 
 /// Name and address protection in force: a `navne_og_adresse` record that has started
@@ -318,11 +331,37 @@ mod tests {
     }
 
     #[test]
-    fn addressing_name_is_only_the_fallback() {
+    fn addressing_name_is_only_the_fallback_and_reads_first_names_first() {
         let node = json!({"navne": [{"fornavne": "", "efternavn": null, "adresseringsnavn": "Nyfødt,Pige", "status": "aktuel"}]});
         let p = person(&node, now());
-        assert_eq!(p.name.as_deref(), Some("Nyfødt,Pige"));
+        assert_eq!(p.name.as_deref(), Some("Pige Nyfødt"));
+        // The field itself stays as CPR writes it.
+        assert_eq!(p.addressing_name.as_deref(), Some("Nyfødt,Pige"));
         assert_eq!(p.first_names, None);
+        for (addressing, want) in [
+            ("Holm,Karen Margrethe", Some("Karen Margrethe Holm")),
+            (
+                "Kjærsgaard-Lauritzen,H. F. V.",
+                Some("H. F. V. Kjærsgaard-Lauritzen"),
+            ),
+            (" Holm , Karen  Margrethe ", Some("Karen Margrethe Holm")),
+            ("Holm,", Some("Holm")),
+            (",Karen", Some("Karen")),
+            ("Holm", Some("Holm")),
+            (" , ", None),
+            ("", None),
+        ] {
+            assert_eq!(
+                addressing_as_name(addressing).as_deref(),
+                want,
+                "{addressing:?}"
+            );
+            assert_eq!(
+                display_name(None, Some(" "), None, Some(addressing)).as_deref(),
+                want,
+                "{addressing:?}"
+            );
+        }
         let node =
             json!({"navne": [{"fornavne": "Pige", "adresseringsnavn": "X,Y", "status": "aktuel"}]});
         assert_eq!(person(&node, now()).name.as_deref(), Some("Pige"));

@@ -1,6 +1,7 @@
 //! The transport under both back-ends: one reqwest client (one connection pool per
-//! process) presenting our TLS identity, the bound on requests in flight, the rate
-//! limit, the retry loop, and what a failure or a refusal means.
+//! process) presenting our TLS identity (none with an OAuth shared secret), the bound
+//! on requests in flight, the rate limit, the retry loop, and what a failure or a
+//! refusal means.
 //!
 //! It knows nothing of CPR numbers, persons or the back-ends' formats: `rest`,
 //! `graphql` and `token` build the requests and read the answers, and the facade in
@@ -44,6 +45,13 @@ pub struct Stats {
     pub http_429: AtomicU64,
     pub auth_errors: AtomicU64,
     pub answer_errors: AtomicU64,
+    /// 401 `DAF-AUTH-0005` answers retried within `auth_grace_secs`.
+    pub auth_retries: AtomicU64,
+    /// Numbers missing from a batch answer and asked again before `not_found`
+    /// (each counted once, however often it was asked).
+    pub reasked: AtomicU64,
+    /// Requests sent to ask those numbers again (shared by every batch in flight).
+    pub reask_requests: AtomicU64,
     /// At least one lookup got a usable answer.
     pub any_success: AtomicBool,
     /// The last request ended in an authentication failure (for `/readyz`).
@@ -112,18 +120,22 @@ pub(crate) struct Transport {
     limiter: Option<RateLimiter>,
     retries: u32,
     backoff: Backoff,
-    /// Our certificate's SHA-1 thumbprint, for the errors that concern it.
-    thumbprint: String,
+    /// Our certificate's SHA-1 thumbprint, for the errors that concern it; `None`
+    /// without a client certificate (GraphQL with a shared secret).
+    thumbprint: Option<String>,
     stats: Stats,
 }
 
 impl Transport {
     pub(crate) fn new(
-        identity: &ClientIdentity,
+        identity: Option<&ClientIdentity>,
         o: TransportOptions<'_>,
     ) -> Result<Transport, Error> {
-        let mut builder = reqwest::Client::builder()
-            .identity(identity.reqwest_identity()?)
+        let mut builder = reqwest::Client::builder();
+        if let Some(identity) = identity {
+            builder = builder.identity(identity.reqwest_identity()?);
+        }
+        let mut builder = builder
             .timeout(o.timeout)
             .connect_timeout(o.timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(o.concurrency.max(1) * 2)
@@ -136,13 +148,13 @@ impl Transport {
             // Checked by `Settings::from_config`, which names the file.
             let certs =
                 reqwest::Certificate::from_pem_bundle(pem).map_err(|e| Error::HttpClient {
-                    source: e.without_url(),
+                    source: e.without_url().into(),
                 })?;
             // SPEC: extra trust anchors, next to the system's roots.
             builder = builder.tls_certs_merge(certs);
         }
         let http = builder.build().map_err(|e| Error::HttpClient {
-            source: e.without_url(),
+            source: e.without_url().into(),
         })?;
         let limiter = (o.rate_limit_per_sec > 0).then(|| RateLimiter {
             interval: Duration::from_secs_f64(1.0 / f64::from(o.rate_limit_per_sec)),
@@ -154,7 +166,7 @@ impl Transport {
             limiter,
             retries: o.retries,
             backoff: o.backoff,
-            thumbprint: identity.thumbprint.clone(),
+            thumbprint: identity.map(|i| i.thumbprint.clone()),
             stats: Stats::default(),
         })
     }
@@ -163,15 +175,17 @@ impl Transport {
         &self.http
     }
 
-    /// Our certificate's SHA-1 thumbprint, for hints.
-    pub(crate) fn thumbprint(&self) -> &str {
-        &self.thumbprint
+    /// Our certificate's SHA-1 thumbprint, for hints; `None` without one.
+    pub(crate) fn thumbprint(&self) -> Option<&str> {
+        self.thumbprint.as_deref()
     }
 
-    /// Our certificate, as the credential a refusal names.
+    /// Our certificate, as the credential a refusal names. Only asked where the
+    /// certificate was presented (REST, the certificate token endpoint), which
+    /// `Settings::validate` makes sure has one.
     pub(crate) fn certificate(&self) -> Credential {
         Credential::Certificate {
-            thumbprint: self.thumbprint.clone(),
+            thumbprint: self.thumbprint.clone().unwrap_or_default(),
         }
     }
 
@@ -211,7 +225,7 @@ impl Transport {
                     (Transient::Status(answer.status), after)
                 }
                 Ok(answer) => return Ok(answer),
-                Err(e) => match classify(host, e, &self.thumbprint) {
+                Err(e) => match classify(host, e, self.thumbprint.as_deref()) {
                     Failure::Fatal(err) => return Err(err),
                     Failure::Transient(t) => (t, None),
                 },
@@ -314,7 +328,7 @@ pub(crate) fn server_not_trusted_in(text: &str) -> Option<String> {
     Some("certificate verify failed".to_owned())
 }
 
-fn classify(host: &str, e: reqwest::Error, thumbprint: &str) -> Failure {
+fn classify(host: &str, e: reqwest::Error, thumbprint: Option<&str>) -> Failure {
     let e = e.without_url();
     // The causes only: reqwest's own message says no more than "error sending request".
     let text = chain_text(std::error::Error::source(&e));
@@ -328,7 +342,7 @@ fn classify(host: &str, e: reqwest::Error, thumbprint: &str) -> Failure {
         return Failure::Fatal(Error::TlsRefused {
             host: host.to_owned(),
             alert,
-            thumbprint: thumbprint.to_owned(),
+            thumbprint: thumbprint.map(str::to_owned),
         });
     }
     let short = shorten(&text);
@@ -337,7 +351,7 @@ fn classify(host: &str, e: reqwest::Error, thumbprint: &str) -> Failure {
     } else if e.is_connect() {
         Failure::Transient(Transient::Connect(short))
     } else if e.is_builder() {
-        Failure::Fatal(Error::BuildRequest { source: e })
+        Failure::Fatal(Error::BuildRequest { source: e.into() })
     } else {
         Failure::Transient(Transient::Body(short))
     }
@@ -361,34 +375,38 @@ pub fn host_of(url: &str) -> String {
     }
 }
 
+/// `DAF-AUTH-0005`: no authentication method found (datafordeler.md 5.2).
+pub(crate) const NO_AUTHENTICATION: &str = "DAF-AUTH-0005";
+
+/// `DAF-AUTH-0001`: authenticated, not authorised for this resource (5.2).
+pub(crate) const NOT_AUTHORISED: &str = "DAF-AUTH-0001";
+
 /// Maps an HTTP 401/403/4xx answer to the error it means; `credential` is what the
 /// request was made with.
 pub(crate) fn refusal(host: &str, answer: &Answer, credential: Credential) -> Error {
     let text = String::from_utf8_lossy(&answer.body);
     let code = daf_code(&text);
-    match answer.status {
-        401 => {
-            if code.as_deref() == Some("DAF-AUTH-0005") {
-                Error::NotAllowlisted {
-                    host: host.to_owned(),
-                    code: "DAF-AUTH-0005".to_owned(),
-                    credential,
-                }
-            } else {
-                Error::Unauthorized {
-                    host: host.to_owned(),
-                    code,
-                    excerpt: excerpt(&answer.body),
-                    credential,
-                }
-            }
-        }
-        403 => Error::Forbidden {
+    match (answer.status, code.as_deref()) {
+        (401, Some(NO_AUTHENTICATION)) => Error::NotAllowlisted {
             host: host.to_owned(),
+            code: NO_AUTHENTICATION.to_owned(),
+            credential,
+            waited_secs: 0,
+        },
+        // The code says what it is, whatever the status: the data access.
+        (401 | 403, Some(NOT_AUTHORISED)) | (403, _) => Error::Forbidden {
+            host: host.to_owned(),
+            status: answer.status,
             code,
             excerpt: excerpt(&answer.body),
         },
-        status => Error::Rejected {
+        (401, _) => Error::Unauthorized {
+            host: host.to_owned(),
+            code,
+            excerpt: excerpt(&answer.body),
+            credential,
+        },
+        (status, _) => Error::Rejected {
             host: host.to_owned(),
             status,
             excerpt: excerpt(&answer.body),

@@ -225,7 +225,31 @@ mod tests {
         let c = load_with(None, &env, dir.path()).unwrap();
         assert_eq!(c.config.lookup.concurrency, 5);
         assert_eq!(c.route(), Route::Administration);
-        assert_eq!(c.config.datafordeler.api, Api::Graphql);
+        assert_eq!(c.config.datafordeler.api, Some(Api::Graphql));
+        // The new keys, typed like their defaults; `api = ""` is unset.
+        let env = |k: &str| match k {
+            "CPRLINK_DATAFORDELER_AUTH_GRACE_SECS" => Some("5".to_owned()),
+            "CPRLINK_DATAFORDELER_API" => Some(String::new()),
+            "CPRLINK_DATAFORDELER_CLIENT_ID" => Some("it-system-1".to_owned()),
+            "CPRLINK_DATAFORDELER_CLIENT_SECRET_FILE" => Some("secret.txt".to_owned()),
+            "CPRLINK_DATAFORDELER_GRAPHQL_QUERY_FILE" => Some("q.graphql".to_owned()),
+            _ => None,
+        };
+        let c = load_with(None, &env, dir.path()).unwrap();
+        let d = &c.config.datafordeler;
+        assert_eq!(d.auth_grace_secs, 5);
+        assert_eq!((d.api, d.api()), (None, Api::Graphql));
+        assert_eq!(d.graphql_query_file, "q.graphql");
+        assert!(!d.needs_certificate());
+        assert!(
+            d.endpoints()
+                .token_url
+                .starts_with("https://auth.datafordeler.dk/")
+        );
+        let bad =
+            |k: &str| (k == "CPRLINK_DATAFORDELER_AUTH_GRACE_SECS").then(|| "soon".to_owned());
+        let err = load_with(None, &bad, dir.path()).unwrap_err();
+        assert!(err.message.contains("AUTH_GRACE_SECS"), "{}", err.message);
         let bad = |k: &str| (k == "CPRLINK_LOOKUP_CONCURRENCY").then(|| "many".to_owned());
         assert!(load_with(None, &bad, dir.path()).is_err());
         // An explicit file that does not exist is an error.

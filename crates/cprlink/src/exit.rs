@@ -358,6 +358,9 @@ fn lookup_error(e: cprlink_lookup::Error, route: Route) -> CliError {
         | E::ClientSecret { .. }
         | E::ClientSecretEmpty { .. }
         | E::Identity { .. }
+        | E::BatchTooLarge { .. }
+        | E::QueryFileRead { .. }
+        | E::QueryFile { .. }
         | E::Audit { .. }
         | E::Io { .. }
         | E::Input(_)
@@ -369,16 +372,18 @@ fn lookup_error(e: cprlink_lookup::Error, route: Route) -> CliError {
         | E::Forbidden { .. }
         | E::TokenRefused { .. } => CliError::auth(message),
         // An answer we cannot use, outside a batch (where it becomes an `error` row).
-        E::Unavailable { .. } | E::Rejected { .. } | E::Protocol { .. } => {
-            CliError::unavailable(message)
-        }
+        E::Unavailable { .. }
+        | E::Rejected { .. }
+        | E::Protocol { .. }
+        | E::QueryRejected { .. } => CliError::unavailable(message),
         E::Interrupted => return CliError::interrupted(),
         // Bugs: settings that were checked, our own PEM read back, a panicked task.
         E::IdentityEncoding { .. }
         | E::HttpClient { .. }
         | E::BuildRequest { .. }
         | E::TlsSetup { .. }
-        | E::TaskFailed { .. } => return CliError::internal(message),
+        | E::TaskFailed { .. }
+        | E::TaskLost { .. } => return CliError::internal(message),
     };
     match hint {
         Some(hint) => err.with_hint(hint),
@@ -456,7 +461,23 @@ pub fn lookup_hint(e: &cprlink_lookup::Error, route: Route) -> Option<String> {
     use cprlink_lookup::error::TlsAlert;
     let at = |r: Revisit| step(route, r);
     Some(match e {
-        E::TlsRefused { alert, thumbprint, .. } => match alert {
+        E::TlsRefused {
+            host,
+            thumbprint: None,
+            ..
+        } => format!(
+            "cprlink presented no client certificate (GraphQL with `client_secret_file`) and {host} wants one: `token_url` must be the shared-secret endpoint (auth.datafordeler.dk, not auth-oces), or leave `client_secret_file` empty to use the OAuth certificate; then check {}",
+            e.revisit()
+                .iter()
+                .map(|r| at(*r))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+        E::TlsRefused {
+            alert,
+            thumbprint: Some(thumbprint),
+            ..
+        } => match alert {
             TlsAlert::UnknownCa => format!(
                 "{}: the .p12 must carry the OCES3 intermediate CA (`cprlink cert pack --add-oces-chain` or `cprlink cert verify`); a test certificate only works against test04, a production one only against production",
                 at(Revisit::Handover)
@@ -491,8 +512,21 @@ pub fn lookup_hint(e: &cprlink_lookup::Error, route: Route) -> Option<String> {
             ),
         },
         E::ServerNotTrusted { .. } => "the server's certificate is not trusted: for a test server or the sandbox, point `ca_file` in cprlink.toml at its CA (PEM); never turn verification off".to_owned(),
-        E::NotAllowlisted { credential, .. } => format!(
-            "{}: {}; also check {}: {}",
+        E::NotAllowlisted {
+            credential,
+            waited_secs,
+            ..
+        } => format!(
+            "new credentials take up to about 20 minutes to work at Datafordeler{}: if this {} was registered just now, wait and run again; otherwise {}: {}; and {}: {}",
+            if *waited_secs > 0 {
+                format!(" (cprlink retried for {waited_secs} s, `auth_grace_secs`)")
+            } else {
+                String::new()
+            },
+            match credential {
+                Credential::Certificate { .. } => "certificate",
+                Credential::SharedSecret => "shared secret",
+            },
             at(Revisit::IpAllowlist),
             allowlisted(route),
             at(Revisit::Credential),
@@ -506,17 +540,29 @@ pub fn lookup_hint(e: &cprlink_lookup::Error, route: Route) -> Option<String> {
             allowlisted(route)
         ),
         E::Forbidden { .. } => format!("{}: {}", at(Revisit::DataAccess), data_access(route)),
-        E::TokenRefused { credential, .. } => match credential {
-            Credential::Certificate { .. } => format!(
-                "{}: {}, and `client_id` must be that IT-system's; check that `token_url` is the right environment",
-                at(Revisit::Credential),
-                registered(route, credential)
-            ),
-            Credential::SharedSecret => format!(
-                "{}: check `client_id` and the shared secret in `client_secret_file` (it may have expired), and that `token_url` is the right environment",
-                at(Revisit::Credential)
-            ),
-        },
+        E::TokenRefused { credential, .. } => format!(
+            "{}; also {}: {} (a token endpoint may refuse a machine that is not allowlisted the same way)",
+            match credential {
+                Credential::Certificate { .. } => format!(
+                    "{}: {}, and `client_id` must be that IT-system's; check that `token_url` is the right environment",
+                    at(Revisit::Credential),
+                    registered(route, credential)
+                ),
+                Credential::SharedSecret => format!(
+                    "{}: check `client_id` and the shared secret in `client_secret_file` (it may have expired), and that `token_url` is the right environment",
+                    at(Revisit::Credential)
+                ),
+            },
+            at(Revisit::IpAllowlist),
+            allowlisted(route)
+        ),
+        E::QueryRejected { .. } => "the GraphQL server refused the query (not an authentication problem): run `cprlink doctor` to check the query against the server's schema; if Datafordeler changed the schema, put a query that fits it in a file and set `graphql_query_file` (docs/config.md)".to_owned(),
+        E::BatchTooLarge { max, .. } => format!(
+            "use --batch-size {max} or less (or `batch_size` in [lookup] of cprlink.toml); REST (--api rest) takes up to {}",
+            cprlink_lookup::client::MAX_BATCH_SIZE
+        ),
+        E::QueryFileRead { .. } => "check `graphql_query_file` in [datafordeler] (a relative path is taken from the config file's directory), or leave it empty for the built-in query".to_owned(),
+        E::QueryFile { .. } => "fix the query (docs/config.md shows the built-in one to start from), or leave `graphql_query_file` empty for the built-in query".to_owned(),
         E::Unavailable { .. } => "Datafordeler could not be reached or kept failing: check the network, firewall and proxy, then try again later (lower `--concurrency` or set `--rate` if it answered 429)".to_owned(),
         E::Config { .. } => "see docs/operator.md for the config keys".to_owned(),
         E::CaFile { .. } | E::CaFileUnusable { .. } => "`ca_file` must name a PEM file with the CA certificate(s) of the server".to_owned(),
@@ -535,6 +581,7 @@ pub fn lookup_hint(e: &cprlink_lookup::Error, route: Route) -> Option<String> {
         | E::BuildRequest { .. }
         | E::TlsSetup { .. }
         | E::TaskFailed { .. }
+        | E::TaskLost { .. }
         | E::Listen { .. } => return None,
     })
 }
@@ -573,6 +620,21 @@ pub fn doctor_fix(finding: &Finding, route: Route) -> Option<String> {
         Finding::TcpFailed => "check the firewall and any proxy between this machine and Datafordeler (outbound port 443)".to_owned(),
         Finding::TcpTimeout => "check the firewall (outbound port 443)".to_owned(),
         Finding::ProbeNotFound => "the chain works; use a CPR number that exists here (test04 holds CPR test persons only)".to_owned(),
+        Finding::SchemaFieldsMissing { missing, query } => {
+            let names: Vec<&str> = missing.iter().map(|m| m.path.as_str()).collect();
+            match query {
+                cprlink_lookup::query::QuerySource::Builtin => format!(
+                    "Datafordeler's schema no longer has {}: write the built-in query (docs/config.md) without them, or with their new names, into a file and set `graphql_query_file` in [datafordeler]",
+                    names.join(", ")
+                ),
+                cprlink_lookup::query::QuerySource::File(path) => format!(
+                    "change the query in `graphql_query_file` ({}) so that it selects only fields the schema has (not {})",
+                    path.display(),
+                    names.join(", ")
+                ),
+            }
+        }
+        Finding::SchemaUnavailable => "the query was not checked: if lookups fail with a GraphQL error, compare it with the schema Datafordeler publishes, and set `graphql_query_file` to a query that fits".to_owned(),
     })
 }
 
@@ -761,11 +823,13 @@ mod lookup_tests {
                 host: "h".to_owned(),
                 code: "DAF-AUTH-0005".to_owned(),
                 credential: cert(),
+                waited_secs: 60,
             },
             E::NotAllowlisted {
                 host: "h".to_owned(),
                 code: "DAF-AUTH-0005".to_owned(),
                 credential: Credential::SharedSecret,
+                waited_secs: 0,
             },
             E::Unauthorized {
                 host: "h".to_owned(),
@@ -775,6 +839,14 @@ mod lookup_tests {
             },
             E::Forbidden {
                 host: "h".to_owned(),
+                status: 403,
+                code: Some("DAF-AUTH-0001".to_owned()),
+                excerpt: String::new(),
+            },
+            // DAF-AUTH-0001 in a GraphQL error of an HTTP 200.
+            E::Forbidden {
+                host: "h".to_owned(),
+                status: 200,
                 code: Some("DAF-AUTH-0001".to_owned()),
                 excerpt: String::new(),
             },
@@ -795,10 +867,73 @@ mod lookup_tests {
             all.push(E::TlsRefused {
                 host: "h".to_owned(),
                 alert: TlsAlert::from_number(n),
-                thumbprint: "4F1C0000000000000000000000000000000000AB".to_owned(),
+                thumbprint: Some("4F1C0000000000000000000000000000000000AB".to_owned()),
             });
         }
+        // No client certificate at all (a shared secret) against a server that wants one.
+        all.push(E::TlsRefused {
+            host: "h".to_owned(),
+            alert: TlsAlert::CertificateRequired,
+            thumbprint: None,
+        });
         all
+    }
+
+    #[test]
+    fn daf_auth_0005_says_new_credentials_are_inert_before_the_steps() {
+        for route in [Route::Administration, Route::Selfservice] {
+            let hint = lookup_hint(&refusals()[0], route).unwrap();
+            let inert = hint.find("up to about 20 minutes").unwrap();
+            let allowlist = hint.find(step(route, Revisit::IpAllowlist)).unwrap();
+            let credential = hint.find(step(route, Revisit::Credential)).unwrap();
+            assert!(inert < allowlist && allowlist < credential, "{hint}");
+            assert!(hint.contains("retried for 60 s"), "{hint}");
+            assert!(
+                hint.contains("4F1C0000000000000000000000000000000000AB"),
+                "{hint}"
+            );
+        }
+        let hint = lookup_hint(&refusals()[1], Route::Administration).unwrap();
+        assert!(!hint.contains("retried for"), "{hint}");
+        assert!(hint.contains("this shared secret was registered"), "{hint}");
+    }
+
+    #[test]
+    fn query_and_batch_errors_exit_2_or_4_with_what_to_do() {
+        let e = lookup(
+            E::BatchTooLarge {
+                batch_size: 150,
+                max: 100,
+            },
+            Route::Administration,
+        );
+        assert_eq!(e.code, Code::Usage);
+        assert!(e.message.contains("at most 100"), "{}", e.message);
+        assert!(
+            e.hints[0].contains("--batch-size 100 or less"),
+            "{:?}",
+            e.hints
+        );
+        let e = lookup(
+            E::QueryFile {
+                path: "q.graphql".into(),
+                problem: "does not take $cpr".into(),
+            },
+            Route::Administration,
+        );
+        assert_eq!(e.code, Code::Usage);
+        assert!(e.message.contains("q.graphql"), "{}", e.message);
+        let e = lookup(
+            E::QueryRejected {
+                host: "h".into(),
+                code: Some("DAF-GQL-0002".into()),
+                message: "The field `x` does not exist".into(),
+            },
+            Route::Administration,
+        );
+        assert_eq!(e.code, Code::Unavailable);
+        assert!(e.hints[0].contains("graphql_query_file"), "{:?}", e.hints);
+        assert!(!e.hints[0].contains("step "), "{:?}", e.hints);
     }
 
     #[test]

@@ -11,6 +11,8 @@
 
 mod access;
 mod batch;
+mod confirm;
 mod faults;
+mod habits;
 mod lookups;
 mod support;

@@ -55,7 +55,7 @@ pub fn settings(sb: &Sandbox, api: Api) -> Settings {
 pub fn client(sb: &Sandbox, api: Api, tweak: impl FnOnce(&mut Settings)) -> Client {
     let mut s = settings(sb, api);
     tweak(&mut s);
-    Client::new(s, &identity(sb)).unwrap()
+    Client::new(s, Some(&identity(sb))).unwrap()
 }
 
 /// `persons.csv`: (cpr, name, name_protected, person_status).

@@ -206,7 +206,8 @@ impl Person {
     }
 
     /// The display name by the rule of datafordeler.md 1.2: the current name's
-    /// non-empty parts joined by one space, else its addressing name.
+    /// non-empty parts joined by one space, else its addressing name read as a name
+    /// (`Holm,Karen Margrethe` reads `Karen Margrethe Holm`).
     pub fn display_name(&self) -> String {
         let Some(n) = self.current_name() else {
             return String::new();
@@ -217,7 +218,7 @@ impl Person {
             .filter(|s| !s.is_empty())
             .collect();
         if parts.is_empty() {
-            n.adresseringsnavn.as_str().to_owned()
+            addressing_as_name(n.adresseringsnavn.as_str())
         } else {
             parts.join(" ")
         }
@@ -249,6 +250,20 @@ pub struct Expected {
     pub name: String,
     pub name_protected: bool,
     pub person_status: &'static str,
+}
+
+/// `Efternavn,Fornavne` as a display name: first names, then surname, single spaces.
+/// Without a comma it is taken as it is.
+pub fn addressing_as_name(addressing: &str) -> String {
+    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    match addressing.split_once(',') {
+        Some((last, first)) => [words(first), words(last)]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => words(addressing),
+    }
 }
 
 #[cfg(test)]

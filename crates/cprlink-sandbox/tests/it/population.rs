@@ -45,7 +45,7 @@ fn part(v: &Value, key: &str) -> String {
 }
 
 /// datafordeler.md 1.2: the aktuel name's non-empty parts joined by one space, else
-/// its addressing name.
+/// its addressing name read as first names, then surname.
 fn display_name(navne: &[&Value]) -> String {
     let cur = navne
         .iter()
@@ -57,7 +57,9 @@ fn display_name(navne: &[&Value]) -> String {
         .filter(|s| !s.is_empty())
         .collect();
     if parts.is_empty() {
-        part(cur, "adresseringsnavn")
+        let addressing = part(cur, "adresseringsnavn");
+        let (last, first) = addressing.split_once(',').expect("Efternavn,Fornavne");
+        format!("{first} {last}")
     } else {
         parts.join(" ")
     }

@@ -1,6 +1,8 @@
 //! The set-up `lookup`, `serve` and `doctor` share: client settings from the config
-//! with the flags applied, the .p12 password, the client identity, the client, the
-//! audit trail, and the signal that stops a run.
+//! with the flags applied, the .p12 password, the client identity (only when the
+//! settings need one: GraphQL with a shared secret goes without, and then `[certificate]`
+//! is not read and no password asked), the client, the audit trail, and the signal
+//! that stops a run.
 //!
 //! It takes resolved values (the loaded config, the prompter, the flags' values as
 //! [`Overrides`]) rather than the commands' clap structs, so each command picks what
@@ -101,15 +103,19 @@ pub(crate) fn identity(
     ClientIdentity::from_loaded(&loaded).for_route(cfg.route())
 }
 
-/// Settings, identity and client, ready to send.
+/// Settings, identity (when needed) and client, ready to send.
 pub(crate) fn client(
     prompter: &mut dyn Prompter,
     cfg: &LoadedConfig,
     o: Overrides,
 ) -> Result<Client, CliError> {
     let settings = settings(cfg, o)?;
-    let identity = identity(prompter, cfg)?;
-    Client::new(settings, &identity).for_route(cfg.route())
+    let identity = if settings.needs_certificate() {
+        Some(identity(prompter, cfg)?)
+    } else {
+        None
+    };
+    Client::new(settings, identity.as_ref()).for_route(cfg.route())
 }
 
 /// The audit trail named by the config's `audit_log`, if any, opened for `purpose`.

@@ -48,11 +48,12 @@ pub fn run(args: &DoctorArgs, ctx: &mut Context) -> Result<Code, CliError> {
             let cfg = cfg.clone();
             let mut config = cfg.config.clone();
             if let Some(api) = args.api {
-                config.datafordeler.api = connect::api(api);
+                config.datafordeler.api = Some(connect::api(api));
             }
-            // A password that cannot be had is reported by the certificate check.
+            // A password that cannot be had is reported by the certificate check; with
+            // a shared secret there is no certificate to ask one for.
             let password = match cfg.path(&config.certificate.p12) {
-                Some(p12) if p12.is_file() => {
+                Some(p12) if config.datafordeler.needs_certificate() && p12.is_file() => {
                     connect::p12_password(ctx.prompter.as_mut(), &cfg, &p12)
                         .ok()
                         .flatten()

@@ -308,6 +308,8 @@ fn an_unregistered_certificate_exits_3_and_names_the_step() {
         let out = cprlink()
             .arg("--config")
             .arg(&cfg)
+            // Refused at once: no grace for new credentials.
+            .env("CPRLINK_DATAFORDELER_AUTH_GRACE_SECS", "0")
             .args(["lookup", "--api", api, "--input"])
             .arg(&input)
             .assert()
@@ -351,6 +353,8 @@ fn refused(config: &Path, cpr: &str, args: &[&str]) -> String {
     let out = cprlink()
         .arg("--config")
         .arg(config)
+        // Refused at once: no grace for new credentials.
+        .env("CPRLINK_DATAFORDELER_AUTH_GRACE_SECS", "0")
         .args(["lookup", cpr])
         .args(args)
         .assert()
@@ -379,7 +383,11 @@ fn refusals_name_the_steps_of_the_route_the_config_is_on() {
     let e = refused(&admin, cpr, &["--api", "rest"]);
     assert!(e.contains("DAF-AUTH-0005"), "{e}");
     assert!(
-        e.contains("Hint: step 3 (ip-allowlist): the IT-system's IP allowlist"),
+        e.contains("Hint: new credentials take up to about 20 minutes to work"),
+        "{e}"
+    );
+    assert!(
+        e.contains("step 3 (ip-allowlist): the IT-system's IP allowlist"),
         "{e}"
     );
     assert!(e.contains("step 2 (credential)"), "{e}");
@@ -390,7 +398,7 @@ fn refusals_name_the_steps_of_the_route_the_config_is_on() {
     let e = refused(&selfservice, cpr, &[]);
     assert!(e.contains("DAF-AUTH-0005"), "{e}");
     assert!(
-        e.contains("Hint: step 5 (production-access): Datafordeler support must whitelist"),
+        e.contains("step 5 (production-access): Datafordeler support must whitelist"),
         "{e}"
     );
     assert!(e.contains("step 2 (service-user)"), "{e}");

@@ -11,6 +11,7 @@ mod cert;
 mod cli;
 mod demo;
 mod doctor;
+mod habits;
 mod lookup;
 mod onboard;
 mod sandbox;

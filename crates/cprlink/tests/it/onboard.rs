@@ -1296,6 +1296,95 @@ fn go_live_config_for_a_shared_secret_and_for_selfservice() {
     );
 }
 
+/// A case on the administration route with a shared secret: `onboard config` writes a
+/// config with `client_secret_file` and no `[certificate]`; with the secret filled in
+/// it looks names up against the sandbox over GraphQL, no .p12 anywhere.
+#[test]
+fn a_shared_secret_case_goes_live_without_a_certificate() {
+    let run = sandbox();
+    let case = Case::new();
+    case.init(&["--route", "administration", "--environment", "test"]);
+    case.run(&[
+        "record",
+        "it-system",
+        "--it-system",
+        "DPG",
+        "--client-id",
+        cprlink_sandbox::CLIENT_ID,
+        "--done",
+    ])
+    .success();
+    let expires = (Local::now().date_naive() + Duration::days(700)).to_string();
+    case.run(&[
+        "record",
+        "credential",
+        "--method",
+        "shared-secret",
+        "--expires-on",
+        &expires,
+        "--done",
+    ])
+    .success();
+    let a = case.run(&["config"]).success();
+    assert!(
+        stderr(&a).contains("client-secret.txt does not exist here"),
+        "{}",
+        stderr(&a)
+    );
+    let config = std::fs::read_to_string(case.path("cprlink.toml")).unwrap();
+    let table: toml::Table = toml::from_str(&config).unwrap();
+    assert_eq!(table["datafordeler"]["api"].as_str(), Some("graphql"));
+    assert!(table.get("certificate").is_none(), "{config}");
+    // The secret, as the admin copies it from Datafordeler Administration.
+    std::fs::copy(
+        &run.sb.files().client_secret,
+        case.path("client-secret.txt"),
+    )
+    .unwrap();
+    assert!(!case.path("dpg-handover.p12").exists());
+    let pop = run.sb.population();
+    let want: Vec<_> = (0..4).map(|i| pop.expected(i)).collect();
+    // The sandbox stands in for Test04: its GraphQL host, its shared-secret token
+    // endpoint, its CA.
+    let env = [
+        ("CPRLINK_DATAFORDELER_ENVIRONMENT", "sandbox".to_owned()),
+        ("CPRLINK_DATAFORDELER_GRAPHQL_URL", run.sb.graphql_url()),
+        (
+            "CPRLINK_DATAFORDELER_TOKEN_URL",
+            run.sb.shared_secret_token_url(),
+        ),
+        (
+            "CPRLINK_DATAFORDELER_CA_FILE",
+            run.sb.files().ca_pem.display().to_string(),
+        ),
+    ];
+    let mut lookup = cprlink();
+    lookup.current_dir(case.dir.path()).args([
+        "--config",
+        "cprlink.toml",
+        "lookup",
+        "--format",
+        "jsonl",
+    ]);
+    lookup.envs(env.iter().cloned());
+    for w in &want {
+        lookup.arg(&w.cpr);
+    }
+    let out = lookup.assert().code(0).get_output().clone();
+    let rows: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), want.len());
+    for (row, w) in rows.iter().zip(&want) {
+        assert_eq!(row["status"], "found", "{row}");
+        assert_eq!(row["name"], w.name.as_str(), "{row}");
+    }
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!e.contains("p12") && !e.contains("assword"), "{e}");
+}
+
 #[test]
 fn init_checks_the_cvr_and_warns_about_the_closed_route() {
     let case = Case::new();

@@ -251,12 +251,13 @@ pub fn run(args: &LookupArgs, ctx: &mut Context) -> Result<Code, CliError> {
                 };
                 let rows = s.rows();
                 ctx.ui.note(&format!(
-                    "{rows} row{}{destination}: {} found, {} not found, {} invalid, {} errors{skipped}",
+                    "{rows} row{}{destination}: {} found, {} not found, {} invalid, {} errors{skipped}; {} re-asked before not_found",
                     if rows == 1 { "" } else { "s" },
                     s.found,
                     s.not_found,
                     s.invalid,
-                    s.error
+                    s.error,
+                    s.reasked
                 ));
             }
             Ok(if s.invalid + s.error > 0 {

@@ -935,6 +935,15 @@ fn config(path: &Path, a: &OnboardConfigArgs, ctx: &mut Context) -> Result<Code,
             ));
         }
     }
+    if let Some(secret) = golive.get("datafordeler", "client_secret_file") {
+        let secret = config_dir.join(secret);
+        if !secret.is_file() {
+            ctx.ui.warn(&format!(
+                "{} does not exist here: put the IT-system's shared secret in it (one line, mode 0600), or change `client_secret_file`",
+                secret.display()
+            ));
+        }
+    }
     if placeholders.is_empty() {
         say(
             &ctx.ui,
