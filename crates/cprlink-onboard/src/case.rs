@@ -54,14 +54,30 @@ impl Stamp {
     }
 }
 
-/// The login name of the user running cprlink (`$USER`, `$LOGNAME`), or "unknown".
+/// The login name of the user running cprlink (`$USER`, `$LOGNAME`, else the name of
+/// the process's user id in `/etc/passwd`, as in a container or a cron job where no
+/// login set the variables), or "unknown".
 pub fn os_user() -> String {
     ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .filter_map(|v| std::env::var(v).ok())
         .map(|v| v.trim().to_owned())
+        .chain(passwd_name())
         .find(|v| validate::text(v).is_ok())
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The user name of this process's user id, from `/etc/passwd` (`name:x:uid:...`).
+fn passwd_name() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    // The owner of /proc/self is the process's user id.
+    let uid = std::fs::metadata("/proc/self").ok()?.uid().to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then(|| name.to_owned())
+    })
 }
 
 /// What `init` needs.

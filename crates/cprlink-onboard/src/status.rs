@@ -740,7 +740,12 @@ fn quote_case(state: &State, def: &StepDef) -> String {
 }
 
 /// Since when a step waits on another organisation, or `None` when it does not (yet).
-fn waiting_since(state: &State, defs: &[StepDef], i: usize, def: &StepDef) -> Option<NaiveDate> {
+pub(crate) fn waiting_since(
+    state: &State,
+    defs: &[StepDef],
+    i: usize,
+    def: &StepDef,
+) -> Option<NaiveDate> {
     def.waits_on?;
     let rec = state.step(def.id);
     let date_of = |step: &str, key: &str| state.fact_date(step, key);

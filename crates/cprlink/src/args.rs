@@ -588,6 +588,9 @@ pub enum ReportFormat {
 pub struct OnboardReportArgs {
     #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
     pub format: ReportFormat,
+    /// The report's language: labels, headings and dates' words.
+    #[arg(long, value_enum, default_value_t = Language::En)]
+    pub lang: Language,
 }
 
 // ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 mod administration;
 mod letters_report;
 mod renewal;
+mod report;
 mod selfservice;
 mod state_file;
 mod status;

@@ -426,7 +426,7 @@ fn selfservice_route_on_the_command_line() {
     assert!(report.starts_with("<!DOCTYPE html>") && report.contains("CPR-2026-0042"));
     let md = stdout(&case.run(&["report"]).success());
     assert!(
-        md.contains("| ida | production-access |"),
+        md.contains("| ida | Production access and IP whitelisting |"),
         "the history names the OS user:\n{md}"
     );
 }
@@ -1473,6 +1473,36 @@ fn the_history_says_who() {
     assert_eq!(changed, &[toml::Value::from("client_id")]);
 }
 
+/// Without `USER`, `LOGNAME` or `--by` (a container, a cron job), the history names the
+/// account the process runs as, not "unknown"; and the report shows who.
+#[test]
+fn without_a_login_name_the_history_names_the_account() {
+    let case = Case::new();
+    let account = String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    let mut cmd = case.cmd();
+    cmd.env_remove("USER")
+        .env_remove("LOGNAME")
+        .env_remove("USERNAME")
+        .env_remove("CPRLINK_OPERATOR")
+        .args(["init", "--authority", "Aarhus Kommune", "--cvr", CVR])
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(case.state()).unwrap();
+    assert!(text.contains(&format!("who = \"{account}\"")), "{text}");
+    let html = stdout(&case.run(&["report", "--format", "html"]).success());
+    assert!(html.contains(&format!("<td>{account}</td>")), "{html}");
+    assert!(!html.contains("<td>unknown</td>"));
+}
+
 /// Issue 9: an authority name with a terminal escape, written into the case file by
 /// hand, never reaches the terminal raw; the line is named and the exit code is 2.
 #[test]
@@ -1593,7 +1623,7 @@ fn a_version_1_case_is_migrated_on_first_write() {
     let text = std::fs::read_to_string(case.state()).unwrap();
     assert!(text.contains("version = 2\n"));
     let md = stdout(&case.run(&["report"]).success());
-    assert!(md.contains("migrated from state version 1 to 2"), "{md}");
+    assert!(md.contains("Migrated from state version 1 to 2"), "{md}");
 }
 
 // ---- a real terminal ------------------------------------------------------------------

@@ -678,9 +678,13 @@ fn letter(path: &Path, a: &OnboardLetterArgs, ctx: &mut Context) -> Result<Code,
 fn report_cmd(path: &Path, a: &OnboardReportArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let case = Case::load(path)?;
     let today = Stamp::now().today;
+    let lang = match a.lang {
+        args::Language::Da => Language::Da,
+        args::Language::En => Language::En,
+    };
     let text = match a.format {
-        ReportFormat::Markdown => report::markdown(&case, today),
-        ReportFormat::Html => report::html(&case, today),
+        ReportFormat::Markdown => report::markdown(&case, today, lang),
+        ReportFormat::Html => report::html(&case, today, lang),
     };
     ctx.ui.print(&text)?;
     Ok(Code::Success)

@@ -427,9 +427,23 @@ fn a_completed_case_is_renewed_end_to_end() {
     // The report shows the renewal and its history.
     let report = stdout(&case.run(&["report"]).success());
     assert!(report.contains(&old) && report.contains(&new), "{report}");
-    for what in ["renewal started", "renewal done", "install-dpg"] {
-        assert!(report.contains(what), "{what}:\n{report}");
+    for what in [
+        format!("Renewal started: the new certificate SHA-1 {new}"),
+        format!("Renewal done: the certificate SHA-1 {new}"),
+        format!("| SHA-1 thumbprint | {old} | {new} |"),
+        "New certificate installed at DPG (.p12)".to_owned(),
+    ] {
+        assert!(report.contains(&what), "{what}:\n{report}");
     }
+    let html = stdout(
+        &case
+            .run(&["report", "--format", "html", "--lang", "da"])
+            .success(),
+    );
+    assert!(
+        html.contains("<h2>Fornyelser</h2>") && html.contains("<rect class=\"bar "),
+        "{html}"
+    );
     // The go-live config now names the new .p12.
     case.run(&["config"]).success();
     let config = std::fs::read_to_string(case.path("cprlink.toml")).unwrap();
