@@ -16,9 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     version,
     about,
     long_about = None,
-    propagate_version = true,
-    after_help = "Start with `cprlink demo` to see the whole story on the embedded sandbox.\n\
-                  Exit codes: 0 ok, 1 answer is no, 2 usage/input, 3 auth, 4 unavailable, 130 interrupted."
+    propagate_version = true
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -28,31 +26,34 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The heading of the options every command takes, apart from each command's own.
+const GLOBAL: &str = "Global options";
+
 /// Flags every command takes.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Config file (default: $CPRLINK_CONFIG, ./cprlink.toml, $XDG_CONFIG_HOME/cprlink/cprlink.toml).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, help_heading = GLOBAL, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
     /// Print one JSON document (or JSON Lines for streams) on stdout.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
 
     /// Never prompt; a missing answer is an error naming the flag to pass.
-    #[arg(long, global = true, env = "CPRLINK_NO_INPUT", value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "CPRLINK_NO_INPUT", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_input: bool,
 
     /// When to use colour.
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    #[arg(long, global = true, help_heading = GLOBAL, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
 
     /// More log output on stderr (-v info, -vv debug). CPR numbers stay masked.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, help_heading = GLOBAL, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
     /// Only errors on stderr.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, help_heading = GLOBAL, conflicts_with = "verbose")]
     pub quiet: bool,
 }
 
@@ -348,6 +349,7 @@ pub struct OnboardInitArgs {
     /// The route (asked on a terminal; `administration` without one).
     #[arg(long, value_enum)]
     pub route: Option<RouteArg>,
+    /// The environment the case is for: production, or Datafordeler's Test04.
     #[arg(long, value_enum, default_value_t = TargetEnvironment::Production)]
     pub environment: TargetEnvironment,
     /// Contact e-mail for letters.
@@ -566,14 +568,18 @@ pub enum LetterKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Language {
+    /// Danish.
     Da,
+    /// English.
     En,
 }
 
 #[derive(Debug, Args)]
 pub struct OnboardLetterArgs {
+    /// Which letter.
     #[arg(value_enum)]
     pub kind: LetterKind,
+    /// The letter's language (the CPR service desk and Datafordeler write Danish).
     #[arg(long, value_enum, default_value_t = Language::Da)]
     pub lang: Language,
 }
@@ -586,6 +592,7 @@ pub enum ReportFormat {
 
 #[derive(Debug, Args)]
 pub struct OnboardReportArgs {
+    /// Markdown for a ticket or a wiki; HTML for a document to print or share.
     #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
     pub format: ReportFormat,
     /// The report's language: labels, headings and dates' words.
@@ -598,14 +605,19 @@ pub struct OnboardReportArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ApiArg {
+    /// CPR REST (`wi` lists): the Self-Service route; goes away at the end of 2026.
     Rest,
+    /// CPR GraphQL (`in` lists of at most 100): the administration route.
     Graphql,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
+    /// One JSON object per line.
     Jsonl,
+    /// A header, then one row per number.
     Csv,
+    /// Columns for a person to read.
     Table,
 }
 
@@ -629,21 +641,26 @@ pub struct LookupArgs {
     /// Replace an existing --output file.
     #[arg(long, conflicts_with = "resume")]
     pub force: bool,
+    /// The API (default: the config's `api`; graphql with a `client_id`, else rest).
     #[arg(long, value_enum)]
     pub api: Option<ApiArg>,
-    /// Requests in flight.
+    /// Requests in flight (default 8; the config's [lookup] concurrency can change it).
     #[arg(short = 'j', long = "concurrency", value_name = "N")]
     pub concurrency: Option<u32>,
-    /// CPR numbers per request.
+    /// CPR numbers per request (default 20, at most 100 over GraphQL; the config's
+    /// [lookup] batch_size can change it).
     #[arg(long, value_name = "N")]
     pub batch_size: Option<u32>,
-    /// Requests per second (0 = unlimited).
+    /// Requests per second, 0 = unlimited (default 0; the config's [lookup]
+    /// rate_limit_per_sec can change it).
     #[arg(long, value_name = "N")]
     pub rate: Option<u32>,
-    /// Retries for transient failures.
+    /// Retries for transient failures (default 4; the config's [lookup] retries can
+    /// change it).
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
-    /// Per-request timeout.
+    /// Per-request timeout in seconds (default 30; the config's [lookup] timeout_secs
+    /// can change it).
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
     /// Purpose recorded in the audit trail.
@@ -662,6 +679,7 @@ pub struct ServeArgs {
     /// Cache answers for this many seconds (0 = no cache; CPR changes at most daily).
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     pub cache_ttl: u64,
+    /// The API (default: the config's `api`; graphql with a `client_id`, else rest).
     #[arg(long, value_enum)]
     pub api: Option<ApiArg>,
 }
@@ -671,6 +689,7 @@ pub struct DoctorArgs {
     /// A CPR number to look up as the last check.
     #[arg(long, value_name = "CPR")]
     pub probe_cpr: Option<String>,
+    /// The API (default: the config's `api`; graphql with a `client_id`, else rest).
     #[arg(long, value_enum)]
     pub api: Option<ApiArg>,
 }

@@ -4,6 +4,11 @@
 //! Each is a real command: the test `help::tests::examples_parse` runs every `cprlink ...`
 //! line through the parser, so an example cannot name a flag that does not exist. Lines
 //! stay within 100 columns (`Examples:` pages are checked at `COLUMNS=100`).
+//!
+//! [`decorate`] puts them on the clap tree, as both the short and the long
+//! after-help: a page whose examples are its long help is shown in clap's long layout
+//! under `--help` like every other page, and in the short layout under `-h`. The man
+//! pages render the same text.
 
 /// Builds an "Examples:" section from `(what it does, the command)` pairs.
 macro_rules! examples {
@@ -31,7 +36,10 @@ pub(crate) const TOP: &str = concat!(
 );
 
 pub(crate) const CERT: &str = examples!(
-    ("Everything about a file", "cprlink cert inspect mitid-erhverv.p12 --password-file pw.txt"),
+    (
+        "Everything about a file",
+        "cprlink cert inspect mitid-erhverv.p12 --password-file pw.txt"
+    ),
     (
         "The CER for Datafordeler (PEM for Administration)",
         "cprlink cert export-cer mitid-erhverv.p12 --out upload.pem --encoding pem --password-file pw.txt"
@@ -43,9 +51,18 @@ pub(crate) const CERT: &str = examples!(
 );
 
 pub(crate) const CERT_INSPECT: &str = examples!(
-    ("A .p12 from MitID Erhverv", "cprlink cert inspect mitid-erhverv.p12 --password-file pw.txt"),
-    ("A certificate alone (DER or PEM)", "cprlink cert inspect certificate.cer"),
-    ("As JSON, for scripts", "cprlink --json cert inspect certificate.cer"),
+    (
+        "A .p12 from MitID Erhverv",
+        "cprlink cert inspect mitid-erhverv.p12 --password-file pw.txt"
+    ),
+    (
+        "A certificate alone (DER or PEM)",
+        "cprlink cert inspect certificate.cer"
+    ),
+    (
+        "As JSON, for scripts",
+        "cprlink --json cert inspect certificate.cer"
+    ),
 );
 
 pub(crate) const CERT_EXPORT_CER: &str = examples!(
@@ -100,7 +117,10 @@ pub(crate) const CERT_VERIFY: &str = examples!(
 );
 
 pub(crate) const ONBOARD: &str = examples!(
-    ("Guidance for the current step, then record it", "cprlink onboard"),
+    (
+        "Guidance for the current step, then record it",
+        "cprlink onboard"
+    ),
     ("Where the case stands", "cprlink onboard status"),
     (
         "Record a step without prompts",
@@ -125,8 +145,14 @@ pub(crate) const ONBOARD_INIT: &str = examples!(
 );
 
 pub(crate) const ONBOARD_NEXT: &str = examples!(
-    ("What to do now, and the values to type", "cprlink onboard next"),
-    ("The same without prompts (for a ticket)", "cprlink onboard next --no-input"),
+    (
+        "What to do now, and the values to type",
+        "cprlink onboard next"
+    ),
+    (
+        "The same without prompts (for a ticket)",
+        "cprlink onboard next --no-input"
+    ),
 );
 
 pub(crate) const ONBOARD_RECORD: &str = examples!(
@@ -149,34 +175,75 @@ pub(crate) const ONBOARD_RECORD: &str = examples!(
 );
 
 pub(crate) const ONBOARD_STATUS: &str = examples!(
-    ("The checklist and the next action", "cprlink onboard status"),
+    (
+        "The checklist and the next action",
+        "cprlink onboard status"
+    ),
     ("As JSON, for monitoring", "cprlink --json onboard status"),
 );
 
 pub(crate) const ONBOARD_LETTER: &str = examples!(
-    ("The application to the CPR service desk, in Danish", "cprlink onboard letter cpr-application"),
-    ("The note to DPG, in English", "cprlink onboard letter dpg-handover --lang en"),
+    (
+        "The application to the CPR service desk, in Danish",
+        "cprlink onboard letter cpr-application"
+    ),
+    (
+        "The note to DPG, in English",
+        "cprlink onboard letter dpg-handover --lang en"
+    ),
 );
 
 pub(crate) const ONBOARD_REPORT: &str = examples!(
-    ("The case file for a ticket or a wiki", "cprlink onboard report > case.md"),
-    ("A document to print or share", "cprlink onboard report --format html > case.html"),
+    (
+        "The case file for a ticket or a wiki",
+        "cprlink onboard report > case.md"
+    ),
+    (
+        "A document to print or share",
+        "cprlink onboard report --format html > case.html"
+    ),
+);
+
+pub(crate) const ONBOARD_RENEW: &str = examples!(
+    (
+        "A renewed OCES3 certificate, checked against the registered one",
+        "cprlink onboard renew --certificate new-upload.pem"
+    ),
+    (
+        "A new shared secret",
+        "cprlink onboard renew --method shared-secret --created-on 2027-03-01 --expires-on 2029-02-28"
+    ),
 );
 
 pub(crate) const ONBOARD_CONFIG: &str = examples!(
-    ("The go-live cprlink.toml from the case", "cprlink onboard config"),
-    ("Elsewhere, replacing an older one", "cprlink onboard config --out /etc/cprlink/cprlink.toml --force"),
+    (
+        "The go-live cprlink.toml from the case",
+        "cprlink onboard config"
+    ),
+    (
+        "Elsewhere, replacing an older one",
+        "cprlink onboard config --out /etc/cprlink/cprlink.toml --force"
+    ),
 );
 
 pub(crate) const LOOKUP: &str = examples!(
     ("One name", "cprlink lookup 0101011234"),
-    ("A file in bulk, to a file", "cprlink lookup --input cprs.txt --output names.csv"),
-    ("Carry on after an interruption", "cprlink lookup --input cprs.txt --output names.csv --resume"),
+    (
+        "A file in bulk, to a file",
+        "cprlink lookup --input cprs.txt --output names.csv"
+    ),
+    (
+        "Carry on after an interruption",
+        "cprlink lookup --input cprs.txt --output names.csv --resume"
+    ),
     (
         "Ask the rows that failed again",
         "cprlink lookup --input cprs.txt --output names.csv --retry-errors"
     ),
-    ("From a pipe, as JSON Lines", "cut -d, -f1 people.csv | cprlink lookup --input - --format jsonl"),
+    (
+        "From a pipe, as JSON Lines",
+        "cut -d, -f1 people.csv | cprlink lookup --input - --format jsonl"
+    ),
 );
 
 pub(crate) const SERVE: &str = examples!(
@@ -185,62 +252,118 @@ pub(crate) const SERVE: &str = examples!(
         "For other machines (a Bearer token is required)",
         "cprlink serve --listen 0.0.0.0:8080 --token-file /etc/cprlink/token"
     ),
-    ("Ask it", "curl -s http://127.0.0.1:8080/v1/persons/0101011234/name"),
+    (
+        "Ask it",
+        "curl -s http://127.0.0.1:8080/v1/persons/0101011234/name"
+    ),
 );
 
 pub(crate) const DOCTOR: &str = examples!(
     ("Check the go-live chain step by step", "cprlink doctor"),
-    ("And one real lookup at the end", "cprlink doctor --probe-cpr 0101011234"),
+    (
+        "And one real lookup at the end",
+        "cprlink doctor --probe-cpr 0101011234"
+    ),
 );
 
 pub(crate) const SANDBOX: &str = examples!(
-    ("Run it, keeping its files (ca.pem, client.p12, cprlink.toml, ...)", "cprlink sandbox --dir ./sbx"),
-    ("Then, in another terminal", "cprlink --config ./sbx/cprlink.toml lookup --input ./sbx/persons.csv"),
-    ("Like Datafordeler over the internet, with faults", "cprlink sandbox --dir ./sbx --latency-ms 50 --fault-rate 0.1"),
-    ("Answers cut short and new credentials inert", "cprlink sandbox --dir ./sbx --max-nodes 5 --inert-secs 30"),
+    (
+        "Run it, keeping its files (ca.pem, client.p12, cprlink.toml, ...)",
+        "cprlink sandbox --dir ./sbx"
+    ),
+    (
+        "Then, in another terminal",
+        "cprlink --config ./sbx/cprlink.toml lookup --input ./sbx/persons.csv"
+    ),
+    (
+        "Like Datafordeler over the internet, with faults",
+        "cprlink sandbox --dir ./sbx --latency-ms 50 --fault-rate 0.1"
+    ),
+    (
+        "Answers cut short and new credentials inert",
+        "cprlink sandbox --dir ./sbx --max-nodes 5 --inert-secs 30"
+    ),
 );
 
 pub(crate) const DEMO: &str = examples!(
     ("The whole story in a temporary directory", "cprlink demo"),
-    ("Keep its files to try the commands yourself", "cprlink demo --dir ./demo"),
+    (
+        "Keep its files to try the commands yourself",
+        "cprlink demo --dir ./demo"
+    ),
 );
 
 pub(crate) const COMPLETIONS: &str = examples!(
-    ("bash", "cprlink completions bash > ~/.local/share/bash-completion/completions/cprlink"),
-    ("zsh (any directory on $fpath)", "cprlink completions zsh > ~/.zfunc/_cprlink"),
-    ("fish", "cprlink completions fish > ~/.config/fish/completions/cprlink.fish"),
+    (
+        "bash",
+        "cprlink completions bash > ~/.local/share/bash-completion/completions/cprlink"
+    ),
+    (
+        "zsh (any directory on $fpath)",
+        "cprlink completions zsh > ~/.zfunc/_cprlink"
+    ),
+    (
+        "fish",
+        "cprlink completions fish > ~/.config/fish/completions/cprlink.fish"
+    ),
 );
+
+/// Every help page's examples, by the page's command path (`cprlink` for the top).
+/// A command missing here fails `tests::every_page_has_examples`.
+const PAGES: &[(&str, &str)] = &[
+    ("cprlink", TOP),
+    ("cert", CERT),
+    ("cert inspect", CERT_INSPECT),
+    ("cert export-cer", CERT_EXPORT_CER),
+    ("cert pack", CERT_PACK),
+    ("cert repack", CERT_REPACK),
+    ("cert verify", CERT_VERIFY),
+    ("onboard", ONBOARD),
+    ("onboard init", ONBOARD_INIT),
+    ("onboard next", ONBOARD_NEXT),
+    ("onboard record", ONBOARD_RECORD),
+    ("onboard status", ONBOARD_STATUS),
+    ("onboard letter", ONBOARD_LETTER),
+    ("onboard report", ONBOARD_REPORT),
+    ("onboard config", ONBOARD_CONFIG),
+    ("onboard renew", ONBOARD_RENEW),
+    ("lookup", LOOKUP),
+    ("serve", SERVE),
+    ("doctor", DOCTOR),
+    ("sandbox", SANDBOX),
+    ("demo", DEMO),
+    ("completions", COMPLETIONS),
+];
+
+/// The command with each page's examples attached, recursively. clap's own `help`
+/// subcommand is left as it is.
+pub(crate) fn decorate(cmd: clap::Command) -> clap::Command {
+    fn walk(cmd: clap::Command, path: &str) -> clap::Command {
+        let cmd = match PAGES.iter().find(|(p, _)| *p == path) {
+            Some((_, examples)) => cmd.after_help(*examples).after_long_help(*examples),
+            None => cmd,
+        };
+        let names: Vec<String> = cmd
+            .get_subcommands()
+            .map(|s| s.get_name().to_owned())
+            .collect();
+        names.into_iter().fold(cmd, |cmd, name| {
+            let sub = if path == "cprlink" {
+                name.clone()
+            } else {
+                format!("{path} {name}")
+            };
+            cmd.mut_subcommand(&name, |s| walk(s, &sub))
+        })
+    }
+    walk(cmd, "cprlink")
+}
 
 #[cfg(test)]
 mod tests {
     use clap::Parser;
 
-    /// Every example of every help page, with its page's name.
-    pub(crate) fn all() -> Vec<(&'static str, &'static str)> {
-        vec![
-            ("cprlink", super::TOP),
-            ("cert", super::CERT),
-            ("cert inspect", super::CERT_INSPECT),
-            ("cert export-cer", super::CERT_EXPORT_CER),
-            ("cert pack", super::CERT_PACK),
-            ("cert repack", super::CERT_REPACK),
-            ("cert verify", super::CERT_VERIFY),
-            ("onboard", super::ONBOARD),
-            ("onboard init", super::ONBOARD_INIT),
-            ("onboard next", super::ONBOARD_NEXT),
-            ("onboard record", super::ONBOARD_RECORD),
-            ("onboard status", super::ONBOARD_STATUS),
-            ("onboard letter", super::ONBOARD_LETTER),
-            ("onboard report", super::ONBOARD_REPORT),
-            ("onboard config", super::ONBOARD_CONFIG),
-            ("lookup", super::LOOKUP),
-            ("serve", super::SERVE),
-            ("doctor", super::DOCTOR),
-            ("sandbox", super::SANDBOX),
-            ("demo", super::DEMO),
-            ("completions", super::COMPLETIONS),
-        ]
-    }
+    use super::PAGES;
 
     /// The `cprlink ...` commands of a section, continuation lines joined; of a pipe
     /// or a redirection only the cprlink part.
@@ -290,7 +413,7 @@ mod tests {
     #[test]
     fn examples_parse() {
         let mut n = 0;
-        for (page, section) in all() {
+        for (page, section) in PAGES.iter().copied() {
             assert!(section.starts_with("Examples:\n"), "{page}");
             for cmd in commands(section) {
                 let argv = words(&cmd);
@@ -305,10 +428,80 @@ mod tests {
 
     #[test]
     fn examples_fit_100_columns() {
-        for (page, section) in all() {
+        for (page, section) in PAGES.iter().copied() {
             for line in section.lines() {
                 assert!(line.chars().count() <= 100, "{page}: {line}");
             }
+        }
+    }
+
+    /// Every command of the tree with its path.
+    fn pages(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+        for sub in cmd.get_subcommands() {
+            pages(sub, format!("{path} {}", sub.get_name()), out);
+        }
+        out.push((path, cmd.clone()));
+    }
+
+    #[test]
+    fn every_page_has_examples_and_every_argument_a_description() {
+        let mut all = Vec::new();
+        pages(&crate::command(), "cprlink".to_owned(), &mut all);
+        assert!(all.len() >= 20, "{} pages", all.len());
+        for (path, cmd) in &all {
+            let after = cmd.get_after_help().map(|h| h.to_string());
+            assert!(
+                after.is_some_and(|h| h.starts_with("Examples:")),
+                "`{path}` has no examples: add it to help::PAGES"
+            );
+            for arg in cmd.get_arguments() {
+                if ["help", "version"].contains(&arg.get_id().as_str()) {
+                    continue;
+                }
+                assert!(
+                    arg.get_help().is_some(),
+                    "`{path}`: {} has no description",
+                    arg.get_id()
+                );
+            }
+        }
+        // No page listed that the tree lacks (a renamed command).
+        for (page, _) in PAGES {
+            let full = if *page == "cprlink" {
+                (*page).to_owned()
+            } else {
+                format!("cprlink {page}")
+            };
+            assert!(
+                all.iter().any(|(p, _)| *p == full),
+                "help::PAGES names `{page}`, which does not exist"
+            );
+        }
+    }
+
+    #[test]
+    fn lookup_flags_show_the_built_in_defaults() {
+        let d = cprlink_lookup::config::Lookup::default();
+        let cmd = crate::command();
+        let lookup = cmd.find_subcommand("lookup").expect("lookup exists");
+        let help = |id: &str| {
+            lookup
+                .get_arguments()
+                .find(|a| a.get_id() == id)
+                .and_then(|a| a.get_help())
+                .map(|h| h.to_string())
+                .unwrap_or_default()
+        };
+        for (id, value) in [
+            ("concurrency", d.concurrency.to_string()),
+            ("batch_size", d.batch_size.to_string()),
+            ("rate", d.rate_limit_per_sec.to_string()),
+            ("retries", d.retries.to_string()),
+            ("timeout", d.timeout_secs.to_string()),
+        ] {
+            let h = help(id);
+            assert!(h.contains(&format!("default {value}")), "--{id}: {h}");
+            assert!(h.contains("config"), "--{id}: {h}");
         }
     }
 }

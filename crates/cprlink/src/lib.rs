@@ -8,22 +8,26 @@ pub mod args;
 mod commands;
 mod config;
 mod exit;
+mod help;
 mod output;
 pub mod prompt;
 mod secrets;
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, FromArgMatches};
 
 pub use exit::Code;
 
-/// The clap command tree, for documentation generators.
+/// The clap command tree with every page's examples, as parsed and as documented.
 pub fn command() -> clap::Command {
-    args::Cli::command()
+    help::decorate(args::Cli::command())
 }
 
 /// Runs cprlink with the process arguments; returns the exit code.
 pub fn run() -> i32 {
-    let cli = match args::Cli::try_parse() {
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|m| args::Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let code = match e.kind() {

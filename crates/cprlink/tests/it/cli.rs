@@ -19,6 +19,72 @@ fn help_lists_every_command() {
     }
 }
 
+/// Every command's path below `cprlink`, e.g. `["onboard", "record"]`.
+fn pages(cmd: &clap::Command, path: Vec<String>, out: &mut Vec<Vec<String>>) {
+    for sub in cmd.get_subcommands() {
+        let mut p = path.clone();
+        p.push(sub.get_name().to_owned());
+        pages(sub, p, out);
+    }
+    out.push(path);
+}
+
+#[test]
+fn every_help_page_has_examples_global_options_apart_and_fits_100_columns() {
+    let mut all = Vec::new();
+    pages(&cprlink::command(), Vec::new(), &mut all);
+    for path in all {
+        for flag in ["-h", "--help"] {
+            let out = cprlink()
+                .args(&path)
+                .arg(flag)
+                .env("COLUMNS", "100")
+                .assert()
+                .success()
+                .get_output()
+                .stdout
+                .clone();
+            let text = String::from_utf8(out).unwrap();
+            let page = format!("cprlink {} {flag}", path.join(" "));
+            assert!(
+                text.contains("\nExamples:\n  # "),
+                "{page}: no examples\n{text}"
+            );
+            assert!(
+                text.contains("\nGlobal options:\n"),
+                "{page}: no global options\n{text}"
+            );
+            // Global flags only under their heading, never among the command's own.
+            let own = text.split("\nGlobal options:\n").next().unwrap_or("");
+            assert!(
+                !own.contains("--no-input"),
+                "{page}: global flags mixed in\n{text}"
+            );
+            for line in text.lines() {
+                assert!(line.chars().count() <= 100, "{page}: {line}");
+            }
+            // One layout: --help always the long one (descriptions under the flag),
+            // -h always the short one.
+            let long = text.contains("\n          Print help (see a summary with '-h')");
+            assert_eq!(long, flag == "--help", "{page}: layout\n{text}");
+        }
+    }
+}
+
+#[test]
+fn man_pages_carry_the_examples() {
+    // `cargo xtask docs --check` (CI) keeps the pages in step with the binary.
+    let man =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/man/cprlink-lookup.1");
+    let text = std::fs::read_to_string(&man).unwrap();
+    assert!(text.contains("Examples:"), "{}", man.display());
+    assert!(
+        text.contains(r"cprlink lookup \-\-input cprs.txt"),
+        "{}",
+        man.display()
+    );
+}
+
 #[test]
 fn unknown_flag_is_a_usage_error() {
     cprlink()
