@@ -563,11 +563,15 @@ pub struct LookupArgs {
     /// Output format (default: table on a terminal, jsonl otherwise).
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
-    /// Skip the input lines already answered in --output.
+    /// Carry on an interrupted run: skip the input lines already answered in --output.
     #[arg(long, requires = "output")]
     pub resume: bool,
-    /// Replace an existing --output file.
-    #[arg(long, conflicts_with = "resume")]
+    /// Ask the `error` rows of an existing --output again and replace them in place
+    /// (with --resume, also answer the lines after its end).
+    #[arg(long, requires = "output")]
+    pub retry_errors: bool,
+    /// Replace an existing --output (it stays as it was until Datafordeler answers).
+    #[arg(long, conflicts_with_all = ["resume", "retry_errors"])]
     pub force: bool,
     #[arg(long, value_enum)]
     pub api: Option<ApiArg>,
@@ -586,7 +590,7 @@ pub struct LookupArgs {
     /// Per-request timeout.
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
-    /// Purpose recorded in the audit trail.
+    /// Purpose recorded in the audit trail (at most 200 characters, no CPR number).
     #[arg(long, value_name = "TEXT")]
     pub purpose: Option<String>,
 }
