@@ -499,6 +499,7 @@ async fn collect(
             },
         };
         let mut records = Vec::with_capacity(unit.slots.len());
+        let mut audited = Vec::new();
         let mut failed = 0u64;
         for slot in unit.slots {
             let rec = match slot {
@@ -516,9 +517,7 @@ async fn collect(
                         Some(Err(msg)) => Record::error(&cpr, msg.clone()),
                         None => Record::error(&cpr, "no answer for this row"),
                     };
-                    if let Some(a) = audit {
-                        a.record(&cpr, rec.status, api)?;
-                    }
+                    audited.push((cpr, rec.status));
                     rec
                 }
             };
@@ -527,6 +526,10 @@ async fn collect(
                 failed += 1;
             }
             records.push(rec);
+        }
+        // Every number sent is in the trail before its record is written.
+        if let Some(a) = audit {
+            a.record_all(&audited, api)?;
         }
         let n = records.len() as u64;
         if out.send(records).is_err() {

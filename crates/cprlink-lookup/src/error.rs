@@ -299,6 +299,25 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The audit trail's key cannot be used, or sits where the log's readers find it.
+    #[error("audit trail key {}: {problem}", path.display())]
+    AuditKey { path: PathBuf, problem: String },
+
+    /// A trail of an older cprlink (salted hashes, no chain): not continued.
+    #[error(
+        "the audit trail {} is in the old format (salted hashes, no chain): cprlink does not add keyed, chained entries to it",
+        path.display()
+    )]
+    AuditOldFormat { path: PathBuf },
+
+    /// An audit trail that cannot be read or continued.
+    #[error("the audit trail {}: line {line}: {problem}", path.display())]
+    AuditFormat {
+        path: PathBuf,
+        line: u64,
+        problem: String,
+    },
+
     /// Reading the input or writing the output of a batch.
     #[error("{what}: {source}")]
     Io {
@@ -392,6 +411,9 @@ impl Error {
             | Error::ClientSecretEmpty { .. }
             | Error::Identity { .. }
             | Error::Audit { .. }
+            | Error::AuditKey { .. }
+            | Error::AuditOldFormat { .. }
+            | Error::AuditFormat { .. }
             | Error::Io { .. }
             | Error::Input(_)
             | Error::TokenRequired { .. }
@@ -449,6 +471,9 @@ impl Error {
             | Error::Rejected { .. }
             | Error::Protocol { .. }
             | Error::Audit { .. }
+            | Error::AuditKey { .. }
+            | Error::AuditOldFormat { .. }
+            | Error::AuditFormat { .. }
             | Error::Io { .. }
             | Error::Input(_)
             | Error::Interrupted

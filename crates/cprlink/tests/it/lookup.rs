@@ -630,54 +630,6 @@ fn on_a_terminal_the_output_is_a_table_with_a_progress_bar() {
     assert!(text.contains("STATUS") && text.contains("found"), "{text}");
 }
 
-#[test]
-fn the_audit_trail_records_each_lookup_masked_with_purpose() {
-    let run = shared();
-    let want = run.expected();
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("audit.jsonl");
-    run.cprlink()
-        .env("CPRLINK_LOOKUP_AUDIT_LOG", &log)
-        .args([
-            "lookup",
-            "--purpose",
-            "test mailing",
-            &want[0].0,
-            &want[1].0,
-            "3213011234",
-        ])
-        .assert()
-        .code(1);
-    let text = std::fs::read_to_string(&log).unwrap();
-    let entries: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    // The invalid number was never sent, so it is not in the trail.
-    assert_eq!(entries.len(), 2, "{text}");
-    assert_eq!(entries[0]["purpose"], "test mailing");
-    assert_eq!(entries[0]["outcome"], "found");
-    assert_eq!(
-        entries[0]["cpr_masked"],
-        format!("{}-xxxx", &want[0].0[..6])
-    );
-    // (Not cpr_like(): the hex of a hash may hold ten digits in a row.)
-    for w in &want[..2] {
-        assert!(!text.contains(&w.0), "a CPR number in the audit trail");
-    }
-    assert!(!text.contains(&want[0].1), "a name in the audit trail");
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&log).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
-    let salt = dir.path().join("audit.jsonl.salt");
-    assert_eq!(
-        std::fs::metadata(&salt).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
-}
-
 // ---- the output file: nothing lost (issue 9) ----------------------------------------
 
 /// The sandbox's config with `edit` applied, written to `dir/name`.
