@@ -289,10 +289,7 @@ fn register(shared: &Shared, query: &str, content_type: &str, body: &[u8]) -> Re
         };
         let cpr_access = !form_urlencoded::parse(query.as_bytes())
             .any(|(k, v)| k == "cpr_access" && v == "false");
-        (
-            thumbprint,
-            cpr_access,
-        )
+        (thumbprint, cpr_access)
     };
     match shared.access.register(&thumbprint, cpr_access) {
         Some(t) => http::json_value(

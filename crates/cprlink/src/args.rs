@@ -603,9 +603,9 @@ pub struct ServeArgs {
     /// File holding the Bearer token clients must send.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
-    /// Cache answers for this many seconds (0 = no cache; CPR changes at most daily).
-    #[arg(long, value_name = "SECS", default_value_t = 3600)]
-    pub cache_ttl: u64,
+    /// Cache answers for this many seconds (0 = no cache; default [serve] cache_ttl_secs, 3600).
+    #[arg(long, value_name = "SECS")]
+    pub cache_ttl: Option<u64>,
     #[arg(long, value_enum)]
     pub api: Option<ApiArg>,
 }

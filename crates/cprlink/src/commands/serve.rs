@@ -52,10 +52,8 @@ pub fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
         },
     )?;
     let audit = connect::audit_log(&cfg, Some("serve".to_owned()))?;
-    let mut opts = ServeOptions::new(args.listen);
-    opts.token = token;
-    opts.cache_ttl = Duration::from_secs(args.cache_ttl);
-    opts.audit = audit;
+    let opts = options(args, &cfg.config.serve, token, audit)?;
+    let cache_ttl = opts.cache_ttl.as_secs();
     let rt = ctx.runtime()?;
     let api = client.settings().api.as_str();
     let ui = ctx.ui.clone();
@@ -64,9 +62,8 @@ pub fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
         let stop = connect::interrupted();
         let bound = serve::bind(client, opts).await.for_route(route)?;
         ui.note(&format!(
-            "cprlink serve: listening on http://{} (api {api}, cache {} s{}); Ctrl-C to stop",
+            "cprlink serve: listening on http://{} (api {api}, cache {cache_ttl} s{}); Ctrl-C to stop",
             bound.local_addr(),
-            args.cache_ttl,
             if args.token_file.is_some() {
                 ", Bearer token required"
             } else {
@@ -78,4 +75,43 @@ pub fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
         Ok::<_, CliError>(())
     })?;
     Ok(Code::Success)
+}
+
+/// The service's options: the flags over `[serve]`, checked.
+fn options(
+    args: &ServeArgs,
+    serve: &cprlink_lookup::config::Serve,
+    token: Option<String>,
+    audit: Option<std::sync::Arc<cprlink_lookup::audit::AuditLog>>,
+) -> Result<ServeOptions, CliError> {
+    let positive = |key: &str, v: u64| {
+        if v == 0 {
+            Err(
+                CliError::usage(format!("[serve] {key} = 0: it must be at least 1"))
+                    .with_hint("see docs/config.md for the [serve] keys and their defaults"),
+            )
+        } else {
+            Ok(v)
+        }
+    };
+    let mut opts = ServeOptions::new(args.listen);
+    opts.token = token;
+    opts.audit = audit;
+    opts.cache_ttl = Duration::from_secs(args.cache_ttl.unwrap_or(serve.cache_ttl_secs));
+    opts.cache_max_entries = usize::try_from(serve.cache_max_entries).unwrap_or(usize::MAX);
+    opts.header_timeout =
+        Duration::from_secs(positive("header_timeout_secs", serve.header_timeout_secs)?);
+    opts.max_connections =
+        usize::try_from(positive("max_connections", serve.max_connections)?).unwrap_or(usize::MAX);
+    for host in &serve.allowed_hosts {
+        if host.trim().is_empty() || host.contains(['/', ' ']) {
+            return Err(CliError::usage(format!(
+                "[serve] allowed_hosts: {:?} is not a host name",
+                cprlink_lookup::error::excerpt(host.as_bytes())
+            ))
+            .with_hint("give names as clients send them in Host, e.g. [\"names.internal\"]"));
+        }
+    }
+    opts.allowed_hosts = serve.allowed_hosts.clone();
+    Ok(opts)
 }
