@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::lookup::{Running, cpr_like, shared, start};
@@ -705,4 +706,222 @@ fn readyz_is_not_ready_while_upstream_refuses_connections() {
     let ok = serve(run, &["--api", "rest"]);
     let (code, body) = curl(&[&format!("{}/readyz", ok.base)]);
     assert_eq!(code, 200, "{body}");
+}
+
+// ---- the running service: renewal on SIGHUP, expiry (issue 10) ----------------------
+
+/// A .p12 for a new certificate of the sandbox's CA, valid until `not_after`, with its
+/// password: (DER, password, SHA-1 thumbprint).
+fn issue_p12(
+    run: &Running,
+    name: &str,
+    not_after: chrono::DateTime<chrono::Utc>,
+) -> (Vec<u8>, String, String) {
+    use cprlink_cert::testpki::LeafSpec;
+    let mut spec = LeafSpec::oces3_system(name, "Testkommune", "12345674");
+    spec.not_after = not_after;
+    let issued = run.sb.pki().issue(&spec).unwrap();
+    let chain = cprlink_cert::load(&run.sb.files().ca_pem, None)
+        .unwrap()
+        .certificates;
+    let password = format!("pw-{}", name.replace(' ', "-"));
+    let der = cprlink_cert::p12::build(
+        &issued.key,
+        &issued.cert,
+        &chain,
+        None,
+        &password,
+        cprlink_cert::Profile::Compat,
+    )
+    .unwrap();
+    let thumbprint = cprlink_cert::facts::sha1_thumbprint(&issued.cert).unwrap();
+    (der, password, thumbprint)
+}
+
+/// The sandbox's config with its own copy of the identity files in `dir`:
+/// `serve.p12` and `serve.p12.password`, which a test may replace.
+fn own_identity_config(run: &Running, dir: &std::path::Path) -> std::path::PathBuf {
+    let files = run.sb.files();
+    std::fs::copy(&files.client_p12, dir.join("serve.p12")).unwrap();
+    std::fs::copy(&files.client_p12_password, dir.join("serve.p12.password")).unwrap();
+    crate::lookup::variant_config(run, dir, "cprlink.toml", |cfg| {
+        let p12 = dir.join("serve.p12").display().to_string();
+        let pw = dir.join("serve.p12.password").display().to_string();
+        crate::lookup::set_key(cfg, "certificate", "p12", p12.into());
+        crate::lookup::set_key(cfg, "certificate", "password_file", pw.into());
+    })
+}
+
+/// Replaces `path` atomically with `bytes`, as an operator's renewal would.
+fn replace_file(path: &std::path::Path, bytes: &[u8]) {
+    let tmp = path.with_extension("new");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+fn sighup(s: &Served) {
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &s.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+/// Waits up to 20 s for the metric `name` to reach `want`.
+fn wait_for_metric(s: &Served, name: &str, want: f64) -> String {
+    let addr = s.addr();
+    let start = Instant::now();
+    loop {
+        let (_, _, m) = raw(addr, &get("/metrics", "127.0.0.1"));
+        if metric(&m, name) == Some(want) {
+            return m;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{name} never reached {want}: {m}\n{}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn sighup_switches_certificates_under_load_and_survives_a_broken_file() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let run = start(60, |_| {});
+    let want = Arc::new(run.expected());
+    let dir = tempfile::tempdir().unwrap();
+    let config = own_identity_config(&run, dir.path());
+    // No cache: every request goes to Datafordeler with the identity of the moment.
+    let s = serve_with(
+        &config,
+        &["--api", "rest"],
+        &[("CPRLINK_SERVE_CACHE_TTL_SECS", "0")],
+    );
+    let addr = s.addr();
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(Mutex::new(Vec::<String>::new()));
+    let load: Vec<_> = (0..4)
+        .map(|t| {
+            let (stop, ok, failed, want) = (stop.clone(), ok.clone(), failed.clone(), want.clone());
+            std::thread::spawn(move || {
+                let mut i = t;
+                while !stop.load(Ordering::Relaxed) {
+                    let (cpr, name, _, _) = &want[i % want.len()];
+                    let (code, _, body) =
+                        raw(addr, &get(&format!("/v1/persons/{cpr}/name"), "127.0.0.1"));
+                    let rec: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                    if code == 200 && rec["name"].as_str().unwrap_or("") == name {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        failed.lock().unwrap().push(format!("{code} {body}"));
+                    }
+                    i += 4;
+                }
+            })
+        })
+        .collect();
+    let answered = |n: u64| {
+        let start = Instant::now();
+        let from = ok.load(Ordering::Relaxed);
+        while ok.load(Ordering::Relaxed) < from + n {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the load stalled"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    answered(50);
+    let old = run.sb.client_thumbprint().to_owned();
+    let first = wait_for_metric(&s, "cprlink_identity_reloads_total", 0.0);
+    let old_expiry = metric(&first, "cprlink_certificate_expiry_timestamp_seconds").unwrap();
+
+    // The renewal: a new certificate registered, its .p12 and password put in place.
+    let not_after = chrono::Utc::now() + chrono::Duration::days(400);
+    let (der, password, thumbprint) = issue_p12(&run, "Fornyet system", not_after);
+    run.sb.register_certificate(&thumbprint, true);
+    replace_file(
+        &dir.path().join("serve.p12.password"),
+        format!("{password}\n").as_bytes(),
+    );
+    replace_file(&dir.path().join("serve.p12"), &der);
+    sighup(&s);
+    let m = wait_for_metric(&s, "cprlink_identity_reloads_total", 1.0);
+    assert_eq!(
+        metric(&m, "cprlink_certificate_expiry_timestamp_seconds"),
+        Some(not_after.timestamp() as f64),
+        "old expiry {old_expiry}: {m}"
+    );
+    // The old certificate withdrawn: only the new identity can answer now.
+    std::thread::sleep(Duration::from_millis(500));
+    run.sb.unregister_certificate(&old);
+    answered(100);
+
+    // A broken file: the identity in use stays, the failure is said and counted.
+    replace_file(&dir.path().join("serve.p12"), b"not a PKCS#12 file");
+    sighup(&s);
+    let m = wait_for_metric(&s, "cprlink_identity_reload_failures_total", 1.0);
+    assert_eq!(metric(&m, "cprlink_identity_reloads_total"), Some(1.0));
+    answered(100);
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.join().unwrap();
+    }
+    let failed = failed.lock().unwrap();
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed, e.g. {:?}",
+        failed.len(),
+        failed.len() as u64 + ok.load(Ordering::Relaxed),
+        failed.first()
+    );
+    let log = s.log();
+    assert!(log.contains("identity reloaded"), "{log}");
+    assert!(log.contains(&thumbprint), "{log}");
+    assert!(
+        log.contains("the identity was not reloaded") && log.contains("serve.p12"),
+        "{log}"
+    );
+    assert_eq!(raw(addr, &get("/readyz", "127.0.0.1")).0, 200);
+}
+
+#[test]
+fn readyz_is_not_ready_once_the_certificate_has_expired() {
+    let run = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let config = own_identity_config(run, dir.path());
+    // Whole seconds: a certificate's validity has no finer grain.
+    let not_after =
+        chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() + 6, 0).unwrap();
+    let (der, password, thumbprint) = issue_p12(run, "Kortlivet system", not_after);
+    run.sb.register_certificate(&thumbprint, true);
+    std::fs::write(dir.path().join("serve.p12"), der).unwrap();
+    std::fs::write(
+        dir.path().join("serve.p12.password"),
+        format!("{password}\n"),
+    )
+    .unwrap();
+    let s = serve_with(&config, &["--api", "rest"], &[]);
+    let addr = s.addr();
+    let (code, _, body) = raw(addr, &get("/readyz", "127.0.0.1"));
+    assert_eq!(code, 200, "{body}");
+    let (_, _, m) = raw(addr, &get("/metrics", "127.0.0.1"));
+    assert_eq!(
+        metric(&m, "cprlink_certificate_expiry_timestamp_seconds"),
+        Some(not_after.timestamp() as f64),
+        "{m}"
+    );
+    let wait = (not_after - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    std::thread::sleep(wait + Duration::from_secs(1));
+    let (code, _, body) = raw(addr, &get("/readyz", "127.0.0.1"));
+    assert_eq!(code, 503, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_ne!(v["checks"]["tls_identity"], "ok", "{body}");
 }
