@@ -925,3 +925,51 @@ fn readyz_is_not_ready_once_the_certificate_has_expired() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_ne!(v["checks"]["tls_identity"], "ok", "{body}");
 }
+
+#[test]
+fn the_systemd_unit_verifies() {
+    let unit =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contrib/cprlink.service");
+    let text = std::fs::read_to_string(&unit).unwrap();
+    // What the issue asks of it, so a trimmed unit fails here and not in production.
+    for needed in [
+        "User=cprlink",
+        "LoadCredential=p12-password:",
+        "CPRLINK_CERTIFICATE_PASSWORD_FILE=%d/p12-password",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "CapabilityBoundingSet=\n",
+    ] {
+        assert!(text.contains(needed), "the unit lacks {needed:?}");
+    }
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: systemd-analyze is not installed; the unit was not verified");
+        return;
+    }
+    // verify checks that ExecStart exists: point it at the binary under test.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("cprlink");
+    assert!(text.contains("ExecStart=/usr/local/bin/cprlink "), "{text}");
+    let local = dir.path().join("cprlink.service");
+    std::fs::write(
+        &local,
+        text.replace("/usr/local/bin/cprlink", &bin.display().to_string()),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no", "--generators=no"])
+        .arg(&local)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // It exits 0 on unknown keys and bad values, and only says so: any word is a fault.
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "systemd-analyze verify: {stderr}"
+    );
+}
