@@ -1,155 +1,294 @@
 //! The audit trail (`audit_log`): one JSON Lines entry per CPR number sent to
-//! Datafordeler, with time, purpose, operator, the masked number, a salted hash for
-//! later matching, and the outcome.
+//! Datafordeler, with time, operator, purpose, the masked number, a keyed hash of the
+//! number and the outcome; each entry sealed with a keyed MAC and carrying the MAC of
+//! the one before, so that a changed, removed or reordered entry shows.
 //!
-//! Owns the file (appended, 0600, one write per entry so entries are whole) and the salt
-//! (random, in a 0600 file next to the log, created once and reused). It must never
-//! write a name or an unmasked CPR number.
+//! Owns the format (version 2), the key (`audit_key_file`: 32 random bytes, hex, in a
+//! 0600 file created on first use, refused in the log's own directory: whoever can
+//! read the log must not thereby hold the key), appending under a lock shared with
+//! every writer and with `prune`, and reading the trail back for `audit find`,
+//! `audit verify` and `audit prune`. It must never write a name or an unmasked CPR
+//! number, and never continues a trail of the old, salted format.
+//!
+//! An entry, in this field order (the MAC covers the line up to `mac`):
+//!
+//! ```json
+//! {"v":2,"seq":7,"time":"2026-03-01T09:12:44.120Z","operator":"jdoe","purpose":"mailing",
+//!  "cpr_masked":"071261-xxxx","cpr_hash":"<hex>","outcome":"found","api":"rest",
+//!  "prev":"<mac of entry 6>","mac":"<hex>"}
+//! ```
+//!
+//! - `cpr_hash` is HMAC-SHA-256(key, "cpr" 0x00 digits): the same number always gets
+//!   the same hash under one key (`audit find`), and without the key the masked
+//!   prefix plus the 10,000 possible sequence numbers cannot be tried against it.
+//! - `mac` is HMAC-SHA-256(key, "entry" 0x00 line-without-mac); `prev` is the `mac` of
+//!   the entry before, 64 zeros for the first; `seq` counts from 1.
+//! - `audit prune` drops entries from the start and writes, as the first line, a
+//!   sealed marker `{"v":2,"seq":N,"time":..,"event":"pruned","before":DATE,
+//!   "dropped":K,"prev":"<mac of entry N>","mac":..}`: it stands in for the last
+//!   dropped entry N, so the first kept entry links to its `prev`.
+//!
+//! Removing whole entries from the end leaves a valid chain; `verify` reports the last
+//! entry's `seq` and `mac` (the head) so it can be compared with one recorded before.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use openssl::sha::Sha256;
-use serde::Serialize;
+use chrono::{DateTime, Utc};
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
+use openssl::sign::Signer;
+use serde::{Deserialize, Serialize};
 
 use crate::cpr::Cpr;
 use crate::error::Error;
 use crate::record::Status;
 
-/// An open audit trail.
-pub struct AuditLog {
+/// The format of the entries this cprlink writes.
+pub const FORMAT: u64 = 2;
+
+/// `prev` of the first entry of a trail.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The length of the sealed end of a line: `,"mac":"` + 64 hex + `"}`.
+const MAC_SUFFIX: usize = 8 + 64 + 2;
+
+/// The key of a trail's keyed hashes and MACs.
+pub struct AuditKey {
+    key: PKey<Private>,
     path: PathBuf,
-    file: Mutex<File>,
-    salt: Vec<u8>,
-    operator: String,
-    purpose: Option<String>,
 }
 
-impl std::fmt::Debug for AuditLog {
+impl std::fmt::Debug for AuditKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuditLog")
+        f.debug_struct("AuditKey")
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
 }
 
-#[derive(Serialize)]
-struct Entry<'a> {
-    time: String,
-    purpose: Option<&'a str>,
-    operator: &'a str,
-    cpr_masked: String,
-    cpr_hash: String,
-    outcome: &'a str,
-    api: &'a str,
+/// Where the key lives when `audit_key_file` is empty: `$XDG_DATA_HOME/cprlink/audit.key`
+/// (`~/.local/share/cprlink/audit.key` when unset). `env` reads the environment.
+pub fn default_key_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let base = env("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            env("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".local").join("share"))
+        })?;
+    Some(base.join("cprlink").join("audit.key"))
 }
 
-/// Where the salt of `log` lives: `<log>.salt`.
-pub fn salt_path(log: &Path) -> PathBuf {
-    let mut name = log
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(".salt");
-    log.with_file_name(name)
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-impl AuditLog {
-    /// Opens (or creates) the trail at `path` and its salt. `purpose` is recorded on
-    /// every entry.
-    pub fn open(path: &Path, purpose: Option<String>) -> Result<AuditLog, Error> {
-        let err = |source: std::io::Error| Error::Audit {
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The directory a path is in, as the file system names it (symlinks followed) when
+/// it exists.
+fn real_dir(path: &Path) -> PathBuf {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
+impl AuditKey {
+    /// Reads the key at `path`, creating it (0600, and its directory 0700) when
+    /// `create` is set and there is none.
+    pub fn open(path: &Path, create: bool) -> Result<AuditKey, Error> {
+        let problem = |problem: String| Error::AuditKey {
             path: path.to_path_buf(),
-            source,
+            problem,
         };
-        let salt = load_or_create_salt(&salt_path(path)).map_err(err)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(err)?;
-        Ok(AuditLog {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+                Self::create(path).map_err(problem)?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(problem(
+                    "there is no key there: the trail's hashes cannot be checked or matched without it"
+                        .to_owned(),
+                ));
+            }
+            Err(e) => return Err(problem(format!("cannot read it: {e}"))),
+        };
+        let meta = std::fs::metadata(path).map_err(|e| problem(e.to_string()))?;
+        if meta.permissions().mode() & 0o007 != 0 {
+            return Err(problem(
+                "other users can read or write it: `chmod 600` it (whoever holds the key can match numbers to the trail)"
+                    .to_owned(),
+            ));
+        }
+        let bytes = unhex(text.trim())
+            .filter(|b| b.len() >= 32)
+            .ok_or_else(|| problem("not a key cprlink wrote (64 hex digits)".to_owned()))?;
+        let key = PKey::hmac(&bytes).map_err(|e| problem(e.to_string()))?;
+        Ok(AuditKey {
+            key,
             path: path.to_path_buf(),
-            file: Mutex::new(file),
-            salt,
-            operator: operator(),
-            purpose,
         })
     }
 
-    /// The salted hash of a CPR number: SHA-256 over the salt and the ten digits, hex.
-    /// The same number gives the same hash in the same trail, so entries can be
-    /// matched later by whoever holds the salt.
-    pub fn hash(&self, cpr: &Cpr) -> String {
-        let mut h = Sha256::new();
-        h.update(&self.salt);
-        h.update(cpr.as_str().as_bytes());
-        h.finish().iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    /// Appends one entry and hands it to the OS at once.
-    pub fn record(&self, cpr: &Cpr, outcome: Status, api: &str) -> Result<(), Error> {
-        let entry = Entry {
-            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            purpose: self.purpose.as_deref(),
-            operator: &self.operator,
-            cpr_masked: cpr.masked(),
-            cpr_hash: self.hash(cpr),
-            outcome: outcome.as_str(),
-            api,
-        };
-        let mut line = serde_json::to_vec(&entry).map_err(|e| Error::Audit {
-            path: self.path.clone(),
-            source: e.into(),
-        })?;
-        line.push(b'\n');
-        let mut file = self.file.lock().map_err(|_| Error::Audit {
-            path: self.path.clone(),
-            source: std::io::Error::other("lock poisoned"),
-        })?;
-        file.write_all(&line).map_err(|source| Error::Audit {
-            path: self.path.clone(),
-            source,
-        })?;
-        file.flush().map_err(|source| Error::Audit {
-            path: self.path.clone(),
-            source,
-        })
+    fn create(path: &Path) -> Result<String, String> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| format!("cannot create its directory {}: {e}", dir.display()))?;
+        }
+        let mut raw = [0u8; 32];
+        openssl::rand::rand_bytes(&mut raw).map_err(|e| e.to_string())?;
+        let text = format!("{}\n", hex(&raw));
+        match cprlink_cert::files::write_private(
+            path,
+            text.as_bytes(),
+            cprlink_cert::files::Overwrite::Refuse,
+        ) {
+            Ok(()) => Ok(text),
+            // Another process made it first: use theirs.
+            Err(cprlink_cert::Error::AlreadyExists { .. }) => {
+                std::fs::read_to_string(path).map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    fn mac(&self, domain: &[u8], data: &[u8]) -> String {
+        // HMAC over bytes we hold cannot fail short of OpenSSL being broken; an empty
+        // MAC then never verifies, so nothing passes unnoticed.
+        let sign = || -> Result<Vec<u8>, openssl::error::ErrorStack> {
+            let mut s = Signer::new(MessageDigest::sha256(), &self.key)?;
+            s.update(domain)?;
+            s.update(b"\0")?;
+            s.update(data)?;
+            s.sign_to_vec()
+        };
+        sign().map(|m| hex(&m)).unwrap_or_default()
+    }
+
+    /// The keyed hash of a CPR number, as entries carry it.
+    pub fn cpr_hash(&self, cpr: &Cpr) -> String {
+        self.mac(b"cpr", cpr.as_str().as_bytes())
+    }
+
+    /// Seals a line without its MAC (`{...}`): the line with `,"mac":"..."}` and `\n`.
+    fn seal(&self, unsealed: &[u8]) -> (Vec<u8>, String) {
+        let mac = self.mac(b"entry", unsealed);
+        let mut line = unsealed[..unsealed.len().saturating_sub(1)].to_vec();
+        line.extend_from_slice(b",\"mac\":\"");
+        line.extend_from_slice(mac.as_bytes());
+        line.extend_from_slice(b"\"}\n");
+        (line, mac)
+    }
+
+    /// Whether a line (without its line ending) carries the MAC of its content.
+    fn verify_line(&self, line: &str) -> Option<bool> {
+        let cut = line.len().checked_sub(MAC_SUFFIX)?;
+        let (body, suffix) = (line.get(..cut)?, line.get(cut..)?);
+        let mac = suffix.strip_prefix(",\"mac\":\"")?.strip_suffix("\"}")?;
+        let mut unsealed = body.as_bytes().to_vec();
+        unsealed.push(b'}');
+        Some(
+            openssl::memcmp::eq(self.mac(b"entry", &unsealed).as_bytes(), mac.as_bytes())
+                && mac.len() == 64,
+        )
+    }
 }
 
-fn load_or_create_salt(path: &Path) -> std::io::Result<Vec<u8>> {
-    match std::fs::read(path) {
-        Ok(bytes) if bytes.len() >= 16 => return Ok(bytes),
-        Ok(_) => {
-            return Err(std::io::Error::other(format!(
-                "the salt file {} is too short",
-                path.display()
-            )));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
+/// Refuses a key in the log's own directory: whoever can read the log would find the
+/// key beside it.
+pub fn check_apart(log: &Path, key: &Path) -> Result<(), Error> {
+    if real_dir(log) == real_dir(key) {
+        return Err(Error::AuditKey {
+            path: key.to_path_buf(),
+            problem: format!(
+                "it is in the directory of the trail {}: whoever can read the trail would hold the key to match numbers to it",
+                log.display()
+            ),
+        });
     }
-    let mut raw = [0u8; 32];
-    openssl::rand::rand_bytes(&mut raw).map_err(std::io::Error::other)?;
-    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-    match cprlink_cert::files::write_private(
-        path,
-        hex.as_bytes(),
-        cprlink_cert::files::Overwrite::Refuse,
-    ) {
-        Ok(()) => Ok(hex.into_bytes()),
-        // Another process made it first: use theirs.
-        Err(cprlink_cert::Error::AlreadyExists { .. }) => std::fs::read(path),
-        Err(e) => Err(std::io::Error::other(e.to_string())),
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct NewEntry<'a> {
+    v: u64,
+    seq: u64,
+    time: &'a str,
+    operator: &'a str,
+    purpose: Option<&'a str>,
+    cpr_masked: &'a str,
+    cpr_hash: &'a str,
+    outcome: &'a str,
+    api: &'a str,
+    prev: &'a str,
+}
+
+#[derive(Serialize)]
+struct NewMarker<'a> {
+    v: u64,
+    seq: u64,
+    time: &'a str,
+    event: &'a str,
+    before: &'a str,
+    dropped: u64,
+    prev: &'a str,
+}
+
+/// A line of a trail as read back; every field optional so that any line parses far
+/// enough to say what is wrong with it.
+#[derive(Debug, Default, Deserialize)]
+struct Line {
+    v: Option<u64>,
+    seq: Option<u64>,
+    time: Option<String>,
+    operator: Option<String>,
+    purpose: Option<String>,
+    cpr_hash: Option<String>,
+    outcome: Option<String>,
+    api: Option<String>,
+    prev: Option<String>,
+    mac: Option<String>,
+    event: Option<String>,
+}
+
+impl Line {
+    fn is_marker(&self) -> bool {
+        self.event.as_deref() == Some("pruned")
+    }
+
+    /// What an entry after this line must carry as `seq - 1` and `prev`: its own for an
+    /// entry, the last dropped entry's for a prune marker.
+    fn link(&self) -> Option<(u64, String)> {
+        let seq = self.seq?;
+        let mac = if self.is_marker() {
+            self.prev.clone()?
+        } else {
+            self.mac.clone()?
+        };
+        Some((seq, mac))
     }
 }
 
@@ -162,39 +301,687 @@ fn operator() -> String {
             return v;
         }
     }
-    use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self")
         .map(|m| format!("uid:{}", m.uid()))
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The open file and where its chain ends.
+struct Writer {
+    file: File,
+    ino: u64,
+    /// The length we last saw; another writer changed the file when it differs.
+    known_len: u64,
+    seq: u64,
+    prev: String,
+}
+
+/// An open audit trail.
+pub struct AuditLog {
+    path: PathBuf,
+    key: AuditKey,
+    writer: Mutex<Writer>,
+    operator: String,
+    purpose: Option<String>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the end of a trail links on: the `seq` and `mac` an entry after it takes up,
+/// and whether the file ends with a line break.
+struct Tail {
+    seq: u64,
+    prev: String,
+    ends_whole: bool,
+}
+
+/// Reads how `file` ends, refusing a trail of the old format or one whose last whole
+/// line is not an entry.
+fn read_tail(path: &Path, file: &mut File) -> Result<Tail, Error> {
+    let io = |source: std::io::Error| Error::Audit {
+        path: path.to_path_buf(),
+        source,
+    };
+    let len = file.metadata().map_err(io)?.len();
+    if len == 0 {
+        return Ok(Tail {
+            seq: 0,
+            prev: GENESIS.to_owned(),
+            ends_whole: true,
+        });
+    }
+    // The first line says the format.
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    let mut first = Vec::new();
+    BufReader::new(&mut *file)
+        .take(64 * 1024)
+        .read_until(b'\n', &mut first)
+        .map_err(io)?;
+    let first: Line = serde_json::from_slice(&first).unwrap_or_default();
+    if first.v.is_none() && first.cpr_hash.is_some() {
+        return Err(Error::AuditOldFormat {
+            path: path.to_path_buf(),
+        });
+    }
+    // The last whole line says where the chain ends (entries are well under 4 KiB).
+    let from = len.saturating_sub(64 * 1024);
+    file.seek(SeekFrom::Start(from)).map_err(io)?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).map_err(io)?;
+    let ends_whole = tail.last() == Some(&b'\n');
+    let whole = match tail.iter().rposition(|&b| b == b'\n') {
+        Some(end) => &tail[..end],
+        None => &[][..],
+    };
+    let last = whole
+        .rsplit(|&b| b == b'\n')
+        .next()
+        .filter(|l| !l.is_empty());
+    let Some(last) = last else {
+        if from == 0 {
+            // Only a half-written line: nothing to chain on.
+            return Ok(Tail {
+                seq: 0,
+                prev: GENESIS.to_owned(),
+                ends_whole,
+            });
+        }
+        return Err(Error::AuditFormat {
+            path: path.to_path_buf(),
+            line: 0,
+            problem: "its end is not made of audit entries".to_owned(),
+        });
+    };
+    let parsed: Line = serde_json::from_slice(last).unwrap_or_default();
+    match (parsed.v, parsed.link()) {
+        (Some(FORMAT), Some((seq, prev))) => Ok(Tail {
+            seq,
+            prev,
+            ends_whole,
+        }),
+        (Some(v), _) if v > FORMAT => Err(Error::AuditFormat {
+            path: path.to_path_buf(),
+            line: 0,
+            problem: format!(
+                "its last entry is of format {v}, newer than this cprlink writes ({FORMAT})"
+            ),
+        }),
+        _ => Err(Error::AuditFormat {
+            path: path.to_path_buf(),
+            line: 0,
+            problem: "its last line is not an audit entry".to_owned(),
+        }),
+    }
+}
+
+fn open_for_append(path: &Path) -> std::io::Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .mode(0o600)
+        .open(path)?;
+    Ok(file)
+}
+
+impl AuditLog {
+    /// Opens (or creates) the trail at `path` with the key at `key_path` (created on
+    /// first use). `purpose` is recorded on every entry.
+    pub fn open(path: &Path, key_path: &Path, purpose: Option<String>) -> Result<AuditLog, Error> {
+        check_apart(path, key_path)?;
+        let key = AuditKey::open(key_path, true)?;
+        let io = |source: std::io::Error| Error::Audit {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = open_for_append(path).map_err(io)?;
+        file.lock().map_err(io)?;
+        let checked = read_tail(path, &mut file);
+        let meta = file.metadata().map_err(io);
+        let _ = file.unlock();
+        let tail = checked?;
+        let meta = meta?;
+        Ok(AuditLog {
+            path: path.to_path_buf(),
+            key,
+            writer: Mutex::new(Writer {
+                file,
+                ino: meta.ino(),
+                known_len: meta.len(),
+                seq: tail.seq,
+                prev: tail.prev,
+            }),
+            operator: operator(),
+            purpose,
+        })
+    }
+
+    /// The keyed hash of a CPR number.
+    pub fn hash(&self, cpr: &Cpr) -> String {
+        self.key.cpr_hash(cpr)
+    }
+
+    /// Appends one entry and hands it to the OS at once.
+    pub fn record(&self, cpr: &Cpr, outcome: Status, api: &str) -> Result<(), Error> {
+        self.record_all(&[(*cpr, outcome)], api)
+    }
+
+    /// Appends one entry per number, in order, in one write under the trail's lock.
+    pub fn record_all(&self, entries: &[(Cpr, Status)], api: &str) -> Result<(), Error> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let io = |source: std::io::Error| Error::Audit {
+            path: self.path.clone(),
+            source,
+        };
+        let mut w = self
+            .writer
+            .lock()
+            .map_err(|_| io(std::io::Error::other("the trail's lock is poisoned")))?;
+        w.file.lock().map_err(io)?;
+        let result = self.append_locked(&mut w, entries, api);
+        let _ = w.file.unlock();
+        result
+    }
+
+    fn append_locked(
+        &self,
+        w: &mut Writer,
+        entries: &[(Cpr, Status)],
+        api: &str,
+    ) -> Result<(), Error> {
+        let io = |source: std::io::Error| Error::Audit {
+            path: self.path.clone(),
+            source,
+        };
+        // `audit prune` replaces the file: follow the name to the new one.
+        let current = std::fs::metadata(&self.path).map_err(io)?;
+        if current.ino() != w.ino {
+            let file = open_for_append(&self.path).map_err(io)?;
+            file.lock().map_err(io)?;
+            let _ = w.file.unlock();
+            w.file = file;
+            w.ino = current.ino();
+            w.known_len = u64::MAX;
+        }
+        let len = w.file.metadata().map_err(io)?.len();
+        let mut buf = Vec::with_capacity(entries.len() * 320);
+        if len != w.known_len {
+            // Another writer appended (or the trail was pruned): take up its end.
+            let tail = read_tail(&self.path, &mut w.file)?;
+            w.seq = tail.seq;
+            w.prev = tail.prev;
+            if !tail.ends_whole {
+                // A write cut short (a crash): that line stays alone on its line.
+                buf.push(b'\n');
+            }
+        }
+        let time = now();
+        let (mut seq, mut prev) = (w.seq, w.prev.clone());
+        for (cpr, outcome) in entries {
+            seq += 1;
+            let masked = cpr.masked();
+            let cpr_hash = self.key.cpr_hash(cpr);
+            let unsealed = serde_json::to_vec(&NewEntry {
+                v: FORMAT,
+                seq,
+                time: &time,
+                operator: &self.operator,
+                purpose: self.purpose.as_deref(),
+                cpr_masked: &masked,
+                cpr_hash: &cpr_hash,
+                outcome: outcome.as_str(),
+                api,
+                prev: &prev,
+            })
+            .map_err(|e| io(e.into()))?;
+            let (line, mac) = self.key.seal(&unsealed);
+            buf.extend_from_slice(&line);
+            prev = mac;
+        }
+        w.file.write_all(&buf).map_err(io)?;
+        w.known_len = len + buf.len() as u64;
+        w.seq = seq;
+        w.prev = prev;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+// ---- reading back: find, verify, prune ----------------------------------------------
+
+/// One lookup of a person, as `audit find` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Found {
+    pub line: u64,
+    pub seq: u64,
+    pub time: String,
+    pub operator: String,
+    pub purpose: Option<String>,
+    pub outcome: String,
+    pub api: String,
+    /// The entry's MAC matches its content.
+    pub intact: bool,
+}
+
+/// The lines of a trail, numbered from 1, each without its line ending; a last line
+/// without one is marked.
+fn lines(path: &Path) -> Result<impl Iterator<Item = Result<(u64, String, bool), Error>>, Error> {
+    let file = File::open(path).map_err(|source| Error::Audit {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut reader = BufReader::with_capacity(256 * 1024, file);
+    let path = path.to_path_buf();
+    let mut n = 0u64;
+    Ok(std::iter::from_fn(move || {
+        let mut buf = Vec::new();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => None,
+            Ok(_) => {
+                n += 1;
+                let whole = buf.last() == Some(&b'\n');
+                let text = String::from_utf8_lossy(&buf);
+                let text = text.trim_end_matches(['\r', '\n']).to_owned();
+                Some(Ok((n, text, whole)))
+            }
+            Err(source) => Some(Err(Error::Audit {
+                path: path.clone(),
+                source,
+            })),
+        }
+    }))
+}
+
+/// Every entry for `cpr` at or after `since`, in the trail's order.
+pub fn find(
+    path: &Path,
+    key: &AuditKey,
+    cpr: &Cpr,
+    since: Option<DateTime<Utc>>,
+) -> Result<Vec<Found>, Error> {
+    let want = key.cpr_hash(cpr);
+    let mut out = Vec::new();
+    for line in lines(path)? {
+        let (n, text, _) = line?;
+        let Ok(entry) = serde_json::from_str::<Line>(&text) else {
+            continue;
+        };
+        if entry.v.is_none() && entry.cpr_hash.is_some() {
+            return Err(Error::AuditOldFormat {
+                path: path.to_path_buf(),
+            });
+        }
+        if entry.is_marker() || entry.cpr_hash.as_deref() != Some(want.as_str()) {
+            continue;
+        }
+        let time = entry.time.clone().unwrap_or_default();
+        if let Some(since) = since {
+            match DateTime::parse_from_rfc3339(&time) {
+                Ok(t) if t.with_timezone(&Utc) < since => continue,
+                _ => {}
+            }
+        }
+        out.push(Found {
+            line: n,
+            seq: entry.seq.unwrap_or(0),
+            time,
+            operator: entry.operator.unwrap_or_default(),
+            purpose: entry.purpose,
+            outcome: entry.outcome.unwrap_or_default(),
+            api: entry.api.unwrap_or_default(),
+            intact: key.verify_line(&text) == Some(true),
+        });
+    }
+    Ok(out)
+}
+
+/// What is wrong with a line of a trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// Its content does not match its MAC, or it does not follow from the one before.
+    Changed,
+    /// Entries are missing before it.
+    Removed,
+    /// It comes after an entry it should precede.
+    Reordered,
+    /// The trail does not start at its first entry and no prune marker says why.
+    StartRemoved,
+    /// The last line is cut short.
+    Truncated,
+    /// Not an audit entry at all (garbage, another format).
+    NotAnEntry,
+}
+
+/// One finding of `audit verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub line: u64,
+    pub kind: ProblemKind,
+    pub detail: String,
+}
+
+/// Where a pruned trail starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cut {
+    pub time: String,
+    pub before: String,
+    pub dropped: u64,
+    /// The `seq` of the last dropped entry.
+    pub after_seq: u64,
+}
+
+/// The outcome of `audit verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verified {
+    /// Entries read (prune markers not counted).
+    pub entries: u64,
+    pub problems: Vec<Problem>,
+    /// The last entry's `seq` and `mac`: record them to notice entries removed from
+    /// the end later.
+    pub last_seq: Option<u64>,
+    pub head: Option<String>,
+    /// The trail was pruned: where it was cut.
+    pub cut: Option<Cut>,
+}
+
+impl Verified {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Checks every entry of the trail at `path` against its MAC and the one before.
+pub fn verify(path: &Path, key: &AuditKey) -> Result<Verified, Error> {
+    let mut v = Verified {
+        entries: 0,
+        problems: Vec::new(),
+        last_seq: None,
+        head: None,
+        cut: None,
+    };
+    let (mut expect_seq, mut expect_prev) = (1u64, GENESIS.to_owned());
+    let mut problem = |line: u64, kind: ProblemKind, detail: String| {
+        v.problems.push(Problem { line, kind, detail });
+    };
+    let mut cut = None;
+    let mut entries = 0u64;
+    let mut head = None;
+    for line in lines(path)? {
+        let (n, text, whole) = line?;
+        if !whole {
+            problem(
+                n,
+                ProblemKind::Truncated,
+                "the last line is cut short (a write that did not finish, or the file was cut)"
+                    .to_owned(),
+            );
+            break;
+        }
+        let entry = match serde_json::from_str::<Line>(&text) {
+            Ok(e) if e.v == Some(FORMAT) && e.seq.is_some() && e.mac.is_some() => e,
+            Ok(e) if e.v.is_none() && e.cpr_hash.is_some() => {
+                return Err(Error::AuditOldFormat {
+                    path: path.to_path_buf(),
+                });
+            }
+            _ => {
+                problem(
+                    n,
+                    ProblemKind::NotAnEntry,
+                    "not an audit entry of this trail".to_owned(),
+                );
+                continue;
+            }
+        };
+        if key.verify_line(&text) != Some(true) {
+            problem(
+                n,
+                ProblemKind::Changed,
+                "changed: its content does not match its MAC".to_owned(),
+            );
+        }
+        let seq = entry.seq.unwrap_or(0);
+        let prev = entry.prev.clone().unwrap_or_default();
+        if entry.is_marker() {
+            if n != 1 {
+                problem(
+                    n,
+                    ProblemKind::NotAnEntry,
+                    "a prune marker belongs on the first line only".to_owned(),
+                );
+                continue;
+            }
+            cut = Some(Cut {
+                time: entry.time.clone().unwrap_or_default(),
+                before: serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|j| j.get("before").and_then(|b| b.as_str()).map(str::to_owned))
+                    .unwrap_or_default(),
+                dropped: serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|j| j.get("dropped").and_then(serde_json::Value::as_u64))
+                    .unwrap_or(0),
+                after_seq: seq,
+            });
+            expect_seq = seq + 1;
+            expect_prev = prev;
+            continue;
+        }
+        entries += 1;
+        if seq != expect_seq || prev != expect_prev {
+            let (kind, detail) = if n == 1 {
+                (
+                    ProblemKind::StartRemoved,
+                    format!(
+                        "the trail starts at entry {seq}, not at entry 1, and no prune marker says why: entries were removed from its start"
+                    ),
+                )
+            } else if seq > expect_seq {
+                (
+                    ProblemKind::Removed,
+                    format!(
+                        "entry {seq} stands where entry {expect_seq} belongs: {} entr{} removed before it, or the entries reordered",
+                        seq - expect_seq,
+                        if seq - expect_seq == 1 {
+                            "y was"
+                        } else {
+                            "ies were"
+                        }
+                    ),
+                )
+            } else if seq < expect_seq {
+                (
+                    ProblemKind::Reordered,
+                    format!(
+                        "entry {seq} comes after entry {}: the entries are out of order (or one was copied)",
+                        expect_seq - 1
+                    ),
+                )
+            } else {
+                (
+                    ProblemKind::Changed,
+                    "it does not follow from the line before: that line was changed, or this one put in its place"
+                        .to_owned(),
+                )
+            };
+            problem(n, kind, detail);
+        }
+        expect_seq = seq + 1;
+        expect_prev = entry.mac.clone().unwrap_or_default();
+        head = Some((seq, expect_prev.clone()));
+    }
+    v.entries = entries;
+    v.cut = cut;
+    if let Some((seq, mac)) = head {
+        v.last_seq = Some(seq);
+        v.head = Some(mac);
+    }
+    Ok(v)
+}
+
+/// What `audit prune` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    pub dropped: u64,
+    pub kept: u64,
+}
+
+/// Drops the entries from before `before` (from the start of the trail up to the first
+/// entry at or after it), writing a sealed marker in their place, so that the rest
+/// still verifies. The trail must verify first. The file is rewritten atomically,
+/// under the lock writers take.
+pub fn prune(path: &Path, key: &AuditKey, before: DateTime<Utc>) -> Result<Pruned, Error> {
+    let io = |source: std::io::Error| Error::Audit {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    file.lock().map_err(io)?;
+    let result = prune_locked(path, key, before);
+    let _ = file.unlock();
+    result
+}
+
+fn prune_locked(path: &Path, key: &AuditKey, before: DateTime<Utc>) -> Result<Pruned, Error> {
+    let io = |source: std::io::Error| Error::Audit {
+        path: path.to_path_buf(),
+        source,
+    };
+    let checked = verify(path, key)?;
+    if let Some(p) = checked.problems.first() {
+        return Err(Error::AuditFormat {
+            path: path.to_path_buf(),
+            line: p.line,
+            problem: format!(
+                "{}; a trail that does not verify is not pruned (that would hide what is wrong)",
+                p.detail
+            ),
+        });
+    }
+    let mut dropped = 0u64;
+    let mut last: Option<(u64, String)> = None;
+    let mut kept: Vec<String> = Vec::new();
+    let mut earlier_drops = 0u64;
+    for line in lines(path)? {
+        let (_, text, _) = line?;
+        let entry: Line = serde_json::from_str(&text).unwrap_or_default();
+        if !kept.is_empty() {
+            kept.push(text);
+            continue;
+        }
+        if entry.is_marker() {
+            earlier_drops = checked.cut.as_ref().map_or(0, |c| c.dropped);
+            last = entry.link();
+            continue;
+        }
+        let older = entry
+            .time
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|t| t.with_timezone(&Utc) < before);
+        if older {
+            dropped += 1;
+            last = entry.link();
+        } else {
+            kept.push(text);
+        }
+    }
+    if dropped == 0 {
+        return Ok(Pruned {
+            dropped: 0,
+            kept: kept.len() as u64,
+        });
+    }
+    let Some((seq, prev)) = last else {
+        return Ok(Pruned {
+            dropped: 0,
+            kept: kept.len() as u64,
+        });
+    };
+    let time = now();
+    let before_text = before.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let unsealed = serde_json::to_vec(&NewMarker {
+        v: FORMAT,
+        seq,
+        time: &time,
+        event: "pruned",
+        before: &before_text,
+        dropped: dropped + earlier_drops,
+        prev: &prev,
+    })
+    .map_err(|e| io(e.into()))?;
+    let (marker, _) = key.seal(&unsealed);
+    let mut bytes = marker;
+    for line in &kept {
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+    }
+    cprlink_cert::files::write_private(path, &bytes, cprlink_cert::files::Overwrite::Replace)
+        .map_err(|e| io(std::io::Error::other(e.to_string())))?;
+    Ok(Pruned {
+        dropped,
+        kept: kept.len() as u64,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
+
+    fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("logs")).unwrap();
+        let log = dir.path().join("logs").join("audit.jsonl");
+        let key = dir.path().join("keys").join("audit.key");
+        (dir, log, key)
+    }
 
     #[test]
-    fn entries_are_masked_hashed_and_private() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("audit.jsonl");
+    fn entries_are_masked_keyed_chained_and_private() {
+        let (_dir, log, key) = setup();
         let cpr = Cpr::parse("0101011234").unwrap();
-        let a = AuditLog::open(&log, Some("mailing 2025".to_owned())).unwrap();
+        let a = AuditLog::open(&log, &key, Some("mailing 2025".to_owned())).unwrap();
         a.record(&cpr, Status::Found, "rest").unwrap();
         let h1 = a.hash(&cpr);
         drop(a);
-        // Reopened: same salt, same hash; appended, not replaced.
-        let a = AuditLog::open(&log, None).unwrap();
+        // Reopened: same key, same hash; appended, chained on.
+        let a = AuditLog::open(&log, &key, None).unwrap();
         assert_eq!(a.hash(&cpr), h1);
-        a.record(&cpr, Status::NotFound, "graphql").unwrap();
+        a.record_all(&[(cpr, Status::NotFound), (cpr, Status::Error)], "graphql")
+            .unwrap();
         let text = std::fs::read_to_string(&log).unwrap();
-        assert_eq!(text.lines().count(), 2);
+        assert_eq!(text.lines().count(), 3);
         assert!(!text.contains("0101011234"), "{text}");
-        let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-        assert_eq!(first["cpr_masked"], "010101-xxxx");
-        assert_eq!(first["purpose"], "mailing 2025");
-        assert_eq!(first["outcome"], "found");
-        assert_eq!(first["cpr_hash"].as_str().unwrap().len(), 64);
-        for p in [&log, &salt_path(&log)] {
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["cpr_masked"], "010101-xxxx");
+        assert_eq!(lines[0]["purpose"], "mailing 2025");
+        assert_eq!(lines[0]["prev"], GENESIS);
+        assert_eq!(lines[1]["prev"], lines[0]["mac"]);
+        assert_eq!(lines[2]["seq"], 3);
+        for p in [&log, &key] {
             assert_eq!(
                 std::fs::metadata(p).unwrap().permissions().mode() & 0o777,
                 0o600,
@@ -202,8 +989,73 @@ mod tests {
                 p.display()
             );
         }
-        // A different trail has a different salt.
-        let other = AuditLog::open(&dir.path().join("other.jsonl"), None).unwrap();
-        assert_ne!(other.hash(&cpr), h1);
+        let k = AuditKey::open(&key, false).unwrap();
+        assert!(verify(&log, &k).unwrap().ok());
+        assert_eq!(find(&log, &k, &cpr, None).unwrap().len(), 3);
+        // Another key gives other hashes.
+        let other = tempfile::tempdir().unwrap();
+        let k2 = AuditKey::open(&other.path().join("k"), true).unwrap();
+        assert_ne!(k2.cpr_hash(&cpr), h1);
+        assert!(!verify(&log, &k2).unwrap().ok());
+    }
+
+    #[test]
+    fn the_key_is_never_beside_the_log_nor_readable_by_others() {
+        let (_dir, log, _) = setup();
+        let beside = log.with_file_name("audit.key");
+        let e = AuditLog::open(&log, &beside, None).unwrap_err();
+        assert!(matches!(e, Error::AuditKey { .. }), "{e}");
+        assert!(!beside.exists(), "the key was created beside the log");
+        let (_d2, log2, key2) = setup();
+        AuditLog::open(&log2, &key2, None).unwrap();
+        std::fs::set_permissions(&key2, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(AuditLog::open(&log2, &key2, None).is_err());
+        let env = |k: &str| match k {
+            "HOME" => Some("/home/op".to_owned()),
+            _ => None,
+        };
+        assert_eq!(
+            default_key_path(&env).unwrap(),
+            PathBuf::from("/home/op/.local/share/cprlink/audit.key")
+        );
+    }
+
+    #[test]
+    fn an_old_salted_trail_is_not_continued() {
+        let (_dir, log, key) = setup();
+        std::fs::write(
+            &log,
+            "{\"time\":\"2025-01-01T00:00:00Z\",\"cpr_masked\":\"010101-xxxx\",\"cpr_hash\":\"ab\",\"outcome\":\"found\"}\n",
+        )
+        .unwrap();
+        let before = std::fs::read(&log).unwrap();
+        let e = AuditLog::open(&log, &key, None).unwrap_err();
+        assert!(matches!(e, Error::AuditOldFormat { .. }), "{e}");
+        assert_eq!(std::fs::read(&log).unwrap(), before);
+    }
+
+    #[test]
+    fn two_writers_and_a_crash_keep_one_chain() {
+        let (_dir, log, key) = setup();
+        let cpr = Cpr::parse("0202021234").unwrap();
+        let a = AuditLog::open(&log, &key, Some("a".to_owned())).unwrap();
+        let b = AuditLog::open(&log, &key, Some("b".to_owned())).unwrap();
+        for i in 0..20 {
+            let w = if i % 3 == 0 { &a } else { &b };
+            w.record(&cpr, Status::Found, "rest").unwrap();
+        }
+        // A write cut short: the next entry starts on a line of its own.
+        let mut f = OpenOptions::new().append(true).open(&log).unwrap();
+        f.write_all(b"{\"v\":2,\"seq\":21,\"ti").unwrap();
+        a.record(&cpr, Status::Found, "rest").unwrap();
+        let k = AuditKey::open(&key, false).unwrap();
+        let v = verify(&log, &k).unwrap();
+        assert_eq!(v.entries, 21);
+        assert_eq!(v.problems.len(), 1, "{:?}", v.problems);
+        assert_eq!(
+            (v.problems[0].line, v.problems[0].kind),
+            (21, ProblemKind::NotAnEntry)
+        );
+        assert_eq!(v.last_seq, Some(21));
     }
 }

@@ -8,6 +8,12 @@
 //! on an authentication failure, on an interrupt, or when the service could not be
 //! reached at all; later transient failures become `error` rows. It never renders
 //! records (the sink does) and never logs a CPR number.
+//!
+//! It also takes up an earlier output ([`Continue`], for `--resume` and
+//! `--retry-errors`): the [`Matcher`] checks that every earlier record belongs to its
+//! input row, in order, and says per row whether it is skipped (already written),
+//! kept (rewritten as it is) or asked again; an earlier output that does not match its
+//! input stops the run before anything is asked.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,7 +25,7 @@ use tokio::task::JoinHandle;
 
 use crate::audit::AuditLog;
 use crate::client::Client;
-use crate::cpr::Cpr;
+use crate::cpr::{Cpr, mask_input};
 use crate::error::{Error, ErrorKind};
 use crate::input::InputItem;
 use crate::record::{Record, Status};
@@ -49,6 +55,8 @@ pub struct Summary {
     pub skipped: u64,
     /// Numbers missing from a batch answer that were asked again before `not_found`.
     pub reasked: u64,
+    /// Rows of an earlier output rewritten as they were (`--retry-errors`).
+    pub kept: u64,
 }
 
 impl Summary {
@@ -75,31 +83,167 @@ pub struct Stopped {
 
 /// Knobs of a run.
 pub struct BatchOptions {
-    /// Rows to skip first (already answered, `--resume`).
-    pub skip: u64,
+    /// An earlier output to take up (`--resume`, `--retry-errors`).
+    pub earlier: Option<Continue>,
     pub audit: Option<Arc<AuditLog>>,
     /// How long to wait for more input before sending a part-filled batch.
     pub fill_wait: Duration,
-    /// With `skip`: the `cpr` field of the last record already written; the skipped
-    /// row must match it, else the output belongs to another input.
-    pub resume_check: Option<String>,
 }
 
 impl Default for BatchOptions {
     fn default() -> Self {
         BatchOptions {
-            skip: 0,
+            earlier: None,
             audit: None,
             fill_wait: Duration::from_millis(5),
-            resume_check: None,
         }
     }
 }
 
-/// One row of a unit: answered from the lookup, or already answered (invalid).
+/// What an earlier output holds for one input row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Earlier {
+    /// Already in the output, which is appended to: the row is skipped.
+    Written { cpr: String },
+    /// Rewritten as it is into a new output.
+    Keep(Record),
+    /// Asked again (it was an `error` row).
+    Ask { cpr: String },
+}
+
+impl Earlier {
+    /// The `cpr` field of the earlier record.
+    pub fn cpr(&self) -> &str {
+        match self {
+            Earlier::Written { cpr } | Earlier::Ask { cpr } => cpr,
+            Earlier::Keep(r) => &r.cpr,
+        }
+    }
+}
+
+/// An earlier output to take up, its records in order.
+pub struct Continue {
+    pub records: Box<dyn Iterator<Item = Result<Earlier, Error>> + Send>,
+    /// The input rows after its last record are answered (`true`), or refused: the
+    /// earlier output was meant to be complete.
+    pub then_answer: bool,
+    /// Names the flag and the file in messages, e.g. "--resume: names.jsonl".
+    pub label: String,
+}
+
+/// What to do with one input row, as the earlier output says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Answered in the output already.
+    Skip,
+    /// Its earlier record stays, as it was.
+    Keep(Record),
+    /// Ask Datafordeler.
+    Ask,
+}
+
+/// Walks an earlier output alongside the input: every earlier record must be for its
+/// input row (the same `cpr` field), and there may not be more records than rows.
+pub struct Matcher {
+    cont: Continue,
+    rows: u64,
+    earlier_done: bool,
+}
+
+impl Matcher {
+    pub fn new(cont: Continue) -> Matcher {
+        Matcher {
+            cont,
+            rows: 0,
+            earlier_done: false,
+        }
+    }
+
+    /// The plan for the next input row.
+    pub fn next(&mut self, row: &InputItem) -> Result<Plan, Error> {
+        self.rows += 1;
+        let n = self.rows;
+        let earlier = if self.earlier_done {
+            None
+        } else {
+            self.cont.records.next().transpose()?
+        };
+        let Some(earlier) = earlier else {
+            if !self.earlier_done && !self.cont.then_answer {
+                self.earlier_done = true;
+                return Err(Error::Input(format!(
+                    "{}: the output ends after {} records, but the input goes on (row {n})",
+                    self.cont.label,
+                    n - 1
+                )));
+            }
+            self.earlier_done = true;
+            return Ok(Plan::Ask);
+        };
+        let key = row.answer_key();
+        if earlier.cpr() != key {
+            return Err(Error::Input(format!(
+                "{}: record {n} is for {}, but row {n} of the input is {}: the output belongs to another input (or the input changed)",
+                self.cont.label,
+                mask_input(earlier.cpr()),
+                mask_input(&key)
+            )));
+        }
+        Ok(match earlier {
+            Earlier::Written { .. } => Plan::Skip,
+            Earlier::Keep(r) => Plan::Keep(r),
+            Earlier::Ask { .. } => Plan::Ask,
+        })
+    }
+
+    /// The input ended: the earlier output must not hold more records.
+    pub fn finish(&mut self) -> Result<(), Error> {
+        if self.earlier_done {
+            return Ok(());
+        }
+        self.earlier_done = true;
+        match self.cont.records.next().transpose()? {
+            None => Ok(()),
+            Some(_) => {
+                let more = 1 + self.cont.records.by_ref().count() as u64;
+                Err(Error::Input(format!(
+                    "{}: the output holds {} records, more than the {} rows of the input",
+                    self.cont.label,
+                    self.rows + more,
+                    self.rows
+                )))
+            }
+        }
+    }
+}
+
+/// Matches the whole `input` against `cont` without asking anything: the check a run
+/// makes as it goes, done up front where the input can be read twice. Returns the
+/// number of input rows.
+pub fn check_earlier<I>(input: I, cont: Continue) -> Result<u64, Error>
+where
+    I: Iterator<Item = Result<InputItem, Error>>,
+{
+    let mut m = Matcher::new(cont);
+    for row in input {
+        m.next(&row?)?;
+    }
+    m.finish()?;
+    Ok(m.rows)
+}
+
+/// A row on its way to the dispatcher.
+enum Row {
+    Ask(InputItem),
+    Keep(Record),
+}
+
+/// One row of a unit: answered from the lookup, already answered (invalid), or kept
+/// from an earlier output.
 enum Slot {
     Lookup(Cpr),
     Done(Record),
+    Kept(Record),
 }
 
 /// Consecutive rows whose valid numbers go out in one request.
@@ -126,32 +270,36 @@ where
     let in_flight = client.settings().concurrency.max(1);
 
     // Reader thread: a blocking read of stdin must not hold up the runtime.
-    let (row_tx, row_rx) = mpsc::channel::<Result<InputItem, Error>>(4096);
-    let skip = opts.skip;
-    let resume_check = opts.resume_check.clone();
-    let reader = std::thread::Builder::new().name("cprlink-input".to_owned()).spawn(move || {
-        let mut skipped = 0u64;
-        for item in input {
-            if let (Ok(row), true) = (&item, skipped < skip) {
-                skipped += 1;
-                if skipped == skip
-                    && let Some(expected) = &resume_check
-                        && &row.answer_key() != expected {
-                            let msg = format!(
-                                "--resume: row {skip} of the input is not the last row answered in the output; is it the same input file?"
-                            );
-                            let _ = row_tx.blocking_send(Err(Error::Input(msg)));
-                            break;
+    let (row_tx, row_rx) = mpsc::channel::<Result<Row, Error>>(4096);
+    let mut matcher = opts.earlier.map(Matcher::new);
+    let reader = std::thread::Builder::new()
+        .name("cprlink-input".to_owned())
+        .spawn(move || {
+            let mut skipped = 0u64;
+            for item in input {
+                let row = match (item, &mut matcher) {
+                    (Err(e), _) => Err(e),
+                    (Ok(item), None) => Ok(Row::Ask(item)),
+                    (Ok(item), Some(m)) => match m.next(&item) {
+                        Ok(Plan::Skip) => {
+                            skipped += 1;
+                            continue;
                         }
-                continue;
+                        Ok(Plan::Keep(r)) => Ok(Row::Keep(r)),
+                        Ok(Plan::Ask) => Ok(Row::Ask(item)),
+                        Err(e) => Err(e),
+                    },
+                };
+                let stop = row.is_err();
+                if row_tx.blocking_send(row).is_err() || stop {
+                    return skipped;
+                }
             }
-            let stop = item.is_err();
-            if row_tx.blocking_send(item).is_err() || stop {
-                break;
+            if let Some(Err(e)) = matcher.as_mut().map(Matcher::finish) {
+                let _ = row_tx.blocking_send(Err(e));
             }
-        }
-        skipped
-    });
+            skipped
+        });
     let reader = match reader {
         Ok(r) => r,
         Err(source) => {
@@ -238,7 +386,7 @@ where
 
 async fn dispatch(
     client: Client,
-    mut rows: mpsc::Receiver<Result<InputItem, Error>>,
+    mut rows: mpsc::Receiver<Result<Row, Error>>,
     units: mpsc::Sender<Result<Unit, Error>>,
     batch_size: usize,
     fill_wait: Duration,
@@ -279,7 +427,8 @@ async fn dispatch(
                 let _ = units.send(Err(e)).await;
                 return;
             }
-            Some(Ok(item)) => match item.cpr {
+            Some(Ok(Row::Keep(record))) => slots.push(Slot::Kept(record)),
+            Some(Ok(Row::Ask(item))) => match item.cpr {
                 Ok(c) => {
                     slots.push(Slot::Lookup(c));
                     cprs.push(c);
@@ -358,9 +507,15 @@ async fn collect(
             },
         };
         let mut records = Vec::with_capacity(unit.slots.len());
+        let mut audited = Vec::new();
         let mut failed = 0u64;
         for slot in unit.slots {
             let rec = match slot {
+                Slot::Kept(r) => {
+                    summary.kept += 1;
+                    records.push(r);
+                    continue;
+                }
                 Slot::Done(r) => r,
                 Slot::Lookup(cpr) => {
                     let rec = match &mut looked_up {
@@ -370,9 +525,7 @@ async fn collect(
                         Some(Err(msg)) => Record::error(&cpr, msg.clone()),
                         None => Record::error(&cpr, "no answer for this row"),
                     };
-                    if let Some(a) = audit {
-                        a.record(&cpr, rec.status, api)?;
-                    }
+                    audited.push((cpr, rec.status));
                     rec
                 }
             };
@@ -381,6 +534,10 @@ async fn collect(
                 failed += 1;
             }
             records.push(rec);
+        }
+        // Every number sent is in the trail before its record is written.
+        if let Some(a) = audit {
+            a.record_all(&audited, api)?;
         }
         let n = records.len() as u64;
         if out.send(records).is_err() {

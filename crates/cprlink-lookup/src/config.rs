@@ -1,4 +1,4 @@
-//! The `cprlink.toml` schema: `[datafordeler]`, `[certificate]`, `[lookup]`.
+//! The `cprlink.toml` schema: `[datafordeler]`, `[certificate]`, `[lookup]`, `[serve]`.
 //!
 //! Owns the keys, their defaults and the defaults that depend on other keys: the URL
 //! presets of each Datafordeler environment, `api` (GraphQL when `client_id` is set)
@@ -19,6 +19,7 @@ pub struct Config {
     pub datafordeler: Datafordeler,
     pub certificate: Certificate,
     pub lookup: Lookup,
+    pub serve: Serve,
 }
 
 /// Which Datafordeler: sets the URL defaults.
@@ -169,6 +170,9 @@ pub struct Lookup {
     pub rate_limit_per_sec: u32,
     /// JSON Lines audit trail; empty = off.
     pub audit_log: String,
+    /// The key of the trail's keyed hashes; empty = `$XDG_DATA_HOME/cprlink/audit.key`.
+    /// Never in the log's directory.
+    pub audit_key_file: String,
 }
 
 impl Default for Lookup {
@@ -180,6 +184,35 @@ impl Default for Lookup {
             retries: 4,
             rate_limit_per_sec: 0,
             audit_log: String::new(),
+            audit_key_file: String::new(),
+        }
+    }
+}
+
+/// `[serve]`: the limits that keep `cprlink serve` up under misuse.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Serve {
+    /// The cache never holds more answers (least recently used go first).
+    pub cache_max_entries: u64,
+    /// How long an answer is reused; 0 turns the cache off.
+    pub cache_ttl_secs: u64,
+    /// `Host` names accepted on loopback besides localhost, 127.0.0.1 and [::1].
+    pub allowed_hosts: Vec<String>,
+    /// A client must send its request head (and a body) within this.
+    pub header_timeout_secs: u64,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: u64,
+}
+
+impl Default for Serve {
+    fn default() -> Self {
+        Serve {
+            cache_max_entries: 100_000,
+            cache_ttl_secs: 3600,
+            allowed_hosts: Vec::new(),
+            header_timeout_secs: 10,
+            max_connections: 1024,
         }
     }
 }

@@ -84,6 +84,36 @@ pub fn mask_input(input: &str) -> String {
     format!("{head}-xxxx")
 }
 
+/// The first CPR number written in free text (ten digits, or six, `-`, four, standing
+/// alone among digits, with a real date): for refusing text that would carry one into
+/// a place that keeps numbers only masked, such as the audit trail's purpose.
+pub fn find_in(text: &str) -> Option<Cpr> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let run_end = |from: usize| {
+            (from..b.len())
+                .find(|&k| !b[k].is_ascii_digit())
+                .unwrap_or(b.len())
+        };
+        let j = run_end(i);
+        let candidate = match j - i {
+            10 => Some(&text[i..j]),
+            6 if b.get(j) == Some(&b'-') && run_end(j + 1) == j + 5 => Some(&text[i..j + 5]),
+            _ => None,
+        };
+        if let Some(c) = candidate.and_then(|c| Cpr::parse(c).ok()) {
+            return Some(c);
+        }
+        i = j;
+    }
+    None
+}
+
 /// The century rule of the CPR office: the 7th digit and the two-digit year give the
 /// birth year. Only needed here to know whether 29 February exists.
 ///
@@ -183,5 +213,19 @@ mod tests {
         assert_eq!(mask_input("3213019999"), "321301-xxxx");
         assert_eq!(mask_input("abc"), "\"abc\"");
         assert!(!mask_input("071261-4382").contains("4382"));
+    }
+
+    #[test]
+    fn numbers_are_found_in_free_text() {
+        assert_eq!(
+            find_in("letter to 0712614382 today").map(|c| c.masked()),
+            Some("071261-xxxx".to_owned())
+        );
+        assert!(find_in("brev til 071261-4382.").is_some());
+        assert!(find_in("sag 2024-0001, 12 breve").is_none());
+        // Not a date, or part of a longer number: not a CPR number.
+        assert!(find_in("faktura 3213011234").is_none());
+        assert!(find_in("id 107126143820").is_none());
+        assert!(find_in("").is_none());
     }
 }

@@ -341,6 +341,25 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The audit trail's key cannot be used, or sits where the log's readers find it.
+    #[error("audit trail key {}: {problem}", path.display())]
+    AuditKey { path: PathBuf, problem: String },
+
+    /// A trail of an older cprlink (salted hashes, no chain): not continued.
+    #[error(
+        "the audit trail {} is in the old format (salted hashes, no chain): cprlink does not add keyed, chained entries to it",
+        path.display()
+    )]
+    AuditOldFormat { path: PathBuf },
+
+    /// An audit trail that cannot be read or continued.
+    #[error("the audit trail {}: line {line}: {problem}", path.display())]
+    AuditFormat {
+        path: PathBuf,
+        line: u64,
+        problem: String,
+    },
+
     /// Reading the input or writing the output of a batch.
     #[error("{what}: {source}")]
     Io {
@@ -443,6 +462,9 @@ impl Error {
             | Error::QueryFileRead { .. }
             | Error::QueryFile { .. }
             | Error::Audit { .. }
+            | Error::AuditKey { .. }
+            | Error::AuditOldFormat { .. }
+            | Error::AuditFormat { .. }
             | Error::Io { .. }
             | Error::Input(_)
             | Error::TokenRequired { .. }
@@ -510,6 +532,9 @@ impl Error {
             | Error::QueryFileRead { .. }
             | Error::QueryFile { .. }
             | Error::Audit { .. }
+            | Error::AuditKey { .. }
+            | Error::AuditOldFormat { .. }
+            | Error::AuditFormat { .. }
             | Error::Io { .. }
             | Error::Input(_)
             | Error::Interrupted
@@ -655,6 +680,20 @@ impl Error {
             Error::Audit { path, source } => Error::Audit {
                 path: path.clone(),
                 source: io(source),
+            },
+            Error::AuditKey { path, problem } => Error::AuditKey {
+                path: path.clone(),
+                problem: problem.clone(),
+            },
+            Error::AuditOldFormat { path } => Error::AuditOldFormat { path: path.clone() },
+            Error::AuditFormat {
+                path,
+                line,
+                problem,
+            } => Error::AuditFormat {
+                path: path.clone(),
+                line: *line,
+                problem: problem.clone(),
             },
             Error::Io { what, source } => Error::Io {
                 what: what.clone(),

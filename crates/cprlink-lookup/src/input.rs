@@ -4,6 +4,10 @@
 //!
 //! Owns which input lines are rows (every non-blank one) and what each row asks. It
 //! keeps nothing but the current row in memory and never reads ahead more than a line.
+//! A CSV row is one line: a quote left open at the end of a line is an error naming
+//! that line, never a field that swallows the rows after it (RFC 4180 allows line
+//! breaks inside quotes; a file of CPR numbers has no use for them, and a stray quote
+//! would silently lose every row up to the next one).
 
 use std::io::BufRead;
 
@@ -41,19 +45,60 @@ pub struct CsvHeader {
     pub column: usize,
 }
 
+/// A quoted field still open at the end of its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenQuote;
+
+/// The fields of one CSV line (without its line ending), read as the `csv` crate
+/// reads them: a field that starts with `"` is quoted, `""` inside it is a quote, and
+/// text after its closing quote is kept; a quote inside an unquoted field is text.
+pub fn split_csv_line(line: &str, delimiter: u8) -> Result<Vec<String>, OpenQuote> {
+    let delimiter = char::from(delimiter);
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut chars = line.chars().peekable();
+    let mut at_start = true;
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        if quoted {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                    field.push('"');
+                } else {
+                    quoted = false;
+                }
+            } else {
+                field.push(c);
+            }
+            continue;
+        }
+        if c == delimiter {
+            fields.push(std::mem::take(&mut field));
+            at_start = true;
+            continue;
+        }
+        if c == '"' && at_start {
+            quoted = true;
+        } else {
+            field.push(c);
+        }
+        at_start = false;
+    }
+    if quoted {
+        return Err(OpenQuote);
+    }
+    fields.push(field);
+    Ok(fields)
+}
+
 /// Whether `line` is a CSV header naming a `cpr` column.
 pub fn detect_header(line: &str) -> Option<CsvHeader> {
     for delimiter in [b',', b';', b'\t'] {
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .delimiter(delimiter)
-            .flexible(true)
-            .from_reader(line.as_bytes());
-        let mut rec = csv::StringRecord::new();
-        if rdr.read_record(&mut rec).ok() != Some(true) {
+        let Ok(fields) = split_csv_line(line, delimiter) else {
             continue;
-        }
-        if let Some(column) = rec
+        };
+        if let Some(column) = fields
             .iter()
             .position(|f| f.trim().eq_ignore_ascii_case("cpr"))
         {
@@ -66,7 +111,7 @@ pub fn detect_header(line: &str) -> Option<CsvHeader> {
 enum Mode<R: BufRead> {
     Start(R),
     Lines(R),
-    Csv(csv::Reader<R>, CsvHeader),
+    Csv(R, CsvHeader),
     Done,
 }
 
@@ -75,7 +120,6 @@ pub struct InputReader<R: BufRead> {
     mode: Mode<R>,
     /// Lines read so far, for messages.
     line: u64,
-    pending: Option<InputItem>,
 }
 
 impl<R: BufRead> InputReader<R> {
@@ -83,7 +127,6 @@ impl<R: BufRead> InputReader<R> {
         InputReader {
             mode: Mode::Start(reader),
             line: 0,
-            pending: None,
         }
     }
 
@@ -118,12 +161,7 @@ impl<R: BufRead> InputReader<R> {
                 continue;
             }
             if let Some(header) = detect_header(text.trim_end_matches(['\r', '\n'])) {
-                let rdr = csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .delimiter(header.delimiter)
-                    .flexible(true)
-                    .from_reader(reader);
-                self.mode = Mode::Csv(rdr, header);
+                self.mode = Mode::Csv(reader, header);
                 return self.next_item();
             }
             self.mode = Mode::Lines(reader);
@@ -132,9 +170,6 @@ impl<R: BufRead> InputReader<R> {
     }
 
     fn next_item(&mut self) -> Result<Option<InputItem>, Error> {
-        if let Some(p) = self.pending.take() {
-            return Ok(Some(p));
-        }
         match std::mem::replace(&mut self.mode, Mode::Done) {
             Mode::Start(reader) => self.start(reader),
             Mode::Lines(mut reader) => loop {
@@ -147,41 +182,29 @@ impl<R: BufRead> InputReader<R> {
                     }
                 }
             },
-            Mode::Csv(mut rdr, header) => {
-                let mut rec = csv::StringRecord::new();
-                loop {
-                    let more = rdr.read_record(&mut rec).map_err(|e| {
-                        let line = e
-                            .position()
-                            .map(|p| p.line() + self.line)
-                            .unwrap_or(self.line);
-                        Error::Input(format!(
-                            "the CSV input cannot be read near line {line}: {}",
-                            csv_reason(&e)
-                        ))
-                    })?;
-                    if !more {
-                        return Ok(None);
-                    }
-                    if rec.iter().all(|f| f.trim().is_empty()) {
-                        continue;
-                    }
-                    let raw = rec.get(header.column).unwrap_or("");
-                    let item = InputItem::new(raw);
-                    self.mode = Mode::Csv(rdr, header);
-                    return Ok(Some(item));
+            Mode::Csv(mut reader, header) => loop {
+                let Some(text) = Self::read_line(&mut reader, &mut self.line)? else {
+                    return Ok(None);
+                };
+                let text = text.trim_end_matches(['\r', '\n']);
+                if text.trim().is_empty() {
+                    continue;
                 }
-            }
+                let fields = split_csv_line(text, header.delimiter).map_err(|OpenQuote| {
+                    Error::Input(format!(
+                        "the CSV input has a quote left open on line {}: a row is one line, so close the quote (or double a quote inside a field: \"\")",
+                        self.line
+                    ))
+                })?;
+                if fields.iter().all(|f| f.trim().is_empty()) {
+                    continue;
+                }
+                let item = InputItem::new(fields.get(header.column).map_or("", String::as_str));
+                self.mode = Mode::Csv(reader, header);
+                return Ok(Some(item));
+            },
             Mode::Done => Ok(None),
         }
-    }
-}
-
-fn csv_reason(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::Utf8 { .. } => "not UTF-8 text".to_owned(),
-        csv::ErrorKind::Io(io) => io.to_string(),
-        _ => "malformed CSV".to_owned(),
     }
 }
 
@@ -263,5 +286,55 @@ mod tests {
             .map(|r| r.unwrap().cpr.is_ok())
             .collect();
         assert_eq!(got, vec![false, true]);
+    }
+
+    #[test]
+    fn a_quote_left_open_is_an_error_naming_its_line() {
+        let text = "name,cpr\nAnna,0101011234\n\"Bo,0202021234\nCarl,0303031234\n";
+        let got: Vec<_> = InputReader::new(text.as_bytes()).collect();
+        assert_eq!(got.len(), 2);
+        assert!(got[0].is_ok());
+        let e = got[1].as_ref().unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("quote"), "{e}");
+        // At the very end, without a line ending, too.
+        let got: Vec<_> = InputReader::new("cpr\n\"0101011234".as_bytes()).collect();
+        assert!(got[0].as_ref().unwrap_err().to_string().contains("line 2"));
+        // Quotes that close, doubled quotes and text after a closing quote are fine.
+        assert_eq!(
+            rows("note,cpr\n\"a \"\"b\"\", c\",0101011234\n\"x\"y,0202021234\nab\"c,0303031234\n"),
+            vec![
+                ("0101011234".to_owned(), true),
+                ("0202021234".to_owned(), true),
+                ("0303031234".to_owned(), true)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_splitter_reads_fields_as_the_csv_crate_does() {
+        for line in [
+            "a,b,c",
+            "\"a,b\",c",
+            "\"a\"\"b\",c",
+            "\"a\"x,c",
+            "a\"b,c",
+            ",,",
+            "",
+            " \"a\" ,b",
+        ] {
+            let mut rdr = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(line.as_bytes());
+            let mut rec = csv::StringRecord::new();
+            let theirs: Vec<String> = if rdr.read_record(&mut rec).unwrap() {
+                rec.iter().map(str::to_owned).collect()
+            } else {
+                vec![String::new()]
+            };
+            assert_eq!(split_csv_line(line, b',').unwrap(), theirs, "{line:?}");
+        }
+        assert_eq!(split_csv_line("a,\"b", b','), Err(OpenQuote));
+        assert_eq!(split_csv_line("a;b", b';').unwrap(), vec!["a", "b"]);
     }
 }

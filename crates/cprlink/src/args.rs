@@ -635,11 +635,15 @@ pub struct LookupArgs {
     /// Output format (default: table on a terminal, jsonl otherwise).
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
-    /// Skip the input lines already answered in --output.
+    /// Carry on an interrupted run: skip the input lines already answered in --output.
     #[arg(long, requires = "output")]
     pub resume: bool,
-    /// Replace an existing --output file.
-    #[arg(long, conflicts_with = "resume")]
+    /// Ask the `error` rows of an existing --output again and replace them in place
+    /// (with --resume, also answer the lines after its end).
+    #[arg(long, requires = "output")]
+    pub retry_errors: bool,
+    /// Replace an existing --output (it stays as it was until Datafordeler answers).
+    #[arg(long, conflicts_with_all = ["resume", "retry_errors"])]
     pub force: bool,
     /// The API (default: the config's `api`; graphql with a `client_id`, else rest).
     #[arg(long, value_enum)]
@@ -663,7 +667,7 @@ pub struct LookupArgs {
     /// can change it).
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
-    /// Purpose recorded in the audit trail.
+    /// Purpose recorded in the audit trail (at most 200 characters, no CPR number).
     #[arg(long, value_name = "TEXT")]
     pub purpose: Option<String>,
 }
@@ -676,9 +680,9 @@ pub struct ServeArgs {
     /// File holding the Bearer token clients must send.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
-    /// Cache answers for this many seconds (0 = no cache; CPR changes at most daily).
-    #[arg(long, value_name = "SECS", default_value_t = 3600)]
-    pub cache_ttl: u64,
+    /// Cache answers for this many seconds (0 = no cache; default [serve] cache_ttl_secs, 3600).
+    #[arg(long, value_name = "SECS")]
+    pub cache_ttl: Option<u64>,
     /// The API (default: the config's `api`; graphql with a `client_id`, else rest).
     #[arg(long, value_enum)]
     pub api: Option<ApiArg>,

@@ -171,6 +171,14 @@ fn apply_env(
                     "false" | "0" | "no" => toml::Value::Boolean(false),
                     _ => return Err(CliError::usage(format!("{var}={raw:?} is not true/false"))),
                 },
+                // A list (`[serve] allowed_hosts`): comma-separated.
+                toml::Value::Array(_) => toml::Value::Array(
+                    raw.split(',')
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty())
+                        .map(|v| toml::Value::String(v.to_owned()))
+                        .collect(),
+                ),
                 _ => toml::Value::String(raw),
             };
             let entry = table
@@ -250,6 +258,15 @@ mod tests {
             |k: &str| (k == "CPRLINK_DATAFORDELER_AUTH_GRACE_SECS").then(|| "soon".to_owned());
         let err = load_with(None, &bad, dir.path()).unwrap_err();
         assert!(err.message.contains("AUTH_GRACE_SECS"), "{}", err.message);
+        // A list from a comma-separated variable.
+        let hosts = |k: &str| {
+            (k == "CPRLINK_SERVE_ALLOWED_HOSTS").then(|| "names.example, api.internal ".to_owned())
+        };
+        let c = load_with(None, &hosts, dir.path()).unwrap();
+        assert_eq!(
+            c.config.serve.allowed_hosts,
+            ["names.example", "api.internal"]
+        );
         let bad = |k: &str| (k == "CPRLINK_LOOKUP_CONCURRENCY").then(|| "many".to_owned());
         assert!(load_with(None, &bad, dir.path()).is_err());
         // An explicit file that does not exist is an error.

@@ -362,6 +362,9 @@ fn lookup_error(e: cprlink_lookup::Error, route: Route) -> CliError {
         | E::QueryFileRead { .. }
         | E::QueryFile { .. }
         | E::Audit { .. }
+        | E::AuditKey { .. }
+        | E::AuditOldFormat { .. }
+        | E::AuditFormat { .. }
         | E::Io { .. }
         | E::Input(_)
         | E::Listen { .. } => CliError::usage(message),
@@ -567,6 +570,12 @@ pub fn lookup_hint(e: &cprlink_lookup::Error, route: Route) -> Option<String> {
         E::Config { .. } => "see docs/operator.md for the config keys".to_owned(),
         E::CaFile { .. } | E::CaFileUnusable { .. } => "`ca_file` must name a PEM file with the CA certificate(s) of the server".to_owned(),
         E::TokenRequired { .. } => "pass --token-file FILE (a file holding the Bearer token clients must send), or listen on 127.0.0.1".to_owned(),
+        E::AuditKey { .. } => "`audit_key_file` in [lookup] names the key of the audit trail's keyed hashes: keep it 0600, in a directory of its own (not the log's); docs/operator.md says where it lives by default".to_owned(),
+        E::AuditOldFormat { path } => format!(
+            "keep the old trail as evidence under another name (e.g. `mv {0} {0}.v1`, with its `.salt` file beside it); cprlink then starts a new trail at {0}",
+            path.display()
+        ),
+        E::AuditFormat { .. } => "nothing was written to it; run `cprlink audit verify` to see what is wrong with the trail, and keep it as it is for the record".to_owned(),
         E::ClientSecret { .. }
         | E::ClientSecretEmpty { .. }
         | E::Identity { .. }

@@ -413,7 +413,7 @@ mod tests {
     #[test]
     fn examples_parse() {
         let mut n = 0;
-        for (page, section) in PAGES.iter().copied() {
+        for &(page, section) in PAGES {
             assert!(section.starts_with("Examples:\n"), "{page}");
             for cmd in commands(section) {
                 let argv = words(&cmd);
@@ -428,7 +428,7 @@ mod tests {
 
     #[test]
     fn examples_fit_100_columns() {
-        for (page, section) in PAGES.iter().copied() {
+        for &(page, section) in PAGES {
             for line in section.lines() {
                 assert!(line.chars().count() <= 100, "{page}: {line}");
             }

@@ -25,8 +25,10 @@ pub(super) async fn run(
     mut rx: mpsc::Receiver<(Cpr, Waiter)>,
     wait: Duration,
 ) {
-    let batch_size = state.client.settings().batch_size.max(1);
     while let Some(first) = rx.recv().await {
+        // The client of now: a reload (SIGHUP) may have replaced it.
+        let client = state.client();
+        let batch_size = client.settings().batch_size.max(1);
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + wait;
         while batch.len() < batch_size {
@@ -38,18 +40,27 @@ pub(super) async fn run(
         let state = state.clone();
         tokio::spawn(async move {
             let cprs: Vec<Cpr> = batch.iter().map(|(c, _)| *c).collect();
-            let result = state.client.lookup_records(&cprs).await;
+            let api = client.settings().api.as_str();
+            let result = client.lookup_records(&cprs).await;
+            state.upstream_outcome(&result);
             match result {
                 Ok(records) => {
-                    for ((cpr, waiter), record) in batch.into_iter().zip(records) {
-                        state.audit(&cpr, record.status);
+                    let entries: Vec<(Cpr, Status)> = cprs
+                        .iter()
+                        .zip(&records)
+                        .map(|(c, r)| (*c, r.status))
+                        .collect();
+                    state.audit(&entries, api);
+                    for ((_, waiter), record) in batch.into_iter().zip(records) {
                         let _ = waiter.send(Ok(record));
                     }
                 }
                 Err(e) => {
+                    let entries: Vec<(Cpr, Status)> =
+                        cprs.iter().map(|c| (*c, Status::Error)).collect();
+                    state.audit(&entries, api);
                     let e = Arc::new(e);
-                    for (cpr, waiter) in batch {
-                        state.audit(&cpr, Status::Error);
+                    for (_, waiter) in batch {
                         let _ = waiter.send(Err(e.clone()));
                     }
                 }

@@ -1,6 +1,7 @@
 //! The Prometheus metrics of `serve`: requests by route and status, a latency
-//! histogram, cache hits and misses, and the client's upstream counters, rendered as
-//! Prometheus text for `/metrics`.
+//! histogram, cache hits and misses and size, the client's upstream counters (summed
+//! over the clients a reload replaced), identity reloads and the certificate's expiry,
+//! rendered as Prometheus text for `/metrics`.
 //!
 //! Owns the metric names, their HELP texts and the buckets (the names are documented in
 //! docs/serve.md: change them only with the docs). Labels never hold a CPR number: the
@@ -27,9 +28,50 @@ pub(super) struct Metrics {
     count: AtomicU64,
     pub(super) cache_hits: AtomicU64,
     pub(super) cache_misses: AtomicU64,
+    /// Upstream counters of the clients replaced by a reload, so counters never drop.
+    retired: Mutex<Retired>,
+    reloads: AtomicU64,
+    reload_failures: AtomicU64,
+}
+
+/// The upstream counters of replaced clients.
+#[derive(Default)]
+struct Retired {
+    requests: u64,
+    retries: u64,
+    errors: [u64; 7],
+}
+
+/// What `/metrics` shows besides the counters of [`Metrics`].
+pub(super) struct Snapshot<'a> {
+    pub(super) stats: &'a Stats,
+    pub(super) cache_entries: usize,
+    pub(super) uptime: Duration,
+    /// When the client certificate expires (unix seconds); `None` with no certificate.
+    pub(super) certificate_expiry: Option<i64>,
 }
 
 impl Metrics {
+    /// Keeps the upstream counters of a client that a reload replaced.
+    pub(super) fn retire(&self, stats: &Stats) {
+        if let Ok(mut r) = self.retired.lock() {
+            r.requests += stats.requests.load(Ordering::Relaxed);
+            r.retries += stats.retries.load(Ordering::Relaxed);
+            for (i, (_, n)) in stats.error_counts().iter().enumerate() {
+                r.errors[i] += n;
+            }
+        }
+    }
+
+    pub(super) fn count_reload(&self, ok: bool) {
+        let c = if ok {
+            &self.reloads
+        } else {
+            &self.reload_failures
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(super) fn observe(&self, route: &'static str, status: u16, elapsed: Duration) {
         if let Ok(mut m) = self.requests.lock() {
             *m.entry((route, status)).or_insert(0) += 1;
@@ -46,9 +88,13 @@ impl Metrics {
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The Prometheus text of `/metrics`: ours, the upstream counters of `stats`, the
-    /// cache's size and the uptime.
-    pub(super) fn render(&self, stats: &Stats, cache_entries: usize, uptime: Duration) -> String {
+    /// The Prometheus text of `/metrics`.
+    pub(super) fn render(&self, now: &Snapshot<'_>) -> String {
+        let stats = now.stats;
+        let (gone_requests, gone_retries, gone_errors) = match self.retired.lock() {
+            Ok(r) => (r.requests, r.retries, r.errors),
+            Err(_) => (0, 0, [0; 7]),
+        };
         let mut out = String::with_capacity(4096);
         out.push_str(
             "# HELP cprlink_http_requests_total HTTP requests served, by route and status.\n",
@@ -88,18 +134,19 @@ impl Metrics {
             "cprlink_upstream_requests_total",
             "counter",
             "HTTP requests sent to Datafordeler (each attempt).",
-            stats.requests.load(Ordering::Relaxed),
+            gone_requests + stats.requests.load(Ordering::Relaxed),
         );
         scalar(
             &mut out,
             "cprlink_upstream_retries_total",
             "counter",
             "Retries after transient failures.",
-            stats.retries.load(Ordering::Relaxed),
+            gone_retries + stats.retries.load(Ordering::Relaxed),
         );
         out.push_str("# HELP cprlink_upstream_errors_total Failed upstream attempts, by kind.\n");
         out.push_str("# TYPE cprlink_upstream_errors_total counter\n");
-        for (kind, n) in stats.error_counts() {
+        for (i, (kind, n)) in stats.error_counts().into_iter().enumerate() {
+            let n = n + gone_errors[i];
             let _ = writeln!(out, "cprlink_upstream_errors_total{{kind=\"{kind}\"}} {n}");
         }
         scalar(
@@ -121,11 +168,30 @@ impl Metrics {
             "cprlink_cache_entries",
             "gauge",
             "Answers held in the cache.",
-            cache_entries as u64,
+            now.cache_entries as u64,
         );
+        scalar(
+            &mut out,
+            "cprlink_identity_reloads_total",
+            "counter",
+            "Identities (certificate or shared secret) re-read on SIGHUP and put to use.",
+            self.reloads.load(Ordering::Relaxed),
+        );
+        scalar(
+            &mut out,
+            "cprlink_identity_reload_failures_total",
+            "counter",
+            "SIGHUP re-reads that failed; the identity before stayed in use.",
+            self.reload_failures.load(Ordering::Relaxed),
+        );
+        if let Some(expiry) = now.certificate_expiry {
+            out.push_str("# HELP cprlink_certificate_expiry_timestamp_seconds When the client certificate in use expires (unix time).\n");
+            out.push_str("# TYPE cprlink_certificate_expiry_timestamp_seconds gauge\n");
+            let _ = writeln!(out, "cprlink_certificate_expiry_timestamp_seconds {expiry}");
+        }
         out.push_str("# HELP cprlink_uptime_seconds Seconds since the service started.\n");
         out.push_str("# TYPE cprlink_uptime_seconds gauge\n");
-        let _ = writeln!(out, "cprlink_uptime_seconds {}", uptime.as_secs());
+        let _ = writeln!(out, "cprlink_uptime_seconds {}", now.uptime.as_secs());
         out
     }
 }

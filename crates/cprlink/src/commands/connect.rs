@@ -118,16 +118,31 @@ pub(crate) fn client(
     Client::new(settings, identity.as_ref()).for_route(cfg.route())
 }
 
-/// The audit trail named by the config's `audit_log`, if any, opened for `purpose`.
+/// The audit trail named by the config's `audit_log`, if any, opened for `purpose`
+/// with its key (`audit_key_file`, else the default place beside no log).
 pub(crate) fn audit_log(
     cfg: &LoadedConfig,
     purpose: Option<String>,
 ) -> Result<Option<Arc<AuditLog>>, CliError> {
-    Ok(match cfg.path(&cfg.config.lookup.audit_log) {
-        Some(p) => Some(Arc::new(
-            AuditLog::open(&p, purpose).for_route(cfg.route())?,
-        )),
-        None => None,
+    let Some(log) = cfg.path(&cfg.config.lookup.audit_log) else {
+        return Ok(None);
+    };
+    let key = audit_key(cfg)?;
+    Ok(Some(Arc::new(
+        AuditLog::open(&log, &key, purpose).for_route(cfg.route())?,
+    )))
+}
+
+/// Where the audit trail's key is: `audit_key_file`, else
+/// `$XDG_DATA_HOME/cprlink/audit.key`.
+pub(crate) fn audit_key(cfg: &LoadedConfig) -> Result<std::path::PathBuf, CliError> {
+    if let Some(p) = cfg.path(&cfg.config.lookup.audit_key_file) {
+        return Ok(p);
+    }
+    let env = |k: &str| std::env::var(k).ok();
+    cprlink_lookup::audit::default_key_path(&env).ok_or_else(|| {
+        CliError::usage("the audit trail needs a key, and neither audit_key_file nor $XDG_DATA_HOME or $HOME says where")
+            .with_hint("set audit_key_file in [lookup] to a path outside the log's directory")
     })
 }
 

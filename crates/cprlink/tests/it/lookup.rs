@@ -638,50 +638,498 @@ fn on_a_terminal_the_output_is_a_table_with_a_progress_bar() {
     assert!(text.contains("STATUS") && text.contains("found"), "{text}");
 }
 
+// ---- the output file: nothing lost (issue 9) ----------------------------------------
+
+/// The sandbox's config with `edit` applied, written to `dir/name`.
+pub fn variant_config(
+    run: &Running,
+    dir: &Path,
+    name: &str,
+    edit: impl FnOnce(&mut toml::Table),
+) -> PathBuf {
+    let text = std::fs::read_to_string(run.config()).unwrap();
+    let mut cfg: toml::Table = text.parse().unwrap();
+    edit(&mut cfg);
+    let path = dir.join(name);
+    std::fs::write(&path, toml::to_string(&cfg).unwrap()).unwrap();
+    path
+}
+
+/// `section.key = value` in a config table.
+pub fn set_key(cfg: &mut toml::Table, section: &str, key: &str, value: toml::Value) {
+    cfg.entry(section)
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        .as_table_mut()
+        .unwrap()
+        .insert(key.to_owned(), value);
+}
+
+/// A file of `n` known CPR numbers, one per line.
+fn numbers_file(run: &Running, dir: &Path, name: &str, n: usize) -> (PathBuf, Vec<String>) {
+    let want = run.expected();
+    let rows: Vec<String> = (0..n).map(|i| want[i % want.len()].0.clone()).collect();
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        rows.iter().map(|r| format!("{r}\n")).collect::<String>(),
+    )
+    .unwrap();
+    (path, rows)
+}
+
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
 #[test]
-fn the_audit_trail_records_each_lookup_masked_with_purpose() {
+fn an_output_naming_the_input_is_refused_and_the_input_kept() {
+    let run = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let (input, _) = numbers_file(run, dir.path(), "io.csv", 20);
+    let before = std::fs::read(&input).unwrap();
+    let link = dir.path().join("link.csv");
+    std::os::unix::fs::symlink(&input, &link).unwrap();
+    let hard = dir.path().join("hard.csv");
+    std::fs::hard_link(&input, &hard).unwrap();
+    for out in [&input, &link, &hard] {
+        for extra in [&["--force"][..], &["--resume"][..], &[][..]] {
+            let o = run
+                .cprlink()
+                .args(["lookup", "--input"])
+                .arg(&input)
+                .arg("--output")
+                .arg(out)
+                .args(extra)
+                .assert()
+                .code(2)
+                .get_output()
+                .clone();
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert!(
+                stderr.contains("is the input"),
+                "{}: {stderr}",
+                out.display()
+            );
+            assert!(stderr.contains("Hint:"), "{stderr}");
+            assert_eq!(std::fs::read(&input).unwrap(), before, "{}", out.display());
+        }
+    }
+    // The input read from stdin, redirected from the output file (`< io.csv`).
+    let o = Command::new(assert_cmd::cargo::cargo_bin("cprlink"))
+        .env("NO_COLOR", "1")
+        .arg("--config")
+        .arg(run.config())
+        .args(["lookup", "--input", "-", "--force", "--output"])
+        .arg(&input)
+        .stdin(std::fs::File::open(&input).unwrap())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is the input"), "{stderr}");
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+}
+
+#[test]
+fn force_keeps_the_old_output_through_config_identity_and_connection_errors() {
+    let run = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let (input, _) = numbers_file(run, dir.path(), "in.txt", 20);
+    let out = dir.path().join("out.jsonl");
+    let precious: String = (0..20_000)
+        .map(|i| format!("{{\"cpr\":\"precious {i}\"}}\n"))
+        .collect();
+    std::fs::write(&out, &precious).unwrap();
+    // A typo in the config (exit 2).
+    let typo = variant_config(run, dir.path(), "typo.toml", |c| {
+        set_key(c, "lookup", "concurency", 3.into());
+    });
+    // A CA that did not sign the server (exit 3: the server is not trusted).
+    let other_ca = dir.path().join("other-ca.pem");
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=Some other CA", "-keyout"])
+        .arg(dir.path().join("other-ca.key"))
+        .arg("-out")
+        .arg(&other_ca)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let wrong_ca = variant_config(run, dir.path(), "wrong-ca.toml", |c| {
+        set_key(
+            c,
+            "datafordeler",
+            "ca_file",
+            other_ca.display().to_string().into(),
+        );
+    });
+    // A wrong .p12 password (exit 3).
+    let bad_pw = dir.path().join("bad.password");
+    std::fs::write(&bad_pw, "not the password\n").unwrap();
+    let wrong_pw = variant_config(run, dir.path(), "wrong-pw.toml", |c| {
+        set_key(
+            c,
+            "certificate",
+            "password_file",
+            bad_pw.display().to_string().into(),
+        );
+    });
+    // Nobody listens (exit 4).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let unreachable = variant_config(run, dir.path(), "unreachable.toml", |c| {
+        set_key(
+            c,
+            "datafordeler",
+            "rest_base_url",
+            format!("https://127.0.0.1:{port}").into(),
+        );
+        set_key(c, "lookup", "retries", 0.into());
+    });
+    for (cfg, code) in [
+        (&typo, 2),
+        (&wrong_ca, 3),
+        (&wrong_pw, 3),
+        (&unreachable, 4),
+    ] {
+        cprlink()
+            .arg("--config")
+            .arg(cfg)
+            .args(["lookup", "--api", "rest", "--force", "--input"])
+            .arg(&input)
+            .arg("--output")
+            .arg(&out)
+            .assert()
+            .code(code);
+        assert!(
+            std::fs::read_to_string(&out).unwrap() == precious,
+            "{}: the old output was damaged",
+            cfg.display()
+        );
+    }
+    // No temporary file is left beside it.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("tmp"))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+    // With a working config, --force replaces it.
+    run.cprlink()
+        .args(["lookup", "--force", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&out)
+        .assert()
+        .code(0);
+    assert_eq!(jsonl(&std::fs::read(&out).unwrap()).len(), 20);
+}
+
+#[test]
+fn a_second_run_on_the_same_output_is_refused_at_once() {
+    let run = start(100, |o| o.latency_ms = 30);
+    let dir = tempfile::tempdir().unwrap();
+    let (input, rows) = numbers_file(&run, dir.path(), "in.txt", 1500);
+    let out = dir.path().join("out.jsonl");
+    let first = Command::new(assert_cmd::cargo::cargo_bin("cprlink"))
+        .env("NO_COLOR", "1")
+        .arg("--config")
+        .arg(run.config())
+        .args(["lookup", "-j", "1", "--batch-size", "10", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0) == 0 {
+        assert!(Instant::now() < deadline, "no output");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for extra in ["--resume", "--force", "--retry-errors"] {
+        let started = Instant::now();
+        let o = run
+            .cprlink()
+            .args(["lookup", "--input"])
+            .arg(&input)
+            .arg("--output")
+            .arg(&out)
+            .arg(extra)
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        assert!(started.elapsed() < Duration::from_secs(5), "not at once");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(stderr.contains("another"), "{extra}: {stderr}");
+    }
+    let status = first.wait_with_output().unwrap().status;
+    assert_eq!(status.code(), Some(0));
+    let got: Vec<String> = jsonl(&std::fs::read(&out).unwrap())
+        .iter()
+        .map(|r| r["cpr"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(got, rows, "the first run's output was disturbed");
+}
+
+#[test]
+fn resume_refuses_an_output_that_does_not_match_its_input() {
+    let run = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let (input, rows) = numbers_file(run, dir.path(), "in.txt", 20);
+    let out = dir.path().join("out.jsonl");
+    run.cprlink()
+        .args(["lookup", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let good = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = good.lines().collect();
+    // More records than input lines (two runs' worth, minus one).
+    let doubled: String = lines
+        .iter()
+        .chain(lines.iter().take(19))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    // The first record is for another number; the last matches.
+    let mut other_first: Vec<String> = lines[..10].iter().map(|l| (*l).to_owned()).collect();
+    other_first[0] = other_first[0].replace(&rows[0], &rows[7]);
+    let other_first: String = other_first.iter().map(|l| format!("{l}\n")).collect();
+    // A line in the middle that is not a record.
+    let mut broken: Vec<String> = lines[..10].iter().map(|l| (*l).to_owned()).collect();
+    broken[4] = "{\"cpr\": \"0101".to_owned();
+    let broken: String = broken.iter().map(|l| format!("{l}\n")).collect();
+    for (what, text) in [
+        ("more records than input lines", &doubled),
+        ("another first number", &other_first),
+        ("a broken line", &broken),
+    ] {
+        std::fs::write(&out, text).unwrap();
+        let o = run
+            .cprlink()
+            .args(["lookup", "--resume", "--input"])
+            .arg(&input)
+            .arg("--output")
+            .arg(&out)
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(stderr.contains("--resume"), "{what}: {stderr}");
+        assert!(cpr_like(&stderr).is_empty(), "{what}: {stderr}");
+        assert_eq!(
+            &std::fs::read_to_string(&out).unwrap(),
+            text,
+            "{what}: the output was changed"
+        );
+    }
+    // A whole prefix resumes to exactly the input.
+    std::fs::write(
+        &out,
+        lines[..12]
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    run.cprlink()
+        .args(["lookup", "--resume", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&out)
+        .assert()
+        .code(0);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), good);
+}
+
+#[test]
+fn the_output_is_0600_whatever_the_umask() {
     let run = shared();
     let want = run.expected();
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("audit.jsonl");
-    run.cprlink()
-        .env("CPRLINK_LOOKUP_AUDIT_LOG", &log)
-        .args([
-            "lookup",
-            "--purpose",
-            "test mailing",
-            &want[0].0,
-            &want[1].0,
-            "3213011234",
-        ])
-        .assert()
-        .code(1);
-    let text = std::fs::read_to_string(&log).unwrap();
-    let entries: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    // The invalid number was never sent, so it is not in the trail.
-    assert_eq!(entries.len(), 2, "{text}");
-    assert_eq!(entries[0]["purpose"], "test mailing");
-    assert_eq!(entries[0]["outcome"], "found");
-    assert_eq!(
-        entries[0]["cpr_masked"],
-        format!("{}-xxxx", &want[0].0[..6])
-    );
-    // (Not cpr_like(): the hex of a hash may hold ten digits in a row.)
-    for w in &want[..2] {
-        assert!(!text.contains(&w.0), "a CPR number in the audit trail");
-    }
-    assert!(!text.contains(&want[0].1), "a name in the audit trail");
+    let fresh = dir.path().join("fresh.jsonl");
+    let replaced = dir.path().join("replaced.csv");
+    std::fs::write(&replaced, "old\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&log).unwrap().permissions().mode() & 0o777,
-        0o600
+    std::fs::set_permissions(&replaced, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("cprlink");
+    for (out, extra) in [(&fresh, ""), (&replaced, "--force")] {
+        let script = format!(
+            "umask 000; exec '{}' --config '{}' lookup {} --output '{}' {extra}",
+            bin.display(),
+            run.config().display(),
+            want[0].0,
+            out.display()
+        );
+        let status = Command::new("sh").args(["-c", &script]).status().unwrap();
+        assert_eq!(status.code(), Some(0), "{script}");
+        assert_eq!(mode_of(out), 0o600, "{}", out.display());
+    }
+    assert!(
+        std::fs::read_to_string(&replaced)
+            .unwrap()
+            .starts_with("cpr,status,")
     );
-    let salt = dir.path().join("audit.jsonl.salt");
-    assert_eq!(
-        std::fs::metadata(&salt).unwrap().permissions().mode() & 0o777,
-        0o600
+}
+
+#[test]
+fn a_csv_quote_left_open_is_an_error_naming_the_line() {
+    let run = shared();
+    let want = run.expected();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    std::fs::write(
+        &input,
+        format!(
+            "name,cpr\nAnna,{}\nBo,{}\n\"Carl,{}\nDitte,{}\nEva,{}\n",
+            want[0].0, want[1].0, want[2].0, want[3].0, want[4].0
+        ),
+    )
+    .unwrap();
+    let o = run
+        .cprlink()
+        .args(["lookup", "--input"])
+        .arg(&input)
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("line 4"), "{stderr}");
+    assert!(stderr.contains("quote"), "{stderr}");
+    assert!(cpr_like(&stderr).is_empty(), "{stderr}");
+    // The rows before it were answered; none after it pretends to be.
+    let rows = jsonl(&o.stdout);
+    assert!(rows.len() <= 2, "{rows:?}");
+}
+
+#[test]
+fn retry_errors_replaces_the_error_rows_in_place() {
+    let run = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let (input, rows) = numbers_file(run, dir.path(), "in.txt", 30);
+    let out = dir.path().join("out.jsonl");
+    run.cprlink()
+        .args(["lookup", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let good = std::fs::read_to_string(&out).unwrap();
+    // Rows 3, 17 and 29 failed in that run.
+    let failed = [3usize, 17, 29];
+    let damaged: String = good
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if failed.contains(&i) {
+                format!(
+                    "{{\"cpr\":\"{}\",\"status\":\"error\",\"name\":null,\"first_names\":null,\"middle_name\":null,\"last_name\":null,\"addressing_name\":null,\"name_protected\":false,\"person_status\":null,\"error\":\"HTTP 503\"}}\n",
+                    rows[i]
+                )
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&out, &damaged).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(&out).unwrap().ino();
+    let before = run.sb.request_count();
+    let o = run
+        .cprlink()
+        .args(["lookup", "--retry-errors", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&out)
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("3 rows"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), good);
+    // Rewritten atomically (a new file renamed into place), 0600.
+    assert_ne!(std::fs::metadata(&out).unwrap().ino(), inode);
+    assert_eq!(mode_of(&out), 0o600);
+    assert!(run.sb.request_count() > before);
+    // An output shorter than its input: --retry-errors alone refuses, with --resume it
+    // also answers the rest.
+    let short: String = damaged.lines().take(20).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&out, &short).unwrap();
+    let o = run
+        .cprlink()
+        .args(["lookup", "--retry-errors", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--resume"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
     );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), short);
+    run.cprlink()
+        .args(["lookup", "--retry-errors", "--resume", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&out)
+        .assert()
+        .code(0);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), good);
+}
+
+#[test]
+fn a_purpose_holding_a_cpr_number_or_too_long_is_refused_unechoed() {
+    let run = shared();
+    let want = run.expected();
+    let dashed = format!("{}-{}", &want[1].0[..6], &want[1].0[6..]);
+    for purpose in [
+        format!("letter to {}", want[1].0),
+        format!("letter to {dashed}"),
+    ] {
+        let o = run
+            .cprlink()
+            .args(["lookup", "--purpose", &purpose, &want[0].0])
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(stderr.contains("--purpose"), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{}-xxxx", &want[1].0[..6])),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains(&want[1].0) && !stderr.contains(&dashed),
+            "{stderr}"
+        );
+        assert!(o.stdout.is_empty());
+    }
+    let long = format!("mailing {}", "x".repeat(5000));
+    let o = run
+        .cprlink()
+        .args(["lookup", "--purpose", &long, &want[0].0])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("--purpose"), "{stderr}");
+    assert!(stderr.len() < 1000, "the value was echoed whole: {stderr}");
 }

@@ -7,6 +7,7 @@
     clippy::print_stderr
 )]
 
+mod audit;
 mod cert;
 mod cli;
 mod demo;

@@ -1,18 +1,23 @@
 //! Lookup records on stdout or in a file: JSON Lines, CSV and a table for people, and
-//! what `--resume` finds in an output file written before.
+//! reading back an output written before (`--resume`, `--retry-errors`).
 //!
 //! Owns the three renderings (field names and order are the SPEC's) and the rule that
-//! every write holds whole lines only, so a killed run leaves whole lines. It never
-//! writes to stderr: records are data.
+//! every write holds whole lines only, so a killed run leaves whole lines: a record is
+//! always one line (a line break inside a CSV value is written as a space). Reading
+//! back, every line must be a whole record of the format; only a half-written last
+//! line is allowed, and cut. It never writes to stderr: records are data.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::Path;
 
-use cprlink_lookup::batch::RecordSink;
+use cprlink_lookup::batch::{Earlier, RecordSink};
+use cprlink_lookup::input::split_csv_line;
 use cprlink_lookup::{Record, Status};
 
+use super::file::Output;
 use crate::args::OutputFormat;
+use crate::exit::CliError;
 
 /// Renders records of one format into bytes.
 pub struct Renderer {
@@ -73,7 +78,13 @@ impl Renderer {
 }
 
 fn csv_field(value: &str, out: &mut Vec<u8>) {
-    if value.contains([',', '"', '\n', '\r']) {
+    // One record, one line: `--resume` and `--retry-errors` read the file back by lines.
+    let value: std::borrow::Cow<'_, str> = if value.contains(['\n', '\r']) {
+        value.replace(['\n', '\r'], " ").into()
+    } else {
+        value.into()
+    };
+    if value.contains([',', '"']) {
         out.push(b'"');
         out.extend_from_slice(value.replace('"', "\"\"").as_bytes());
         out.push(b'"');
@@ -180,105 +191,214 @@ impl<W: Write + Send> RecordSink for WriterSink<W> {
     }
 }
 
-/// What `--resume` found in an existing output file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResumePoint {
-    /// Records already answered (rows to skip).
-    pub answered: u64,
-    /// The `cpr` field of the last one, to check it matches the input.
-    pub last_cpr: Option<String>,
-    /// Bytes cut off the end (a half-written last line).
-    pub repaired_bytes: u64,
-    /// The file already has its CSV header.
+/// A sink writing each unit of records to the `--output` file with one write, telling
+/// it when Datafordeler answered one of them (the moment a staged file goes in place).
+pub struct FileSink {
+    output: Output,
+    renderer: Renderer,
+    buf: Vec<u8>,
+}
+
+impl FileSink {
+    pub fn new(output: Output, renderer: Renderer) -> Self {
+        FileSink {
+            output,
+            renderer,
+            buf: Vec::with_capacity(64 * 1024),
+        }
+    }
+}
+
+impl RecordSink for FileSink {
+    fn write(&mut self, records: &[Record]) -> io::Result<()> {
+        self.buf.clear();
+        self.renderer.render(records, &mut self.buf);
+        // Invalid rows are answered without Datafordeler; every other status is its word.
+        let answered = records.iter().any(|r| r.status != Status::Invalid);
+        self.output.write(&self.buf, answered)
+    }
+}
+
+/// What an output file written before holds, read once before a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scan {
+    /// Whole records.
+    pub records: u64,
+    /// Of those, `error` rows.
+    pub errors: u64,
+    /// Bytes of whole lines; what follows is a half-written last line.
+    pub whole_len: u64,
+    /// The CSV header is there.
     pub has_header: bool,
 }
 
-/// Reads an output file for `--resume`: counts whole records, cuts a half-written
-/// last line, and returns where to carry on. Reads the file once, streaming.
-pub fn resume_point(path: &Path, format: OutputFormat) -> Result<ResumePoint, String> {
-    let mut file = match File::options().read(true).write(true).open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Ok(ResumePoint {
-                answered: 0,
-                last_cpr: None,
-                repaired_bytes: 0,
-                has_header: false,
-            });
+impl Scan {
+    /// Bytes of a half-written last line (cut before appending).
+    pub fn cut_bytes(&self, file_len: u64) -> u64 {
+        file_len.saturating_sub(self.whole_len)
+    }
+}
+
+/// The records of an output file written before, line by line. `label` names the flag
+/// and the file in messages.
+pub struct EarlierLines {
+    reader: BufReader<File>,
+    format: OutputFormat,
+    label: String,
+    line: u64,
+    pos: u64,
+    buf: Vec<u8>,
+}
+
+impl EarlierLines {
+    pub fn open(path: &Path, format: OutputFormat, label: &str) -> Result<EarlierLines, CliError> {
+        if format == OutputFormat::Table {
+            return Err(CliError::usage(format!(
+                "{label}: a table is for people and cannot be carried on"
+            ))
+            .with_hint("write the output with --format jsonl or --format csv"));
         }
-        Err(e) => return Err(format!("cannot open {} for --resume: {e}", path.display())),
-    };
-    let mut lines = 0u64;
-    let mut last_line: Vec<u8> = Vec::new();
-    let mut current: Vec<u8> = Vec::new();
-    let mut whole_len = 0u64;
-    let mut total = 0u64;
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        for &b in &buf[..n] {
-            total += 1;
-            if b == b'\n' {
-                lines += 1;
-                whole_len = total;
-                last_line = std::mem::take(&mut current);
-            } else {
-                current.push(b);
+        let file = File::open(path).map_err(|e| {
+            CliError::usage(format!("{label}: cannot read {}: {e}", path.display()))
+        })?;
+        Ok(EarlierLines {
+            reader: BufReader::with_capacity(256 * 1024, file),
+            format,
+            label: label.to_owned(),
+            line: 0,
+            pos: 0,
+            buf: Vec::new(),
+        })
+    }
+
+    /// The next whole record and the end of its line; `None` at the end (or at a
+    /// half-written last line).
+    fn next_record(&mut self) -> Result<Option<(Record, u64)>, String> {
+        loop {
+            self.buf.clear();
+            let n = self
+                .reader
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|e| format!("{}: cannot read line {}: {e}", self.label, self.line + 1))?;
+            if n == 0 || self.buf.last() != Some(&b'\n') {
+                // The end, or a line a killed run left half-written.
+                return Ok(None);
             }
-        }
-    }
-    let repaired = total - whole_len;
-    if repaired > 0 {
-        file.set_len(whole_len)
-            .map_err(|e| format!("cannot repair {}: {e}", path.display()))?;
-        file.seek(SeekFrom::End(0))
-            .map_err(|e| format!("cannot repair {}: {e}", path.display()))?;
-    }
-    let (answered, has_header) = match format {
-        OutputFormat::Jsonl => (lines, false),
-        OutputFormat::Csv => (lines.saturating_sub(1), lines > 0),
-        OutputFormat::Table => {
-            return Err("--resume needs --format jsonl or csv (a table is for people)".to_owned());
-        }
-    };
-    let last_cpr = if answered == 0 {
-        None
-    } else {
-        let text = String::from_utf8_lossy(&last_line);
-        let cpr = match format {
-            OutputFormat::Jsonl => serde_json::from_str::<serde_json::Value>(&text)
-                .ok()
-                .and_then(|v| v.get("cpr").and_then(|c| c.as_str()).map(str::to_owned)),
-            _ => text
-                .split(',')
-                .next()
-                .map(|f| f.trim_matches('"').to_owned()),
-        };
-        match cpr {
-            Some(c) => Some(c),
-            None => {
-                return Err(format!(
-                    "{} does not look like cprlink {} output (its last line has no cpr field)",
-                    path.display(),
-                    if format == OutputFormat::Csv {
+            self.line += 1;
+            self.pos += n as u64;
+            let text = String::from_utf8_lossy(&self.buf);
+            let text = text.trim_end_matches(['\r', '\n']);
+            let parsed = match self.format {
+                OutputFormat::Csv if self.line == 1 => {
+                    if text == Record::FIELDS.join(",") {
+                        continue;
+                    }
+                    Err("not the CSV header cprlink writes".to_owned())
+                }
+                OutputFormat::Csv => csv_record(text),
+                OutputFormat::Jsonl | OutputFormat::Table => serde_json::from_str::<Record>(text)
+                    .map_err(|e| {
+                        format!(
+                            "not a whole record ({})",
+                            e.to_string().split(" at line").next().unwrap_or("")
+                        )
+                    }),
+            };
+            return match parsed {
+                Ok(r) => Ok(Some((r, self.pos))),
+                Err(why) => Err(format!(
+                    "{}: line {} is {why}: the file is not (or no longer) cprlink {} output",
+                    self.label,
+                    self.line,
+                    if self.format == OutputFormat::Csv {
                         "CSV"
                     } else {
                         "JSON Lines"
                     }
-                ));
-            }
+                )),
+            };
         }
+    }
+
+    /// Reads the whole file: counts and checks every line.
+    pub fn scan(mut self) -> Result<Scan, CliError> {
+        let mut scan = Scan {
+            records: 0,
+            errors: 0,
+            whole_len: 0,
+            has_header: false,
+        };
+        while let Some((r, end)) = self.next_record().map_err(|m| {
+            CliError::usage(m).with_hint(
+                "nothing was changed; name a new --output, or pass --force to replace this file",
+            )
+        })? {
+            scan.records += 1;
+            scan.errors += u64::from(r.status == Status::Error);
+            scan.whole_len = end;
+        }
+        scan.has_header = self.format == OutputFormat::Csv && self.line > 0;
+        if scan.records == 0 {
+            // A header alone counts as whole.
+            scan.whole_len = self.pos;
+        }
+        Ok(scan)
+    }
+
+    /// The records as the batch runner takes them up: `retry` asks the `error` rows
+    /// again and keeps the rest; otherwise every record is already written.
+    pub fn earlier(
+        mut self,
+        retry: bool,
+    ) -> impl Iterator<Item = Result<Earlier, cprlink_lookup::Error>> + Send + 'static {
+        std::iter::from_fn(move || {
+            Some(match self.next_record() {
+                Ok(None) => return None,
+                Ok(Some((r, _))) => Ok(match (retry, r.status) {
+                    (true, Status::Error) => Earlier::Ask { cpr: r.cpr },
+                    (true, _) => Earlier::Keep(r),
+                    (false, _) => Earlier::Written { cpr: r.cpr },
+                }),
+                Err(m) => Err(cprlink_lookup::Error::Input(m)),
+            })
+        })
+    }
+}
+
+/// A CSV line of cprlink's own output, back as a record.
+fn csv_record(line: &str) -> Result<Record, String> {
+    let f = split_csv_line(line, b',').map_err(|_| "a record with a quote left open".to_owned())?;
+    if f.len() != Record::FIELDS.len() {
+        return Err(format!(
+            "a row of {} fields (cprlink writes {})",
+            f.len(),
+            Record::FIELDS.len()
+        ));
+    }
+    let opt = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+    let status = match f[1].as_str() {
+        "found" => Status::Found,
+        "not_found" => Status::NotFound,
+        "invalid" => Status::Invalid,
+        "error" => Status::Error,
+        _ => return Err("a row without a known status".to_owned()),
     };
-    Ok(ResumePoint {
-        answered,
-        last_cpr,
-        repaired_bytes: repaired,
-        has_header,
+    let name_protected = match f[7].as_str() {
+        "true" => true,
+        "false" => false,
+        _ => return Err("a row whose name_protected is not true or false".to_owned()),
+    };
+    Ok(Record {
+        cpr: f[0].clone(),
+        status,
+        name: opt(&f[2]),
+        first_names: opt(&f[3]),
+        middle_name: opt(&f[4]),
+        last_name: opt(&f[5]),
+        addressing_name: opt(&f[6]),
+        name_protected,
+        person_status: opt(&f[8]),
+        error: opt(&f[9]),
     })
 }
 
@@ -355,28 +475,73 @@ mod tests {
     }
 
     #[test]
-    fn resume_counts_whole_lines_and_repairs_the_last() {
+    fn earlier_outputs_read_back_whole_records_and_stop_at_a_half_line() {
         let dir = tempfile::tempdir().unwrap();
+        let mut bytes = Vec::new();
+        Renderer::new(OutputFormat::Jsonl, false).render(&sample(), &mut bytes);
+        let whole = bytes.len() as u64;
+        bytes.extend_from_slice(b"{\"cpr\":\"03030");
         let p = dir.path().join("out.jsonl");
-        assert_eq!(resume_point(&p, OutputFormat::Jsonl).unwrap().answered, 0);
+        std::fs::write(&p, &bytes).unwrap();
+        let scan = EarlierLines::open(&p, OutputFormat::Jsonl, "--resume")
+            .unwrap()
+            .scan()
+            .unwrap();
+        assert_eq!(
+            (scan.records, scan.whole_len, scan.has_header),
+            (3, whole, false)
+        );
+        assert_eq!(scan.cut_bytes(bytes.len() as u64), 13);
+        let kept: Vec<Earlier> = EarlierLines::open(&p, OutputFormat::Jsonl, "x")
+            .unwrap()
+            .earlier(true)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(kept[0], Earlier::Keep(sample()[0].clone()));
+        // CSV reads back to the same records, and writes back to the same bytes.
+        let mut csv = Vec::new();
+        let mut r = Renderer::new(OutputFormat::Csv, true);
+        r.render(&sample(), &mut csv);
+        let c = dir.path().join("out.csv");
+        std::fs::write(&c, &csv).unwrap();
+        let back: Vec<Record> = EarlierLines::open(&c, OutputFormat::Csv, "x")
+            .unwrap()
+            .earlier(true)
+            .map(|e| match e.unwrap() {
+                Earlier::Keep(r) => r,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let mut again = Vec::new();
+        Renderer::new(OutputFormat::Csv, true).render(&back, &mut again);
+        assert_eq!(again, csv);
+        // A line in the middle that is not a record: refused, naming the line.
         std::fs::write(
             &p,
-            "{\"cpr\":\"0101011234\"}\n{\"cpr\":\"0202021234\"}\n{\"cpr\":\"03030",
+            "{\"cpr\":\"0101011234\",\"status\":\"found\",\"name_protected\":false}\nnot ours\n",
         )
         .unwrap();
-        let rp = resume_point(&p, OutputFormat::Jsonl).unwrap();
-        assert_eq!(rp.answered, 2);
-        assert_eq!(rp.last_cpr.as_deref(), Some("0202021234"));
-        assert_eq!(rp.repaired_bytes, 13);
-        assert!(std::fs::read_to_string(&p).unwrap().ends_with("}\n"));
-        let c = dir.path().join("out.csv");
-        std::fs::write(&c, "cpr,status\n0101011234,found\n0202").unwrap();
-        let rp = resume_point(&c, OutputFormat::Csv).unwrap();
-        assert_eq!(
-            (rp.answered, rp.has_header, rp.last_cpr.as_deref()),
-            (1, true, Some("0101011234"))
+        let e = EarlierLines::open(&p, OutputFormat::Jsonl, "--resume: out.jsonl")
+            .unwrap()
+            .scan()
+            .unwrap_err();
+        assert!(e.message.contains("line 2"), "{}", e.message);
+        std::fs::write(&c, "cpr,status\n").unwrap();
+        assert!(
+            EarlierLines::open(&c, OutputFormat::Csv, "x")
+                .unwrap()
+                .scan()
+                .is_err()
         );
-        std::fs::write(&c, "not ours\n").unwrap();
-        assert!(resume_point(&p, OutputFormat::Table).is_err());
+        assert!(EarlierLines::open(&c, OutputFormat::Table, "x").is_err());
+    }
+
+    #[test]
+    fn a_line_break_in_a_csv_value_stays_on_its_line() {
+        let mut r = sample()[0].clone();
+        r.error = Some("two\nlines".to_owned());
+        let mut out = Vec::new();
+        Renderer::new(OutputFormat::Csv, false).render(&[r], &mut out);
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
     }
 }
