@@ -22,7 +22,16 @@ pub struct LoadedConfig {
     pub source: Option<PathBuf>,
     /// Relative paths in the file are taken from here (the file's directory).
     pub base_dir: PathBuf,
+    /// Where a file was looked for when none was named and none found, for the error
+    /// that says so.
+    pub searched: Vec<PathBuf>,
+    /// Written by `cprlink sandbox` (its first line says so): its ports and secrets
+    /// hold only while that sandbox runs.
+    pub from_sandbox: bool,
 }
+
+/// How `cprlink sandbox` starts the config it writes (cprlink-sandbox `files.rs`).
+const SANDBOX_MARK: &str = "# Written by `cprlink sandbox`";
 
 impl LoadedConfig {
     /// A path from the config, resolved against the file's directory.
@@ -48,6 +57,50 @@ impl LoadedConfig {
         } else {
             Route::Administration
         }
+    }
+
+    /// The error of a run that needs a certificate when no config was found and the
+    /// built-in default `p12` names a file that is not there: what was searched, and
+    /// the two ways to get a config.
+    pub fn not_found(&self, p12: &Path) -> CliError {
+        let places: Vec<String> = self
+            .searched
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        CliError::usage(format!(
+            "no cprlink.toml found (looked for {}; neither --config nor $CPRLINK_CONFIG names one), and the built-in default certificate {} does not exist",
+            places.join(" and "),
+            p12.display()
+        ))
+        .with_hint(
+            "write the go-live config from the onboarding case with `cprlink onboard config` (where onboarding.toml is), or name one with --config FILE",
+        )
+        .with_hint(
+            "to try cprlink first: run `cprlink sandbox --dir ./sbx` in another terminal, then `cprlink --config ./sbx/cprlink.toml lookup --input ./sbx/persons.csv`",
+        )
+    }
+
+    /// With no config file found and no `p12` from the environment, the built-in
+    /// default certificate when it is not there: the defaults alone cannot work, and
+    /// [`LoadedConfig::not_found`] says why.
+    pub fn missing_default_certificate(&self) -> Option<PathBuf> {
+        let p12 = &self.config.certificate.p12;
+        if self.source.is_some() || *p12 != Config::default().certificate.p12 {
+            return None;
+        }
+        self.path(p12).filter(|p| !p.exists())
+    }
+
+    /// The hint for a service that refuses connections when this config is a
+    /// sandbox's: start that sandbox again.
+    pub fn sandbox_not_running(&self) -> Option<String> {
+        let source = self.source.as_ref().filter(|_| self.from_sandbox)?;
+        Some(format!(
+            "{} was written by `cprlink sandbox`, which is not running: start it again with `cprlink sandbox --dir {}` (it writes the new ports into the file), then run this again",
+            source.display(),
+            self.base_dir.display()
+        ))
     }
 
     /// Where the config was found, for messages.
@@ -76,6 +129,7 @@ pub fn load_with(
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     });
+    let mut searched = Vec::new();
     let source = match named {
         Some(path) => {
             if !path.is_file() {
@@ -94,6 +148,8 @@ pub fn load_with(
                 .map(PathBuf::from)
                 .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".config")))
                 .map(|d| d.join("cprlink").join("cprlink.toml"));
+            searched.push(local.clone());
+            searched.extend(xdg.clone());
             if local.is_file() {
                 Some(local)
             } else {
@@ -101,7 +157,7 @@ pub fn load_with(
             }
         }
     };
-    let (table, base_dir) = match &source {
+    let (table, base_dir, from_sandbox) = match &source {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 CliError::usage(format!("cannot read config {}: {e}", path.display()))
@@ -118,9 +174,9 @@ pub fn load_with(
                 .filter(|p| !p.as_os_str().is_empty())
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| PathBuf::from("."));
-            (table, dir)
+            (table, dir, text.starts_with(SANDBOX_MARK))
         }
-        None => (toml::Table::new(), cwd.to_path_buf()),
+        None => (toml::Table::new(), cwd.to_path_buf(), false),
     };
     let merged = apply_env(table, env)?;
     let where_ = source
@@ -133,10 +189,15 @@ pub fn load_with(
             CliError::usage(format!("bad config in {where_}: {}", e.message().trim()))
                 .with_hint("see docs/config.md for the keys")
         })?;
+    if source.is_some() {
+        searched.clear();
+    }
     Ok(LoadedConfig {
         config,
         source,
         base_dir,
+        searched,
+        from_sandbox,
     })
 }
 

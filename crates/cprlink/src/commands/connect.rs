@@ -98,6 +98,9 @@ pub(crate) fn identity(
         CliError::usage("no client certificate: [certificate] p12 is empty")
             .with_hint("set p12 in cprlink.toml")
     })?;
+    if let Some(missing) = cfg.missing_default_certificate() {
+        return Err(cfg.not_found(&missing));
+    }
     let password = p12_password(prompter, cfg, &p12)?;
     let loaded = cprlink_cert::load(&p12, password.as_ref().map(|p| p.expose_secret()))?;
     ClientIdentity::from_loaded(&loaded).for_route(cfg.route())

@@ -5,7 +5,7 @@
 //! prints one line per check with what to fix. Exit 1 when a check fails.
 
 use cprlink_lookup::Cpr;
-use cprlink_lookup::doctor::{self, CheckId, CheckStatus, DoctorInput};
+use cprlink_lookup::doctor::{self, CheckId, CheckStatus, DoctorInput, Finding};
 use serde::Serialize;
 
 use crate::args::DoctorArgs;
@@ -44,6 +44,13 @@ pub fn run(args: &DoctorArgs, ctx: &mut Context) -> Result<Code, CliError> {
     };
     let shown = match ctx.config() {
         Err(e) => config_failure(&e),
+        Ok(cfg)
+            if cfg.config.datafordeler.needs_certificate()
+                && cfg.missing_default_certificate().is_some() =>
+        {
+            let p12 = cfg.missing_default_certificate().unwrap_or_default();
+            config_failure(&cfg.not_found(&p12))
+        }
         Ok(cfg) => {
             let cfg = cfg.clone();
             let mut config = cfg.config.clone();
@@ -76,10 +83,13 @@ pub fn run(args: &DoctorArgs, ctx: &mut Context) -> Result<Code, CliError> {
                     .checks
                     .into_iter()
                     .map(|c| Row {
-                        fix: c
-                            .finding
-                            .as_ref()
-                            .and_then(|f| crate::exit::doctor_fix(f, route)),
+                        fix: match &c.finding {
+                            Some(Finding::TcpFailed) => cfg
+                                .sandbox_not_running()
+                                .or_else(|| crate::exit::doctor_fix(&Finding::TcpFailed, route)),
+                            Some(f) => crate::exit::doctor_fix(f, route),
+                            None => None,
+                        },
                         id: c.id,
                         status: c.status,
                         detail: c.detail,

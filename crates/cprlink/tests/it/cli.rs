@@ -86,6 +86,58 @@ fn man_pages_carry_the_examples() {
 }
 
 #[test]
+fn without_a_config_lookup_and_doctor_say_where_they_looked_and_how_to_get_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cprlink()
+        .current_dir(dir.path())
+        .args(["lookup", "0101011234"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "no cprlink.toml found",
+        "./cprlink.toml",
+        "/nonexistent-cprlink-test/cprlink/cprlink.toml",
+        "Hint: write the go-live config from the onboarding case with `cprlink onboard config`",
+        "`cprlink sandbox --dir ./sbx`",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in\n{err}");
+    }
+    let out = cprlink()
+        .current_dir(dir.path())
+        .arg("doctor")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    // Wrapped at the terminal's width: compared with single spaces.
+    let text = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("fail config") && text.contains("no cprlink.toml found"),
+        "{text}"
+    );
+    assert!(text.contains("cprlink onboard config"), "{text}");
+    // Not advice about a file that is not there.
+    assert!(!text.contains("cert verify"), "{text}");
+    // The environment alone is a config: then the certificate it names is used.
+    let out = cprlink()
+        .current_dir(dir.path())
+        .env("CPRLINK_CERTIFICATE_P12", "elsewhere.p12")
+        .args(["lookup", "0101011234"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("elsewhere.p12"), "{err}");
+}
+
+#[test]
 fn unknown_flag_is_a_usage_error() {
     cprlink()
         .args(["cert", "inspect", "--bogus"])

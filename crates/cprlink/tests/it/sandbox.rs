@@ -239,3 +239,44 @@ fn a_file_the_sandbox_did_not_make_is_left_alone_with_a_hint() {
         b"# mine\n"
     );
 }
+
+#[test]
+fn a_kept_sandbox_config_whose_sandbox_stopped_says_to_start_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("sbx");
+    let mut child = spawn(
+        &["sandbox", "--persons", "20", "--dir", dir.to_str().unwrap()],
+        Stdio::null(),
+    );
+    wait_for(&dir.join("sandbox.json"), &mut child);
+    assert!(interrupt_and_wait(&mut child).success());
+    let config = dir.join("cprlink.toml");
+    let out = cprlink()
+        .args(["--config", config.to_str().unwrap(), "lookup", "0101011234"])
+        .args(["--retries", "0"])
+        .assert()
+        .code(4)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("was written by `cprlink sandbox`, which is not running")
+            && err.contains(&format!("cprlink sandbox --dir {}", dir.display())),
+        "{err}"
+    );
+    assert!(!err.contains("firewall"), "{err}");
+    // doctor names the same fix at its failing check.
+    let out = cprlink()
+        .args(["--config", config.to_str().unwrap(), "doctor"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    // Wrapped at the terminal's width: compared with single spaces.
+    let text = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(text.contains("which is not running"), "{text}");
+    assert!(!text.contains("firewall"), "{text}");
+}

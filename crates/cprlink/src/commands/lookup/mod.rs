@@ -169,15 +169,25 @@ fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
         None => indicatif::ProgressBar::no_length(),
     };
     let template = if total.is_some() {
-        "{bar:30} {pos}/{len} rows  {per_sec}  ETA {eta}  {msg}"
+        "{bar:30} {pos}/{len} rows  {rate}  ETA {eta}  {msg}"
     } else {
-        "{spinner} {pos} rows  {per_sec}  {msg}"
+        "{spinner} {pos} rows  {rate}  {msg}"
     };
     if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
-        bar.set_style(style);
+        bar.set_style(style.with_key("rate", rate));
     }
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(5));
     bar
+}
+
+/// Rows per second as a person reads it: whole rows ("1,986/s", not indicatif's
+/// "1986.4075/s").
+fn rate(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
+    let _ = write!(
+        w,
+        "{}/s",
+        cprlink_cert::protection::group(state.per_sec().round() as u64)
+    );
 }
 
 /// The `--output` file, settled before anything is asked.
@@ -488,9 +498,19 @@ pub fn run(args: &LookupArgs, ctx: &mut Context) -> Result<Code, CliError> {
             let s = stopped.summary;
             let untouched = output.as_ref().is_some_and(Output::discard);
             let input_error = matches!(stopped.error, cprlink_lookup::Error::Input(_));
+            let refused = matches!(
+                stopped.error,
+                cprlink_lookup::Error::Unavailable {
+                    last: cprlink_lookup::error::Transient::Connect(_),
+                    ..
+                }
+            );
             let mut err = crate::exit::lookup(stopped.error, cfg.route());
             if err.code == Code::Success {
                 return Ok(Code::Success);
+            }
+            if let Some(hint) = cfg.sandbox_not_running().filter(|_| refused) {
+                err.hints = vec![hint];
             }
             let mismatch = taking_up && input_error;
             if mismatch {

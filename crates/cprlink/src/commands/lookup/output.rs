@@ -29,7 +29,10 @@ pub struct Renderer {
 /// Table column widths; the rows fit 100 columns.
 const W_CPR: usize = 11;
 const W_STATUS: usize = 9;
-const W_NAME: usize = 40;
+const W_NAME: usize = 32;
+/// The longest person status, `bopael_i_groenland_hoej_vejkode`, whole: the columns
+/// add up to 100.
+const W_PERSON_STATUS: usize = 31;
 const W_PROT: usize = 9;
 
 impl Renderer {
@@ -155,7 +158,7 @@ fn table_row(r: &Record, out: &mut Vec<u8>) {
         r.status.as_str(),
         fit(&name, W_NAME),
         protected,
-        fit(r.person_status.as_deref().unwrap_or(""), 22)
+        fit(r.person_status.as_deref().unwrap_or(""), W_PERSON_STATUS)
     );
     out.extend_from_slice(line.trim_end().as_bytes());
     out.push(b'\n');
@@ -472,6 +475,8 @@ mod tests {
         }
         assert!(text.contains("010101-1234"));
         assert!(text.contains("invalid CPR number"));
+        // Every person status whole (datafordeler.md 1.2).
+        assert!(text.contains("bopael_i_groenland_hoej_vejkode"), "{text}");
     }
 
     #[test]
