@@ -576,22 +576,24 @@ pub fn lookup_hint(e: &cprlink_lookup::Error, route: Route) -> Option<String> {
             path.display()
         ),
         E::AuditFormat { .. } => "nothing was written to it; run `cprlink audit verify` to see what is wrong with the trail, and keep it as it is for the record".to_owned(),
-        E::ClientSecret { .. }
-        | E::ClientSecretEmpty { .. }
-        | E::Identity { .. }
-        | E::IdentityEncoding { .. }
-        | E::Rejected { .. }
-        | E::Protocol { .. }
-        | E::Audit { .. }
-        | E::Io { .. }
-        | E::Input(_)
-        | E::Interrupted
+        E::ClientSecret { .. } => "`client_secret_file` in [datafordeler] names the file with the IT-system's shared secret on its first line (a relative path is taken from the config file's directory; keep it 0600)".to_owned(),
+        E::ClientSecretEmpty { .. } => "put the shared secret shown once in Datafordeler Administration on the file's first line; if it is lost, create a new one there and record it with `cprlink onboard renew --method shared-secret`".to_owned(),
+        E::Identity { .. } => "run `cprlink cert verify` on the .p12 for the full checklist: it must hold the private key with its certificate".to_owned(),
+        E::Rejected { .. } => "Datafordeler refused the request itself as wrong (not an authentication problem): check `rest_base_url`, `rest_path` or `graphql_url` against docs/config.md, and run `cprlink doctor`".to_owned(),
+        E::Protocol { .. } => "the answer is not what Datafordeler sends: check that the URLs in [datafordeler] point at Datafordeler (`cprlink doctor` checks the chain step by step)".to_owned(),
+        E::Audit { .. } => "`audit_log` in [lookup] must name a file in a directory that exists and that this user may write to".to_owned(),
+        E::Io { .. } => "check the file named and that its directory exists and is writable".to_owned(),
+        E::Input(_) => "fix the line named in the input (one CPR number per line, or CSV with a `cpr` column) and run again; lines already written stay".to_owned(),
+        E::Listen { .. } => "another process may hold the port, or the address is not this machine's: choose another with --listen".to_owned(),
+        // Bugs: `CliError::internal` gives their hint (report it). An interrupted run
+        // says only that.
+        E::IdentityEncoding { .. }
         | E::HttpClient { .. }
         | E::BuildRequest { .. }
         | E::TlsSetup { .. }
         | E::TaskFailed { .. }
         | E::TaskLost { .. }
-        | E::Listen { .. } => return None,
+        | E::Interrupted => return None,
     })
 }
 
