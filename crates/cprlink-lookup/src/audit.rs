@@ -30,6 +30,11 @@
 //!
 //! Removing whole entries from the end leaves a valid chain; `verify` reports the last
 //! entry's `seq` and `mac` (the head) so it can be compared with one recorded before.
+//!
+//! Writers and `prune` hold the lock (`flock`) of the file the trail's name points to
+//! *now*: `prune` rewrites the trail to a temporary file and renames it into place
+//! under the lock, so whoever waited on the old file takes the lock again on the new
+//! one before appending (otherwise an entry could land in a file no name points to).
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -272,6 +277,8 @@ struct Line {
     prev: Option<String>,
     mac: Option<String>,
     event: Option<String>,
+    before: Option<String>,
+    dropped: Option<u64>,
 }
 
 impl Line {
@@ -313,7 +320,6 @@ fn now() -> String {
 /// The open file and where its chain ends.
 struct Writer {
     file: File,
-    ino: u64,
     /// The length we last saw; another writer changed the file when it differs.
     known_len: u64,
     seq: u64,
@@ -434,6 +440,33 @@ fn open_for_append(path: &Path) -> std::io::Result<File> {
     Ok(file)
 }
 
+/// Takes the trail's lock on the file `path` names now, reopening `file` when it no
+/// longer is that file. `audit prune` replaces the trail by a rename under the lock,
+/// so a writer that waited on the old file would otherwise append to a file no name
+/// points to, and its entry would be lost. Returns whether `file` was reopened.
+fn lock_current(path: &Path, file: &mut File) -> std::io::Result<bool> {
+    let mut reopened = false;
+    loop {
+        file.lock()?;
+        let held = file.metadata()?;
+        match std::fs::metadata(path) {
+            Ok(named) if named.dev() == held.dev() && named.ino() == held.ino() => {
+                return Ok(reopened);
+            }
+            // Replaced (or removed: then a new trail starts there).
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                let _ = file.unlock();
+                return Err(e);
+            }
+        }
+        let _ = file.unlock();
+        *file = open_for_append(path)?;
+        reopened = true;
+    }
+}
+
 impl AuditLog {
     /// Opens (or creates) the trail at `path` with the key at `key_path` (created on
     /// first use). `purpose` is recorded on every entry.
@@ -445,7 +478,7 @@ impl AuditLog {
             source,
         };
         let mut file = open_for_append(path).map_err(io)?;
-        file.lock().map_err(io)?;
+        lock_current(path, &mut file).map_err(io)?;
         let checked = read_tail(path, &mut file);
         let meta = file.metadata().map_err(io);
         let _ = file.unlock();
@@ -456,7 +489,6 @@ impl AuditLog {
             key,
             writer: Mutex::new(Writer {
                 file,
-                ino: meta.ino(),
                 known_len: meta.len(),
                 seq: tail.seq,
                 prev: tail.prev,
@@ -489,7 +521,10 @@ impl AuditLog {
             .writer
             .lock()
             .map_err(|_| io(std::io::Error::other("the trail's lock is poisoned")))?;
-        w.file.lock().map_err(io)?;
+        if lock_current(&self.path, &mut w.file).map_err(io)? {
+            // A new file (pruned, or removed): take up its end.
+            w.known_len = u64::MAX;
+        }
         let result = self.append_locked(&mut w, entries, api);
         let _ = w.file.unlock();
         result
@@ -505,16 +540,6 @@ impl AuditLog {
             path: self.path.clone(),
             source,
         };
-        // `audit prune` replaces the file: follow the name to the new one.
-        let current = std::fs::metadata(&self.path).map_err(io)?;
-        if current.ino() != w.ino {
-            let file = open_for_append(&self.path).map_err(io)?;
-            file.lock().map_err(io)?;
-            let _ = w.file.unlock();
-            w.file = file;
-            w.ino = current.ino();
-            w.known_len = u64::MAX;
-        }
         let len = w.file.metadata().map_err(io)?.len();
         let mut buf = Vec::with_capacity(entries.len() * 320);
         if len != w.known_len {
@@ -658,14 +683,30 @@ pub enum ProblemKind {
     Changed,
     /// Entries are missing before it.
     Removed,
-    /// It comes after an entry it should precede.
+    /// It stands before or after entries it should follow or precede.
     Reordered,
+    /// A second copy of an entry that stands earlier.
+    Duplicated,
     /// The trail does not start at its first entry and no prune marker says why.
     StartRemoved,
     /// The last line is cut short.
     Truncated,
     /// Not an audit entry at all (garbage, another format).
     NotAnEntry,
+}
+
+impl ProblemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemKind::Changed => "changed",
+            ProblemKind::Removed => "removed",
+            ProblemKind::Reordered => "reordered",
+            ProblemKind::Duplicated => "duplicated",
+            ProblemKind::StartRemoved => "start_removed",
+            ProblemKind::Truncated => "truncated",
+            ProblemKind::NotAnEntry => "not_an_entry",
+        }
+    }
 }
 
 /// One finding of `audit verify`.
@@ -692,6 +733,8 @@ pub struct Verified {
     /// Entries read (prune markers not counted).
     pub entries: u64,
     pub problems: Vec<Problem>,
+    /// The `seq` of the first entry kept (1 unless pruned).
+    pub first_seq: Option<u64>,
     /// The last entry's `seq` and `mac`: record them to notice entries removed from
     /// the end later.
     pub last_seq: Option<u64>,
@@ -706,48 +749,86 @@ impl Verified {
     }
 }
 
-/// Checks every entry of the trail at `path` against its MAC and the one before.
+/// A line read as an entry of this format, with what `verify` needs of it.
+fn parse_entry(text: &str) -> Option<Line> {
+    serde_json::from_str::<Line>(text)
+        .ok()
+        .filter(|e| e.v == Some(FORMAT) && e.seq.is_some() && e.mac.is_some())
+}
+
+fn entries_word(n: u64) -> &'static str {
+    if n == 1 { "entry" } else { "entries" }
+}
+
+/// `a` or `a..b`, for a run of sequence numbers.
+fn span(from: u64, to: u64) -> String {
+    if from == to {
+        format!("{from}")
+    } else {
+        format!("{from}..{to}")
+    }
+}
+
+/// Checks every entry of the trail at `path` against its MAC and the one before, and
+/// says by line what is wrong.
+///
+/// The chain is followed from the highest entry seen so far: an entry that takes up
+/// from it is fine; one that jumps ahead is `removed` (the entries in between are
+/// nowhere) or `reordered` (they stand later in the file); one that goes back is
+/// `reordered` or `duplicated`. So a swap of two lines reports those two lines, and
+/// a removed line the line after the gap.
 pub fn verify(path: &Path, key: &AuditKey) -> Result<Verified, Error> {
-    let mut v = Verified {
-        entries: 0,
-        problems: Vec::new(),
-        last_seq: None,
-        head: None,
-        cut: None,
-    };
-    let (mut expect_seq, mut expect_prev) = (1u64, GENESIS.to_owned());
+    // First pass: the line each entry first stands on, to tell a gap from a reorder.
+    let mut at: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    for line in lines(path)? {
+        let (n, text, _) = line?;
+        if let Some(e) = parse_entry(&text).filter(|e| !e.is_marker()) {
+            at.entry(e.seq.unwrap_or(0)).or_insert(n);
+        }
+    }
+    let mut problems = Vec::new();
     let mut problem = |line: u64, kind: ProblemKind, detail: String| {
-        v.problems.push(Problem { line, kind, detail });
+        problems.push(Problem { line, kind, detail });
     };
+    // The highest entry so far: what the next one must take up.
+    let (mut top_seq, mut top_mac) = (0u64, GENESIS.to_owned());
     let mut cut = None;
     let mut entries = 0u64;
+    let mut first_seq = None;
     let mut head = None;
     for line in lines(path)? {
         let (n, text, whole) = line?;
         if !whole {
-            problem(
-                n,
-                ProblemKind::Truncated,
-                "the last line is cut short (a write that did not finish, or the file was cut)"
-                    .to_owned(),
-            );
+            if text.starts_with("{\"v\":") {
+                problem(
+                    n,
+                    ProblemKind::Truncated,
+                    "the last line is cut short (a write that did not finish, or the file was cut)"
+                        .to_owned(),
+                );
+            } else {
+                problem(
+                    n,
+                    ProblemKind::NotAnEntry,
+                    "not an audit entry: something was appended to the trail".to_owned(),
+                );
+            }
             break;
         }
-        let entry = match serde_json::from_str::<Line>(&text) {
-            Ok(e) if e.v == Some(FORMAT) && e.seq.is_some() && e.mac.is_some() => e,
-            Ok(e) if e.v.is_none() && e.cpr_hash.is_some() => {
+        let Some(entry) = parse_entry(&text) else {
+            if serde_json::from_str::<Line>(&text)
+                .is_ok_and(|e| e.v.is_none() && e.cpr_hash.is_some())
+            {
                 return Err(Error::AuditOldFormat {
                     path: path.to_path_buf(),
                 });
             }
-            _ => {
-                problem(
-                    n,
-                    ProblemKind::NotAnEntry,
-                    "not an audit entry of this trail".to_owned(),
-                );
-                continue;
-            }
+            problem(
+                n,
+                ProblemKind::NotAnEntry,
+                "not an audit entry of this trail (garbage, or a line of another file)".to_owned(),
+            );
+            continue;
         };
         if key.verify_line(&text) != Some(true) {
             problem(
@@ -757,9 +838,9 @@ pub fn verify(path: &Path, key: &AuditKey) -> Result<Verified, Error> {
             );
         }
         let seq = entry.seq.unwrap_or(0);
-        let prev = entry.prev.clone().unwrap_or_default();
+        let mac = entry.mac.clone().unwrap_or_default();
         if entry.is_marker() {
-            if n != 1 {
+            if n != 1 || entries > 0 {
                 problem(
                     n,
                     ProblemKind::NotAnEntry,
@@ -769,70 +850,92 @@ pub fn verify(path: &Path, key: &AuditKey) -> Result<Verified, Error> {
             }
             cut = Some(Cut {
                 time: entry.time.clone().unwrap_or_default(),
-                before: serde_json::from_str::<serde_json::Value>(&text)
-                    .ok()
-                    .and_then(|j| j.get("before").and_then(|b| b.as_str()).map(str::to_owned))
-                    .unwrap_or_default(),
-                dropped: serde_json::from_str::<serde_json::Value>(&text)
-                    .ok()
-                    .and_then(|j| j.get("dropped").and_then(serde_json::Value::as_u64))
-                    .unwrap_or(0),
+                before: entry.before.clone().unwrap_or_default(),
+                dropped: entry.dropped.unwrap_or(0),
                 after_seq: seq,
             });
-            expect_seq = seq + 1;
-            expect_prev = prev;
+            top_seq = seq;
+            top_mac = entry.prev.clone().unwrap_or_default();
             continue;
         }
         entries += 1;
-        if seq != expect_seq || prev != expect_prev {
-            let (kind, detail) = if n == 1 {
-                (
+        if let Some(&first) = at.get(&seq)
+            && first < n
+        {
+            problem(
+                n,
+                ProblemKind::Duplicated,
+                format!("entry {seq} again: a copy of line {first}"),
+            );
+            continue;
+        }
+        if seq <= top_seq {
+            problem(
+                n,
+                ProblemKind::Reordered,
+                format!("entry {seq} comes after entry {top_seq}: the entries are out of order"),
+            );
+            continue;
+        }
+        if seq > top_seq + 1 {
+            let (from, to) = (top_seq + 1, seq - 1);
+            let later = (from..=to)
+                .filter(|s| at.get(s).is_some_and(|&l| l > n))
+                .count() as u64;
+            let gone = to - from + 1 - later;
+            if entries == 1 && cut.is_none() && gone > 0 {
+                problem(
+                    n,
                     ProblemKind::StartRemoved,
                     format!(
-                        "the trail starts at entry {seq}, not at entry 1, and no prune marker says why: entries were removed from its start"
+                        "the trail starts at entry {seq}, not at entry 1, and no prune marker says why: {gone} {} removed from its start",
+                        entries_word(gone)
                     ),
-                )
-            } else if seq > expect_seq {
-                (
-                    ProblemKind::Removed,
-                    format!(
-                        "entry {seq} stands where entry {expect_seq} belongs: {} entr{} removed before it, or the entries reordered",
-                        seq - expect_seq,
-                        if seq - expect_seq == 1 {
-                            "y was"
-                        } else {
-                            "ies were"
-                        }
-                    ),
-                )
-            } else if seq < expect_seq {
-                (
+                );
+            } else if gone == 0 {
+                problem(
+                    n,
                     ProblemKind::Reordered,
                     format!(
-                        "entry {seq} comes after entry {}: the entries are out of order (or one was copied)",
-                        expect_seq - 1
+                        "entry {seq} stands before {} {}, which come{} later: the entries are out of order",
+                        entries_word(later),
+                        span(from, to),
+                        if later == 1 { "s" } else { "" }
                     ),
-                )
+                );
             } else {
-                (
-                    ProblemKind::Changed,
-                    "it does not follow from the line before: that line was changed, or this one put in its place"
-                        .to_owned(),
-                )
-            };
-            problem(n, kind, detail);
+                problem(
+                    n,
+                    ProblemKind::Removed,
+                    format!(
+                        "{gone} {} {} missing before entry {seq} (expected entry {from} here): removed from the trail",
+                        entries_word(gone),
+                        if gone == 1 { "is" } else { "are" }
+                    ),
+                );
+            }
+        } else if entry.prev.as_deref() != Some(top_mac.as_str()) {
+            problem(
+                n,
+                ProblemKind::Changed,
+                format!(
+                    "it does not follow from entry {top_seq}: one of the two was changed, or this one put in its place"
+                ),
+            );
         }
-        expect_seq = seq + 1;
-        expect_prev = entry.mac.clone().unwrap_or_default();
-        head = Some((seq, expect_prev.clone()));
+        first_seq.get_or_insert(seq);
+        top_seq = seq;
+        top_mac = mac.clone();
+        head = Some((seq, mac));
     }
-    v.entries = entries;
-    v.cut = cut;
-    if let Some((seq, mac)) = head {
-        v.last_seq = Some(seq);
-        v.head = Some(mac);
-    }
-    Ok(v)
+    Ok(Verified {
+        entries,
+        problems,
+        first_seq,
+        last_seq: head.as_ref().map(|h| h.0),
+        head: head.map(|h| h.1),
+        cut,
+    })
 }
 
 /// What `audit prune` did.
@@ -851,12 +954,8 @@ pub fn prune(path: &Path, key: &AuditKey, before: DateTime<Utc>) -> Result<Prune
         path: path.to_path_buf(),
         source,
     };
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(io)?;
-    file.lock().map_err(io)?;
+    let mut file = File::open(path).map_err(io)?;
+    lock_current(path, &mut file).map_err(io)?;
     let result = prune_locked(path, key, before);
     let _ = file.unlock();
     result
@@ -919,7 +1018,7 @@ fn prune_locked(path: &Path, key: &AuditKey, before: DateTime<Utc>) -> Result<Pr
         });
     };
     let time = now();
-    let before_text = before.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let before_text = before.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
     let unsealed = serde_json::to_vec(&NewMarker {
         v: FORMAT,
         seq,

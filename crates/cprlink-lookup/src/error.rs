@@ -292,7 +292,7 @@ pub enum Error {
     #[error("unexpected answer from {host}: {reason}")]
     Protocol { host: String, reason: String },
 
-    #[error("cannot write the audit trail {}: {source}", path.display())]
+    #[error("cannot read or write the audit trail {}: {source}", path.display())]
     Audit {
         path: PathBuf,
         #[source]
