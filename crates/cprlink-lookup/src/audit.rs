@@ -632,15 +632,26 @@ fn lines(path: &Path) -> Result<impl Iterator<Item = Result<(u64, String, bool),
     }))
 }
 
-/// Every entry for `cpr` at or after `since`, in the trail's order.
+/// What `audit find` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Findings {
+    /// The entries for the number, in the trail's order.
+    pub lookups: Vec<Found>,
+    /// The trail was pruned: lookups from before the cut are no longer in it.
+    pub pruned: Option<Cut>,
+}
+
+/// Every entry for `cpr` at or after `since`, in the trail's order, matched by the
+/// keyed hash (so numbers with the same masked prefix are told apart).
 pub fn find(
     path: &Path,
     key: &AuditKey,
     cpr: &Cpr,
     since: Option<DateTime<Utc>>,
-) -> Result<Vec<Found>, Error> {
+) -> Result<Findings, Error> {
     let want = key.cpr_hash(cpr);
     let mut out = Vec::new();
+    let mut pruned = None;
     for line in lines(path)? {
         let (n, text, _) = line?;
         let Ok(entry) = serde_json::from_str::<Line>(&text) else {
@@ -649,6 +660,14 @@ pub fn find(
         if entry.v.is_none() && entry.cpr_hash.is_some() {
             return Err(Error::AuditOldFormat {
                 path: path.to_path_buf(),
+            });
+        }
+        if entry.is_marker() && n == 1 {
+            pruned = Some(Cut {
+                time: entry.time.clone().unwrap_or_default(),
+                before: entry.before.clone().unwrap_or_default(),
+                dropped: entry.dropped.unwrap_or(0),
+                after_seq: entry.seq.unwrap_or(0),
             });
         }
         if entry.is_marker() || entry.cpr_hash.as_deref() != Some(want.as_str()) {
@@ -672,7 +691,10 @@ pub fn find(
             intact: key.verify_line(&text) == Some(true),
         });
     }
-    Ok(out)
+    Ok(Findings {
+        lookups: out,
+        pruned,
+    })
 }
 
 /// What is wrong with a line of a trail.
@@ -834,7 +856,7 @@ pub fn verify(path: &Path, key: &AuditKey) -> Result<Verified, Error> {
             problem(
                 n,
                 ProblemKind::Changed,
-                "changed: its content does not match its MAC".to_owned(),
+                "its content does not match its MAC: it was edited after it was written".to_owned(),
             );
         }
         let seq = entry.seq.unwrap_or(0);
@@ -888,8 +910,9 @@ pub fn verify(path: &Path, key: &AuditKey) -> Result<Verified, Error> {
                     n,
                     ProblemKind::StartRemoved,
                     format!(
-                        "the trail starts at entry {seq}, not at entry 1, and no prune marker says why: {gone} {} removed from its start",
-                        entries_word(gone)
+                        "the trail starts at entry {seq}, not at entry 1, and no prune marker says why: {gone} {} {} removed from its start",
+                        entries_word(gone),
+                        if gone == 1 { "was" } else { "were" }
                     ),
                 );
             } else if gone == 0 {
@@ -1090,7 +1113,7 @@ mod tests {
         }
         let k = AuditKey::open(&key, false).unwrap();
         assert!(verify(&log, &k).unwrap().ok());
-        assert_eq!(find(&log, &k, &cpr, None).unwrap().len(), 3);
+        assert_eq!(find(&log, &k, &cpr, None).unwrap().lookups.len(), 3);
         // Another key gives other hashes.
         let other = tempfile::tempdir().unwrap();
         let k2 = AuditKey::open(&other.path().join("k"), true).unwrap();

@@ -97,7 +97,7 @@ fn find_finds_exactly_the_lookups_of_one_person_among_thousands() {
     }
     assert!(want_lines.len() >= 7, "{want_lines:?}");
     let key = t.key();
-    let found = audit::find(&t.log, &key, &target, None).unwrap();
+    let found = audit::find(&t.log, &key, &target, None).unwrap().lookups;
     let lines: Vec<u64> = found.iter().map(|f| f.line).collect();
     assert_eq!(lines, want_lines);
     for f in &found {
@@ -109,21 +109,30 @@ fn find_finds_exactly_the_lookups_of_one_person_among_thousands() {
         assert!(!f.operator.is_empty());
     }
     // One of the others, found once; a number never looked up, not at all.
-    let one = audit::find(&t.log, &key, &others[4321], None).unwrap();
+    let one = audit::find(&t.log, &key, &others[4321], None)
+        .unwrap()
+        .lookups;
     assert_eq!(one.len(), 1);
     let never = Cpr::parse("0101990001").unwrap();
-    assert!(audit::find(&t.log, &key, &never, None).unwrap().is_empty());
+    assert!(
+        audit::find(&t.log, &key, &never, None)
+            .unwrap()
+            .lookups
+            .is_empty()
+    );
     // --since: none after now; all since a minute ago.
     let later = Utc::now() + chrono::Duration::seconds(1);
     assert!(
         audit::find(&t.log, &key, &target, Some(later))
             .unwrap()
+            .lookups
             .is_empty()
     );
     let earlier = Utc::now() - chrono::Duration::minutes(1);
     assert_eq!(
         audit::find(&t.log, &key, &target, Some(earlier))
             .unwrap()
+            .lookups
             .len(),
         want_lines.len()
     );
@@ -276,15 +285,11 @@ fn prune_drops_the_older_entries_and_the_rest_still_verifies() {
     assert_eq!(v.head, head, "the head is kept");
     let c = v.cut.clone().unwrap();
     assert_eq!((c.dropped, c.after_seq), (10, 10));
-    assert!(
-        audit::find(&t.log, &key, &nth_cpr(3), None)
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        audit::find(&t.log, &key, &nth_cpr(13), None).unwrap().len(),
-        1
-    );
+    let gone = audit::find(&t.log, &key, &nth_cpr(3), None).unwrap();
+    assert!(gone.lookups.is_empty());
+    assert_eq!(gone.pruned.map(|c| c.dropped), Some(10));
+    let kept = audit::find(&t.log, &key, &nth_cpr(13), None).unwrap();
+    assert_eq!(kept.lookups.len(), 1);
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&t.log).unwrap().permissions().mode() & 0o777,
