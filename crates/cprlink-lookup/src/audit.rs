@@ -603,33 +603,75 @@ pub struct Found {
     pub intact: bool,
 }
 
-/// The lines of a trail, numbered from 1, each without its line ending; a last line
-/// without one is marked.
-fn lines(path: &Path) -> Result<impl Iterator<Item = Result<(u64, String, bool), Error>>, Error> {
-    let file = File::open(path).map_err(|source| Error::Audit {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut reader = BufReader::with_capacity(256 * 1024, file);
-    let path = path.to_path_buf();
-    let mut n = 0u64;
-    Ok(std::iter::from_fn(move || {
-        let mut buf = Vec::new();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) => None,
-            Ok(_) => {
-                n += 1;
-                let whole = buf.last() == Some(&b'\n');
-                let text = String::from_utf8_lossy(&buf);
-                let text = text.trim_end_matches(['\r', '\n']).to_owned();
-                Some(Ok((n, text, whole)))
+/// The trail as it stood between two writes: the open file and its length then.
+/// Writers append whole lines under the lock, so the length taken under it ends on
+/// a line end; the open file stays that trail even if `prune` replaces it meanwhile.
+/// Readers take the lock only for that moment, so they never hold up the writers.
+struct Snapshot {
+    file: File,
+    len: u64,
+}
+
+impl Snapshot {
+    fn take(path: &Path) -> Result<Snapshot, Error> {
+        let io = |source: std::io::Error| Error::Audit {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(io)?;
+        file.lock_shared().map_err(io)?;
+        let len = file.metadata().map_err(io);
+        let _ = file.unlock();
+        Ok(Snapshot {
+            file,
+            len: len?.len(),
+        })
+    }
+
+    /// The file whose lock the caller already holds.
+    fn locked(path: &Path, file: &File) -> Result<Snapshot, Error> {
+        let io = |source: std::io::Error| Error::Audit {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = file.try_clone().map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        Ok(Snapshot { file, len })
+    }
+
+    /// The lines, numbered from 1, each without its line ending; a last line without
+    /// one is marked.
+    fn lines(
+        &self,
+        path: &Path,
+    ) -> Result<impl Iterator<Item = Result<(u64, String, bool), Error>> + use<>, Error> {
+        let io = |source: std::io::Error| Error::Audit {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = self.file.try_clone().map_err(io)?;
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        let mut reader = BufReader::with_capacity(256 * 1024, file.take(self.len));
+        let path = path.to_path_buf();
+        let mut n = 0u64;
+        Ok(std::iter::from_fn(move || {
+            let mut buf = Vec::new();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) => None,
+                Ok(_) => {
+                    n += 1;
+                    let whole = buf.last() == Some(&b'\n');
+                    let text = String::from_utf8_lossy(&buf);
+                    let text = text.trim_end_matches(['\r', '\n']).to_owned();
+                    Some(Ok((n, text, whole)))
+                }
+                Err(source) => Some(Err(Error::Audit {
+                    path: path.clone(),
+                    source,
+                })),
             }
-            Err(source) => Some(Err(Error::Audit {
-                path: path.clone(),
-                source,
-            })),
-        }
-    }))
+        }))
+    }
 }
 
 /// What `audit find` found.
@@ -652,7 +694,7 @@ pub fn find(
     let want = key.cpr_hash(cpr);
     let mut out = Vec::new();
     let mut pruned = None;
-    for line in lines(path)? {
+    for line in Snapshot::take(path)?.lines(path)? {
         let (n, text, _) = line?;
         let Ok(entry) = serde_json::from_str::<Line>(&text) else {
             continue;
@@ -800,9 +842,13 @@ fn span(from: u64, to: u64) -> String {
 /// `reordered` or `duplicated`. So a swap of two lines reports those two lines, and
 /// a removed line the line after the gap.
 pub fn verify(path: &Path, key: &AuditKey) -> Result<Verified, Error> {
+    verify_snapshot(path, &Snapshot::take(path)?, key)
+}
+
+fn verify_snapshot(path: &Path, snap: &Snapshot, key: &AuditKey) -> Result<Verified, Error> {
     // First pass: the line each entry first stands on, to tell a gap from a reorder.
     let mut at: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
-    for line in lines(path)? {
+    for line in snap.lines(path)? {
         let (n, text, _) = line?;
         if let Some(e) = parse_entry(&text).filter(|e| !e.is_marker()) {
             at.entry(e.seq.unwrap_or(0)).or_insert(n);
@@ -818,7 +864,7 @@ pub fn verify(path: &Path, key: &AuditKey) -> Result<Verified, Error> {
     let mut entries = 0u64;
     let mut first_seq = None;
     let mut head = None;
-    for line in lines(path)? {
+    for line in snap.lines(path)? {
         let (n, text, whole) = line?;
         if !whole {
             if text.starts_with("{\"v\":") {
@@ -979,17 +1025,24 @@ pub fn prune(path: &Path, key: &AuditKey, before: DateTime<Utc>) -> Result<Prune
     };
     let mut file = File::open(path).map_err(io)?;
     lock_current(path, &mut file).map_err(io)?;
-    let result = prune_locked(path, key, before);
+    let result = prune_locked(path, &file, key, before);
     let _ = file.unlock();
     result
 }
 
-fn prune_locked(path: &Path, key: &AuditKey, before: DateTime<Utc>) -> Result<Pruned, Error> {
+fn prune_locked(
+    path: &Path,
+    file: &File,
+    key: &AuditKey,
+    before: DateTime<Utc>,
+) -> Result<Pruned, Error> {
     let io = |source: std::io::Error| Error::Audit {
         path: path.to_path_buf(),
         source,
     };
-    let checked = verify(path, key)?;
+    // (Not `verify`: its shared lock would wait for the one held here.)
+    let snap = Snapshot::locked(path, file)?;
+    let checked = verify_snapshot(path, &snap, key)?;
     if let Some(p) = checked.problems.first() {
         return Err(Error::AuditFormat {
             path: path.to_path_buf(),
@@ -1004,7 +1057,7 @@ fn prune_locked(path: &Path, key: &AuditKey, before: DateTime<Utc>) -> Result<Pr
     let mut last: Option<(u64, String)> = None;
     let mut kept: Vec<String> = Vec::new();
     let mut earlier_drops = 0u64;
-    for line in lines(path)? {
+    for line in snap.lines(path)? {
         let (_, text, _) = line?;
         let entry: Line = serde_json::from_str(&text).unwrap_or_default();
         if !kept.is_empty() {

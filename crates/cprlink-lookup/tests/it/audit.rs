@@ -341,8 +341,8 @@ fn prune_drops_the_older_entries_and_the_rest_still_verifies() {
 
 /// Runs `writers` threads (each with its own open trail, as separate processes would)
 /// that append until another thread, pruning everything older than now again and
-/// again, has cut the trail at least `cuts` times. Returns the trail and how many
-/// entries were written.
+/// again, has cut the trail at least `cuts` times, while a third verifies it again and
+/// again. Returns the trail and how many entries were written.
 fn prune_while_writing(writers: u32, cuts: u64) -> (Trail, u64) {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let t = trail();
@@ -364,6 +364,17 @@ fn prune_while_writing(writers: u32, cuts: u64) -> (Trail, u64) {
                 }
             });
         }
+        // A reader alongside: it sees the trail between two writes, whole, every time.
+        let checks = s.spawn(|| {
+            let key = t.key();
+            let mut checks = 0u32;
+            while !done.load(Ordering::SeqCst) {
+                let v = audit::verify(&t.log, &key).unwrap();
+                assert!(v.ok(), "verify while writing: {:?}", v.problems);
+                checks += 1;
+            }
+            checks
+        });
         let key = t.key();
         let mut made = 0;
         while made < cuts {
@@ -372,6 +383,7 @@ fn prune_while_writing(writers: u32, cuts: u64) -> (Trail, u64) {
             }
         }
         done.store(true, Ordering::SeqCst);
+        assert!(checks.join().unwrap() > 0);
     });
     let n = written.load(Ordering::SeqCst);
     (t, n)
