@@ -417,7 +417,9 @@ fn audit_verify_reports_each_kind_of_tampering_by_line_and_exits_1() {
     truncated.push(last[..100].to_owned());
     let mut garbage = good.clone();
     garbage.push("not an entry".to_owned());
-    let cases: [(&str, Vec<String>, &str, Vec<(u64, &str)>); 5] = [
+    /// (name, lines, the file's end, the problems expected: line and kind).
+    type Case<'a> = (&'a str, Vec<String>, &'a str, Vec<(u64, &'a str)>);
+    let cases: [Case<'_>; 5] = [
         ("changed", changed, "\n", vec![(4, "changed")]),
         ("removed", removed, "\n", vec![(6, "removed")]),
         (
