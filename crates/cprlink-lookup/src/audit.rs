@@ -753,7 +753,7 @@ pub enum ProblemKind {
     Duplicated,
     /// The trail does not start at its first entry and no prune marker says why.
     StartRemoved,
-    /// The last line is cut short.
+    /// An entry cut short: the end of the file, or a write that did not finish.
     Truncated,
     /// Not an audit entry at all (garbage, another format).
     NotAnEntry,
@@ -891,11 +891,22 @@ fn verify_snapshot(path: &Path, snap: &Snapshot, key: &AuditKey) -> Result<Verif
                     path: path.to_path_buf(),
                 });
             }
-            problem(
-                n,
-                ProblemKind::NotAnEntry,
-                "not an audit entry of this trail (garbage, or a line of another file)".to_owned(),
-            );
+            if text.starts_with("{\"v\":") {
+                // A writer stopped halfway (a crash); the next one began a line of its own.
+                problem(
+                    n,
+                    ProblemKind::Truncated,
+                    "an entry cut short (a write that did not finish, e.g. a crash): what it recorded is lost"
+                        .to_owned(),
+                );
+            } else {
+                problem(
+                    n,
+                    ProblemKind::NotAnEntry,
+                    "not an audit entry of this trail (garbage, or a line of another file)"
+                        .to_owned(),
+                );
+            }
             continue;
         };
         if key.verify_line(&text) != Some(true) {
@@ -1229,7 +1240,7 @@ mod tests {
         assert_eq!(v.problems.len(), 1, "{:?}", v.problems);
         assert_eq!(
             (v.problems[0].line, v.problems[0].kind),
-            (21, ProblemKind::NotAnEntry)
+            (21, ProblemKind::Truncated)
         );
         assert_eq!(v.last_seq, Some(21));
     }

@@ -214,6 +214,13 @@ fn verify_reports_each_kind_of_tampering_by_line() {
         verify_text(&t, "cut", &cut, ""),
         [(12, ProblemKind::Truncated)]
     );
+    // An entry in the middle cut short: that line, and the entry it held is missing.
+    let mut halved = good.clone();
+    halved[5].truncate(90);
+    assert_eq!(
+        verify_text(&t, "halved", &halved, "\n"),
+        [(6, ProblemKind::Truncated), (7, ProblemKind::Removed)]
+    );
     // Appended garbage, with or without a line end; a forged entry.
     let mut garbage = good.clone();
     garbage.push("rm -rf / # oops".to_owned());
