@@ -30,6 +30,11 @@
 //!
 //! Removing whole entries from the end leaves a valid chain; `verify` reports the last
 //! entry's `seq` and `mac` (the head) so it can be compared with one recorded before.
+//!
+//! Writers and `prune` hold the lock (`flock`) of the file the trail's name points to
+//! *now*: `prune` rewrites the trail to a temporary file and renames it into place
+//! under the lock, so whoever waited on the old file takes the lock again on the new
+//! one before appending (otherwise an entry could land in a file no name points to).
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -272,6 +277,8 @@ struct Line {
     prev: Option<String>,
     mac: Option<String>,
     event: Option<String>,
+    before: Option<String>,
+    dropped: Option<u64>,
 }
 
 impl Line {
@@ -313,7 +320,6 @@ fn now() -> String {
 /// The open file and where its chain ends.
 struct Writer {
     file: File,
-    ino: u64,
     /// The length we last saw; another writer changed the file when it differs.
     known_len: u64,
     seq: u64,
@@ -434,6 +440,33 @@ fn open_for_append(path: &Path) -> std::io::Result<File> {
     Ok(file)
 }
 
+/// Takes the trail's lock on the file `path` names now, reopening `file` when it no
+/// longer is that file. `audit prune` replaces the trail by a rename under the lock,
+/// so a writer that waited on the old file would otherwise append to a file no name
+/// points to, and its entry would be lost. Returns whether `file` was reopened.
+fn lock_current(path: &Path, file: &mut File) -> std::io::Result<bool> {
+    let mut reopened = false;
+    loop {
+        file.lock()?;
+        let held = file.metadata()?;
+        match std::fs::metadata(path) {
+            Ok(named) if named.dev() == held.dev() && named.ino() == held.ino() => {
+                return Ok(reopened);
+            }
+            // Replaced (or removed: then a new trail starts there).
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                let _ = file.unlock();
+                return Err(e);
+            }
+        }
+        let _ = file.unlock();
+        *file = open_for_append(path)?;
+        reopened = true;
+    }
+}
+
 impl AuditLog {
     /// Opens (or creates) the trail at `path` with the key at `key_path` (created on
     /// first use). `purpose` is recorded on every entry.
@@ -445,7 +478,7 @@ impl AuditLog {
             source,
         };
         let mut file = open_for_append(path).map_err(io)?;
-        file.lock().map_err(io)?;
+        lock_current(path, &mut file).map_err(io)?;
         let checked = read_tail(path, &mut file);
         let meta = file.metadata().map_err(io);
         let _ = file.unlock();
@@ -456,7 +489,6 @@ impl AuditLog {
             key,
             writer: Mutex::new(Writer {
                 file,
-                ino: meta.ino(),
                 known_len: meta.len(),
                 seq: tail.seq,
                 prev: tail.prev,
@@ -489,7 +521,10 @@ impl AuditLog {
             .writer
             .lock()
             .map_err(|_| io(std::io::Error::other("the trail's lock is poisoned")))?;
-        w.file.lock().map_err(io)?;
+        if lock_current(&self.path, &mut w.file).map_err(io)? {
+            // A new file (pruned, or removed): take up its end.
+            w.known_len = u64::MAX;
+        }
         let result = self.append_locked(&mut w, entries, api);
         let _ = w.file.unlock();
         result
@@ -505,16 +540,6 @@ impl AuditLog {
             path: self.path.clone(),
             source,
         };
-        // `audit prune` replaces the file: follow the name to the new one.
-        let current = std::fs::metadata(&self.path).map_err(io)?;
-        if current.ino() != w.ino {
-            let file = open_for_append(&self.path).map_err(io)?;
-            file.lock().map_err(io)?;
-            let _ = w.file.unlock();
-            w.file = file;
-            w.ino = current.ino();
-            w.known_len = u64::MAX;
-        }
         let len = w.file.metadata().map_err(io)?.len();
         let mut buf = Vec::with_capacity(entries.len() * 320);
         if len != w.known_len {
@@ -578,45 +603,98 @@ pub struct Found {
     pub intact: bool,
 }
 
-/// The lines of a trail, numbered from 1, each without its line ending; a last line
-/// without one is marked.
-fn lines(path: &Path) -> Result<impl Iterator<Item = Result<(u64, String, bool), Error>>, Error> {
-    let file = File::open(path).map_err(|source| Error::Audit {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut reader = BufReader::with_capacity(256 * 1024, file);
-    let path = path.to_path_buf();
-    let mut n = 0u64;
-    Ok(std::iter::from_fn(move || {
-        let mut buf = Vec::new();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) => None,
-            Ok(_) => {
-                n += 1;
-                let whole = buf.last() == Some(&b'\n');
-                let text = String::from_utf8_lossy(&buf);
-                let text = text.trim_end_matches(['\r', '\n']).to_owned();
-                Some(Ok((n, text, whole)))
-            }
-            Err(source) => Some(Err(Error::Audit {
-                path: path.clone(),
-                source,
-            })),
-        }
-    }))
+/// The trail as it stood between two writes: the open file and its length then.
+/// Writers append whole lines under the lock, so the length taken under it ends on
+/// a line end; the open file stays that trail even if `prune` replaces it meanwhile.
+/// Readers take the lock only for that moment, so they never hold up the writers.
+struct Snapshot {
+    file: File,
+    len: u64,
 }
 
-/// Every entry for `cpr` at or after `since`, in the trail's order.
+impl Snapshot {
+    fn take(path: &Path) -> Result<Snapshot, Error> {
+        let io = |source: std::io::Error| Error::Audit {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(io)?;
+        file.lock_shared().map_err(io)?;
+        let len = file.metadata().map_err(io);
+        let _ = file.unlock();
+        Ok(Snapshot {
+            file,
+            len: len?.len(),
+        })
+    }
+
+    /// The file whose lock the caller already holds.
+    fn locked(path: &Path, file: &File) -> Result<Snapshot, Error> {
+        let io = |source: std::io::Error| Error::Audit {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = file.try_clone().map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        Ok(Snapshot { file, len })
+    }
+
+    /// The lines, numbered from 1, each without its line ending; a last line without
+    /// one is marked.
+    fn lines(
+        &self,
+        path: &Path,
+    ) -> Result<impl Iterator<Item = Result<(u64, String, bool), Error>> + use<>, Error> {
+        let io = |source: std::io::Error| Error::Audit {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = self.file.try_clone().map_err(io)?;
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        let mut reader = BufReader::with_capacity(256 * 1024, file.take(self.len));
+        let path = path.to_path_buf();
+        let mut n = 0u64;
+        Ok(std::iter::from_fn(move || {
+            let mut buf = Vec::new();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) => None,
+                Ok(_) => {
+                    n += 1;
+                    let whole = buf.last() == Some(&b'\n');
+                    let text = String::from_utf8_lossy(&buf);
+                    let text = text.trim_end_matches(['\r', '\n']).to_owned();
+                    Some(Ok((n, text, whole)))
+                }
+                Err(source) => Some(Err(Error::Audit {
+                    path: path.clone(),
+                    source,
+                })),
+            }
+        }))
+    }
+}
+
+/// What `audit find` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Findings {
+    /// The entries for the number, in the trail's order.
+    pub lookups: Vec<Found>,
+    /// The trail was pruned: lookups from before the cut are no longer in it.
+    pub pruned: Option<Cut>,
+}
+
+/// Every entry for `cpr` at or after `since`, in the trail's order, matched by the
+/// keyed hash (so numbers with the same masked prefix are told apart).
 pub fn find(
     path: &Path,
     key: &AuditKey,
     cpr: &Cpr,
     since: Option<DateTime<Utc>>,
-) -> Result<Vec<Found>, Error> {
+) -> Result<Findings, Error> {
     let want = key.cpr_hash(cpr);
     let mut out = Vec::new();
-    for line in lines(path)? {
+    let mut pruned = None;
+    for line in Snapshot::take(path)?.lines(path)? {
         let (n, text, _) = line?;
         let Ok(entry) = serde_json::from_str::<Line>(&text) else {
             continue;
@@ -624,6 +702,14 @@ pub fn find(
         if entry.v.is_none() && entry.cpr_hash.is_some() {
             return Err(Error::AuditOldFormat {
                 path: path.to_path_buf(),
+            });
+        }
+        if entry.is_marker() && n == 1 {
+            pruned = Some(Cut {
+                time: entry.time.clone().unwrap_or_default(),
+                before: entry.before.clone().unwrap_or_default(),
+                dropped: entry.dropped.unwrap_or(0),
+                after_seq: entry.seq.unwrap_or(0),
             });
         }
         if entry.is_marker() || entry.cpr_hash.as_deref() != Some(want.as_str()) {
@@ -647,7 +733,10 @@ pub fn find(
             intact: key.verify_line(&text) == Some(true),
         });
     }
-    Ok(out)
+    Ok(Findings {
+        lookups: out,
+        pruned,
+    })
 }
 
 /// What is wrong with a line of a trail.
@@ -658,14 +747,30 @@ pub enum ProblemKind {
     Changed,
     /// Entries are missing before it.
     Removed,
-    /// It comes after an entry it should precede.
+    /// It stands before or after entries it should follow or precede.
     Reordered,
+    /// A second copy of an entry that stands earlier.
+    Duplicated,
     /// The trail does not start at its first entry and no prune marker says why.
     StartRemoved,
-    /// The last line is cut short.
+    /// An entry cut short: the end of the file, or a write that did not finish.
     Truncated,
     /// Not an audit entry at all (garbage, another format).
     NotAnEntry,
+}
+
+impl ProblemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemKind::Changed => "changed",
+            ProblemKind::Removed => "removed",
+            ProblemKind::Reordered => "reordered",
+            ProblemKind::Duplicated => "duplicated",
+            ProblemKind::StartRemoved => "start_removed",
+            ProblemKind::Truncated => "truncated",
+            ProblemKind::NotAnEntry => "not_an_entry",
+        }
+    }
 }
 
 /// One finding of `audit verify`.
@@ -692,6 +797,8 @@ pub struct Verified {
     /// Entries read (prune markers not counted).
     pub entries: u64,
     pub problems: Vec<Problem>,
+    /// The `seq` of the first entry kept (1 unless pruned).
+    pub first_seq: Option<u64>,
     /// The last entry's `seq` and `mac`: record them to notice entries removed from
     /// the end later.
     pub last_seq: Option<u64>,
@@ -706,60 +813,113 @@ impl Verified {
     }
 }
 
-/// Checks every entry of the trail at `path` against its MAC and the one before.
+/// A line read as an entry of this format, with what `verify` needs of it.
+fn parse_entry(text: &str) -> Option<Line> {
+    serde_json::from_str::<Line>(text)
+        .ok()
+        .filter(|e| e.v == Some(FORMAT) && e.seq.is_some() && e.mac.is_some())
+}
+
+fn entries_word(n: u64) -> &'static str {
+    if n == 1 { "entry" } else { "entries" }
+}
+
+/// `a` or `a..b`, for a run of sequence numbers.
+fn span(from: u64, to: u64) -> String {
+    if from == to {
+        format!("{from}")
+    } else {
+        format!("{from}..{to}")
+    }
+}
+
+/// Checks every entry of the trail at `path` against its MAC and the one before, and
+/// says by line what is wrong.
+///
+/// The chain is followed from the highest entry seen so far: an entry that takes up
+/// from it is fine; one that jumps ahead is `removed` (the entries in between are
+/// nowhere) or `reordered` (they stand later in the file); one that goes back is
+/// `reordered` or `duplicated`. So a swap of two lines reports those two lines, and
+/// a removed line the line after the gap.
 pub fn verify(path: &Path, key: &AuditKey) -> Result<Verified, Error> {
-    let mut v = Verified {
-        entries: 0,
-        problems: Vec::new(),
-        last_seq: None,
-        head: None,
-        cut: None,
-    };
-    let (mut expect_seq, mut expect_prev) = (1u64, GENESIS.to_owned());
+    verify_snapshot(path, &Snapshot::take(path)?, key)
+}
+
+fn verify_snapshot(path: &Path, snap: &Snapshot, key: &AuditKey) -> Result<Verified, Error> {
+    // First pass: the line each entry first stands on, to tell a gap from a reorder.
+    let mut at: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    for line in snap.lines(path)? {
+        let (n, text, _) = line?;
+        if let Some(e) = parse_entry(&text).filter(|e| !e.is_marker()) {
+            at.entry(e.seq.unwrap_or(0)).or_insert(n);
+        }
+    }
+    let mut problems = Vec::new();
     let mut problem = |line: u64, kind: ProblemKind, detail: String| {
-        v.problems.push(Problem { line, kind, detail });
+        problems.push(Problem { line, kind, detail });
     };
+    // The highest entry so far: what the next one must take up.
+    let (mut top_seq, mut top_mac) = (0u64, GENESIS.to_owned());
     let mut cut = None;
     let mut entries = 0u64;
+    let mut first_seq = None;
     let mut head = None;
-    for line in lines(path)? {
+    for line in snap.lines(path)? {
         let (n, text, whole) = line?;
         if !whole {
-            problem(
-                n,
-                ProblemKind::Truncated,
-                "the last line is cut short (a write that did not finish, or the file was cut)"
-                    .to_owned(),
-            );
+            if text.starts_with("{\"v\":") {
+                problem(
+                    n,
+                    ProblemKind::Truncated,
+                    "the last line is cut short (a write that did not finish, or the file was cut)"
+                        .to_owned(),
+                );
+            } else {
+                problem(
+                    n,
+                    ProblemKind::NotAnEntry,
+                    "not an audit entry: something was appended to the trail".to_owned(),
+                );
+            }
             break;
         }
-        let entry = match serde_json::from_str::<Line>(&text) {
-            Ok(e) if e.v == Some(FORMAT) && e.seq.is_some() && e.mac.is_some() => e,
-            Ok(e) if e.v.is_none() && e.cpr_hash.is_some() => {
+        let Some(entry) = parse_entry(&text) else {
+            if serde_json::from_str::<Line>(&text)
+                .is_ok_and(|e| e.v.is_none() && e.cpr_hash.is_some())
+            {
                 return Err(Error::AuditOldFormat {
                     path: path.to_path_buf(),
                 });
             }
-            _ => {
+            if text.starts_with("{\"v\":") {
+                // A writer stopped halfway (a crash); the next one began a line of its own.
+                problem(
+                    n,
+                    ProblemKind::Truncated,
+                    "an entry cut short (a write that did not finish, e.g. a crash): what it recorded is lost"
+                        .to_owned(),
+                );
+            } else {
                 problem(
                     n,
                     ProblemKind::NotAnEntry,
-                    "not an audit entry of this trail".to_owned(),
+                    "not an audit entry of this trail (garbage, or a line of another file)"
+                        .to_owned(),
                 );
-                continue;
             }
+            continue;
         };
         if key.verify_line(&text) != Some(true) {
             problem(
                 n,
                 ProblemKind::Changed,
-                "changed: its content does not match its MAC".to_owned(),
+                "its content does not match its MAC: it was edited after it was written".to_owned(),
             );
         }
         let seq = entry.seq.unwrap_or(0);
-        let prev = entry.prev.clone().unwrap_or_default();
+        let mac = entry.mac.clone().unwrap_or_default();
         if entry.is_marker() {
-            if n != 1 {
+            if n != 1 || entries > 0 {
                 problem(
                     n,
                     ProblemKind::NotAnEntry,
@@ -769,70 +929,93 @@ pub fn verify(path: &Path, key: &AuditKey) -> Result<Verified, Error> {
             }
             cut = Some(Cut {
                 time: entry.time.clone().unwrap_or_default(),
-                before: serde_json::from_str::<serde_json::Value>(&text)
-                    .ok()
-                    .and_then(|j| j.get("before").and_then(|b| b.as_str()).map(str::to_owned))
-                    .unwrap_or_default(),
-                dropped: serde_json::from_str::<serde_json::Value>(&text)
-                    .ok()
-                    .and_then(|j| j.get("dropped").and_then(serde_json::Value::as_u64))
-                    .unwrap_or(0),
+                before: entry.before.clone().unwrap_or_default(),
+                dropped: entry.dropped.unwrap_or(0),
                 after_seq: seq,
             });
-            expect_seq = seq + 1;
-            expect_prev = prev;
+            top_seq = seq;
+            top_mac = entry.prev.clone().unwrap_or_default();
             continue;
         }
         entries += 1;
-        if seq != expect_seq || prev != expect_prev {
-            let (kind, detail) = if n == 1 {
-                (
+        if let Some(&first) = at.get(&seq)
+            && first < n
+        {
+            problem(
+                n,
+                ProblemKind::Duplicated,
+                format!("entry {seq} again: a copy of line {first}"),
+            );
+            continue;
+        }
+        if seq <= top_seq {
+            problem(
+                n,
+                ProblemKind::Reordered,
+                format!("entry {seq} comes after entry {top_seq}: the entries are out of order"),
+            );
+            continue;
+        }
+        if seq > top_seq + 1 {
+            let (from, to) = (top_seq + 1, seq - 1);
+            let later = (from..=to)
+                .filter(|s| at.get(s).is_some_and(|&l| l > n))
+                .count() as u64;
+            let gone = to - from + 1 - later;
+            if entries == 1 && cut.is_none() && gone > 0 {
+                problem(
+                    n,
                     ProblemKind::StartRemoved,
                     format!(
-                        "the trail starts at entry {seq}, not at entry 1, and no prune marker says why: entries were removed from its start"
+                        "the trail starts at entry {seq}, not at entry 1, and no prune marker says why: {gone} {} {} removed from its start",
+                        entries_word(gone),
+                        if gone == 1 { "was" } else { "were" }
                     ),
-                )
-            } else if seq > expect_seq {
-                (
-                    ProblemKind::Removed,
-                    format!(
-                        "entry {seq} stands where entry {expect_seq} belongs: {} entr{} removed before it, or the entries reordered",
-                        seq - expect_seq,
-                        if seq - expect_seq == 1 {
-                            "y was"
-                        } else {
-                            "ies were"
-                        }
-                    ),
-                )
-            } else if seq < expect_seq {
-                (
+                );
+            } else if gone == 0 {
+                problem(
+                    n,
                     ProblemKind::Reordered,
                     format!(
-                        "entry {seq} comes after entry {}: the entries are out of order (or one was copied)",
-                        expect_seq - 1
+                        "entry {seq} stands before {} {}, which come{} later: the entries are out of order",
+                        entries_word(later),
+                        span(from, to),
+                        if later == 1 { "s" } else { "" }
                     ),
-                )
+                );
             } else {
-                (
-                    ProblemKind::Changed,
-                    "it does not follow from the line before: that line was changed, or this one put in its place"
-                        .to_owned(),
-                )
-            };
-            problem(n, kind, detail);
+                problem(
+                    n,
+                    ProblemKind::Removed,
+                    format!(
+                        "{gone} {} {} missing before entry {seq} (expected entry {from} here): removed from the trail",
+                        entries_word(gone),
+                        if gone == 1 { "is" } else { "are" }
+                    ),
+                );
+            }
+        } else if entry.prev.as_deref() != Some(top_mac.as_str()) {
+            problem(
+                n,
+                ProblemKind::Changed,
+                format!(
+                    "it does not follow from entry {top_seq}: one of the two was changed, or this one put in its place"
+                ),
+            );
         }
-        expect_seq = seq + 1;
-        expect_prev = entry.mac.clone().unwrap_or_default();
-        head = Some((seq, expect_prev.clone()));
+        first_seq.get_or_insert(seq);
+        top_seq = seq;
+        top_mac = mac.clone();
+        head = Some((seq, mac));
     }
-    v.entries = entries;
-    v.cut = cut;
-    if let Some((seq, mac)) = head {
-        v.last_seq = Some(seq);
-        v.head = Some(mac);
-    }
-    Ok(v)
+    Ok(Verified {
+        entries,
+        problems,
+        first_seq,
+        last_seq: head.as_ref().map(|h| h.0),
+        head: head.map(|h| h.1),
+        cut,
+    })
 }
 
 /// What `audit prune` did.
@@ -851,23 +1034,26 @@ pub fn prune(path: &Path, key: &AuditKey, before: DateTime<Utc>) -> Result<Prune
         path: path.to_path_buf(),
         source,
     };
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(io)?;
-    file.lock().map_err(io)?;
-    let result = prune_locked(path, key, before);
+    let mut file = File::open(path).map_err(io)?;
+    lock_current(path, &mut file).map_err(io)?;
+    let result = prune_locked(path, &file, key, before);
     let _ = file.unlock();
     result
 }
 
-fn prune_locked(path: &Path, key: &AuditKey, before: DateTime<Utc>) -> Result<Pruned, Error> {
+fn prune_locked(
+    path: &Path,
+    file: &File,
+    key: &AuditKey,
+    before: DateTime<Utc>,
+) -> Result<Pruned, Error> {
     let io = |source: std::io::Error| Error::Audit {
         path: path.to_path_buf(),
         source,
     };
-    let checked = verify(path, key)?;
+    // (Not `verify`: its shared lock would wait for the one held here.)
+    let snap = Snapshot::locked(path, file)?;
+    let checked = verify_snapshot(path, &snap, key)?;
     if let Some(p) = checked.problems.first() {
         return Err(Error::AuditFormat {
             path: path.to_path_buf(),
@@ -882,7 +1068,7 @@ fn prune_locked(path: &Path, key: &AuditKey, before: DateTime<Utc>) -> Result<Pr
     let mut last: Option<(u64, String)> = None;
     let mut kept: Vec<String> = Vec::new();
     let mut earlier_drops = 0u64;
-    for line in lines(path)? {
+    for line in snap.lines(path)? {
         let (_, text, _) = line?;
         let entry: Line = serde_json::from_str(&text).unwrap_or_default();
         if !kept.is_empty() {
@@ -919,7 +1105,7 @@ fn prune_locked(path: &Path, key: &AuditKey, before: DateTime<Utc>) -> Result<Pr
         });
     };
     let time = now();
-    let before_text = before.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let before_text = before.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
     let unsealed = serde_json::to_vec(&NewMarker {
         v: FORMAT,
         seq,
@@ -991,7 +1177,7 @@ mod tests {
         }
         let k = AuditKey::open(&key, false).unwrap();
         assert!(verify(&log, &k).unwrap().ok());
-        assert_eq!(find(&log, &k, &cpr, None).unwrap().len(), 3);
+        assert_eq!(find(&log, &k, &cpr, None).unwrap().lookups.len(), 3);
         // Another key gives other hashes.
         let other = tempfile::tempdir().unwrap();
         let k2 = AuditKey::open(&other.path().join("k"), true).unwrap();
@@ -1054,7 +1240,7 @@ mod tests {
         assert_eq!(v.problems.len(), 1, "{:?}", v.problems);
         assert_eq!(
             (v.problems[0].line, v.problems[0].kind),
-            (21, ProblemKind::NotAnEntry)
+            (21, ProblemKind::Truncated)
         );
         assert_eq!(v.last_seq, Some(21));
     }

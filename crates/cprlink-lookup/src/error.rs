@@ -334,7 +334,7 @@ pub enum Error {
     #[error("graphql_query_file {}: {problem}", path.display())]
     QueryFile { path: PathBuf, problem: String },
 
-    #[error("cannot write the audit trail {}: {source}", path.display())]
+    #[error("cannot read or write the audit trail {}: {source}", path.display())]
     Audit {
         path: PathBuf,
         #[source]

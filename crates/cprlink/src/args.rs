@@ -84,6 +84,10 @@ pub enum Command {
     /// Check the go-live chain step by step and name what to fix.
     Doctor(DoctorArgs),
 
+    /// The audit trail as evidence: who looked a person up, whether it is whole, retention.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+
     /// Run a local stand-in for Datafordeler (mutual TLS, REST, OAuth, GraphQL).
     Sandbox(SandboxArgs),
 
@@ -696,6 +700,39 @@ pub struct DoctorArgs {
     /// The API (default: the config's `api`; graphql with a `client_id`, else rest).
     #[arg(long, value_enum)]
     pub api: Option<ApiArg>,
+}
+
+// ---------------------------------------------------------------------------------
+// audit
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Every lookup of one person (time, operator, purpose, outcome): the answer to a
+    /// data subject who asks who looked them up.
+    Find(AuditFindArgs),
+    /// Check every entry against its MAC and the one before; say by line what is wrong
+    /// (exit 1).
+    Verify,
+    /// Drop the entries from before DATE, keeping the rest verifiable.
+    Prune(AuditPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditFindArgs {
+    /// The person's CPR number (DDMMYYSSSS or DDMMYY-SSSS); cprlink shows it only masked.
+    #[arg(value_name = "CPR")]
+    pub cpr: String,
+    /// Only lookups at or after DATE (YYYY-MM-DD: midnight UTC; or an RFC 3339 time).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditPruneArgs {
+    /// Drop the entries from before DATE (YYYY-MM-DD: midnight UTC; or an RFC 3339
+    /// time); not later than now.
+    #[arg(long, value_name = "DATE")]
+    pub before: String,
 }
 
 // ---------------------------------------------------------------------------------

@@ -266,6 +266,42 @@ pub(crate) const DOCTOR: &str = examples!(
     ),
 );
 
+pub(crate) const AUDIT: &str = examples!(
+    (
+        "Who looked this person up (a data subject's request)",
+        "cprlink audit find 0101011234"
+    ),
+    ("Is the trail as it was written?", "cprlink audit verify"),
+    ("Keep five years", "cprlink audit prune --before 2021-12-01"),
+);
+
+pub(crate) const AUDIT_FIND: &str = examples!(
+    (
+        "Every lookup of one person",
+        "cprlink audit find 0101011234"
+    ),
+    (
+        "Since a day, as JSON for the reply",
+        "cprlink --json audit find 010101-1234 --since 2026-01-01"
+    ),
+);
+
+pub(crate) const AUDIT_VERIFY: &str = examples!(
+    (
+        "Check every entry against its MAC and the one before",
+        "cprlink audit verify"
+    ),
+    (
+        "The trail of another config",
+        "cprlink --config /etc/cprlink/cprlink.toml audit verify"
+    ),
+);
+
+pub(crate) const AUDIT_PRUNE: &str = examples!((
+    "Drop the entries from before a day; the rest still verifies",
+    "cprlink audit prune --before 2021-12-01"
+),);
+
 pub(crate) const SANDBOX: &str = examples!(
     (
         "Run it, keeping its files (ca.pem, client.p12, cprlink.toml, ...)",
@@ -330,6 +366,10 @@ const PAGES: &[(&str, &str)] = &[
     ("lookup", LOOKUP),
     ("serve", SERVE),
     ("doctor", DOCTOR),
+    ("audit", AUDIT),
+    ("audit find", AUDIT_FIND),
+    ("audit verify", AUDIT_VERIFY),
+    ("audit prune", AUDIT_PRUNE),
     ("sandbox", SANDBOX),
     ("demo", DEMO),
     ("completions", COMPLETIONS),

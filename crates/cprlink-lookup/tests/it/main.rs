@@ -10,6 +10,7 @@
 )]
 
 mod access;
+mod audit;
 mod batch;
 mod confirm;
 mod faults;

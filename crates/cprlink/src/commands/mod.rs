@@ -1,5 +1,6 @@
 //! One module per command: thin (parse -> call the library -> render).
 
+pub mod audit;
 pub mod cert;
 pub mod completions;
 mod connect;
@@ -92,6 +93,7 @@ pub fn dispatch(cli: &Cli, ctx: &mut Context) -> Result<Code, CliError> {
         Command::Lookup(a) => lookup::run(a, ctx),
         Command::Serve(a) => serve::run(a, ctx),
         Command::Doctor(a) => doctor::run(a, ctx),
+        Command::Audit(c) => audit::run(c, ctx),
         Command::Sandbox(a) => sandbox::run(a, ctx),
         Command::Demo(a) => demo::run(a, ctx),
         Command::Completions(a) => completions::run(a, ctx),
