@@ -190,11 +190,23 @@ impl Ui {
 }
 
 /// A note or warning of the story on stdout, flushed at once so it stays in order with
-/// what the commands print there; a line too wide (a path made longer by the place the
-/// demo runs in) is wrapped, its continuation indented.
+/// what the commands print there. A paragraph wrapped for its long paths (continuation
+/// lines indented by two) is wrapped again now that they read `$D`; a line still too
+/// wide is wrapped, its continuation indented.
 fn story_line(text: &str) {
     let mut out = io::stdout().lock();
-    for line in text.lines() {
+    let mut lines: Vec<&str> = text.lines().collect();
+    let paragraph = lines.len() > 1
+        && !lines[0].starts_with(' ')
+        && lines[1..]
+            .iter()
+            .all(|l| l.starts_with("  ") && !l.starts_with("   "));
+    let joined;
+    if paragraph {
+        joined = lines.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
+        lines = vec![joined.as_str()];
+    }
+    for line in lines {
         if line.chars().count() <= WIDTH {
             let _ = writeln!(out, "{line}");
             continue;
