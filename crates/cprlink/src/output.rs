@@ -3,7 +3,9 @@
 //! Owns colour (`--color`, `NO_COLOR`, `CLICOLOR_FORCE`), whether we may prompt, JSON
 //! printing and the small styling helpers shared by the commands. Output must read
 //! fine without colour, so styles only ever decorate words that are there anyway.
+//! Inside `cprlink demo` it also tells the story: see [`Story`].
 
+use std::borrow::Cow;
 use std::io::{self, IsTerminal, Write};
 
 use console::Style;
@@ -31,6 +33,36 @@ pub struct Ui {
     pub quiet: bool,
     /// `-v`: errors show their causes.
     pub verbose: u8,
+    /// Set while `cprlink demo` runs the commands of its story.
+    pub story: Option<Story>,
+}
+
+/// How the commands `cprlink demo` runs print: as one story on stdout. Their notes and
+/// warnings join stdout instead of stderr, so each lands after the command it belongs
+/// to rather than wherever two streams happen to interleave; the demo's directory is
+/// shown as `$D`, as in the commands it prints; and "Next:" hints are left out, since
+/// the demo runs the next step itself.
+#[derive(Debug, Clone)]
+pub struct Story {
+    /// The demo's directory, without a trailing `/`.
+    dir: String,
+}
+
+impl Story {
+    pub fn new(dir: &std::path::Path) -> Self {
+        Story {
+            dir: dir.display().to_string().trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// `text` with every path inside the demo's directory written `$D/...`.
+    pub fn shorten<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let prefix = format!("{}/", self.dir);
+        if self.dir.is_empty() || !text.contains(&prefix) {
+            return Cow::Borrowed(text);
+        }
+        Cow::Owned(text.replace(&prefix, "$D/"))
+    }
 }
 
 impl Ui {
@@ -55,6 +87,7 @@ impl Ui {
             stdout_is_terminal: stdout_tty,
             quiet: args.quiet,
             verbose: args.verbose,
+            story: None,
         }
     }
 
@@ -69,7 +102,13 @@ impl Ui {
             stdout_is_terminal: false,
             quiet: false,
             verbose: 0,
+            story: None,
         }
+    }
+
+    /// Whether to print "Next: ..." hints (not inside the demo's story).
+    pub fn shows_next(&self) -> bool {
+        self.story.is_none()
     }
 
     /// Writes one JSON document and a newline to stdout.
@@ -84,6 +123,10 @@ impl Ui {
 
     /// Writes text to stdout (data).
     pub fn print(&self, text: &str) -> io::Result<()> {
+        let text = match &self.story {
+            Some(story) => story.shorten(text),
+            None => Cow::Borrowed(text),
+        };
         let mut out = io::stdout().lock();
         out.write_all(text.as_bytes())?;
         if !text.ends_with('\n') {
@@ -92,17 +135,32 @@ impl Ui {
         out.flush()
     }
 
-    /// A note for the person on stderr (suppressed by --quiet).
+    /// A note for the person on stderr (suppressed by --quiet); in the demo's story, on
+    /// stdout.
     pub fn note(&self, text: &str) {
-        if !self.quiet {
-            let _ = writeln!(io::stderr().lock(), "{text}");
+        if self.quiet {
+            return;
+        }
+        match &self.story {
+            Some(story) => story_line(&story.shorten(text)),
+            None => {
+                let _ = writeln!(io::stderr().lock(), "{text}");
+            }
         }
     }
 
-    /// A warning on stderr.
+    /// A warning on stderr; in the demo's story, on stdout.
     pub fn warn(&self, text: &str) {
-        let label = self.style_stderr(Style::new().yellow().bold(), "warning:");
-        let _ = writeln!(io::stderr().lock(), "{label} {text}");
+        match &self.story {
+            Some(story) => {
+                let label = self.style_stdout(Style::new().yellow().bold(), "warning:");
+                story_line(&format!("{label} {}", story.shorten(text)));
+            }
+            None => {
+                let label = self.style_stderr(Style::new().yellow().bold(), "warning:");
+                let _ = writeln!(io::stderr().lock(), "{label} {text}");
+            }
+        }
     }
 
     pub fn style_stderr(&self, style: Style, text: &str) -> String {
@@ -129,6 +187,36 @@ impl Ui {
         };
         self.style_stdout(style, &format!("{status:<4}"))
     }
+}
+
+/// A note or warning of the story on stdout, flushed at once so it stays in order with
+/// what the commands print there. A paragraph wrapped for its long paths (continuation
+/// lines indented by two) is wrapped again now that they read `$D`; a line still too
+/// wide is wrapped, its continuation indented.
+fn story_line(text: &str) {
+    let mut out = io::stdout().lock();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let paragraph = lines.len() > 1
+        && !lines[0].starts_with(' ')
+        && lines[1..]
+            .iter()
+            .all(|l| l.starts_with("  ") && !l.starts_with("   "));
+    let joined;
+    if paragraph {
+        joined = lines.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
+        lines = vec![joined.as_str()];
+    }
+    for line in lines {
+        if line.chars().count() <= WIDTH {
+            let _ = writeln!(out, "{line}");
+            continue;
+        }
+        let indent = line.len() - line.trim_start().len();
+        for l in hanging(&line[..indent], indent + 2, line.trim_start()) {
+            let _ = writeln!(out, "{l}");
+        }
+    }
+    let _ = out.flush();
 }
 
 /// Prints an error, its causes (with `-v`) and its hints on stderr.

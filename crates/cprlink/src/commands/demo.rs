@@ -10,6 +10,11 @@
 //! the config as `CPRLINK_DATAFORDELER_*` overrides, as they would from a shell. It adds
 //! no behaviour of its own beyond setting the stage and checking the bulk answers
 //! against the sandbox's `persons.csv`.
+//!
+//! It reads as a story on a 100-column terminal: each step is one `$ cprlink ...` line
+//! (wrapped with ` \` continuations) followed by its result. The commands run with
+//! [`Story`] set on their `Ui`, so their notes follow them on stdout in order, and their
+//! "Next:" hints, which the story itself answers, are left out.
 
 use std::fmt::Write as _;
 use std::io::{BufRead, Write};
@@ -27,7 +32,7 @@ use cprlink_sandbox::{Sandbox, SandboxOptions};
 use crate::args::{Cli, DemoArgs};
 use crate::commands::{Context, dispatch};
 use crate::exit::{CliError, Code};
-use crate::output::{Ui, hanging};
+use crate::output::{Story, Ui, WIDTH, hanging};
 use crate::prompt::NoInputPrompter;
 
 /// The demo authority. The CVR is made up (the sandbox's own), and like every real one
@@ -62,6 +67,10 @@ pub fn run(args: &DemoArgs, ctx: &mut Context) -> Result<Code, CliError> {
     };
     let mut demo = Demo {
         ui: ui.clone(),
+        story_ui: Ui {
+            story: Some(Story::new(&dir)),
+            ..ui.clone()
+        },
         dir: dir.clone(),
         config_env: Vec::new(),
     };
@@ -94,11 +103,9 @@ pub fn run(args: &DemoArgs, ctx: &mut Context) -> Result<Code, CliError> {
         .block_on(Sandbox::start(opts))
         .map_err(|e| CliError::unavailable(format!("the sandbox did not start: {e}")))?;
     demo.config_env = sandbox_endpoints(&sandbox);
-    demo.say(&format!(
-        "Sandbox up: REST {}, GraphQL {}; {PERSONS} synthetic persons.",
-        sandbox.rest_base_url(),
-        sandbox.graphql_url()
-    ));
+    demo.say(&format!("Sandbox up, with {PERSONS} synthetic persons:"));
+    demo.print(&format!("  REST     {}", sandbox.rest_base_url()))?;
+    demo.print(&format!("  GraphQL  {}", sandbox.graphql_url()))?;
     // The sandbox serves from the runtime's worker threads while the commands run.
     let result = demo.story(&sandbox);
     rt.block_on(sandbox.shutdown());
@@ -115,6 +122,8 @@ pub fn run(args: &DemoArgs, ctx: &mut Context) -> Result<Code, CliError> {
 
 struct Demo {
     ui: Ui,
+    /// The `Ui` of the commands the story runs.
+    story_ui: Ui,
     dir: PathBuf,
     /// The sandbox's URLs and CA as `CPRLINK_DATAFORDELER_*` overrides.
     config_env: Vec<(String, String)>,
@@ -316,6 +325,14 @@ impl Demo {
             ],
         )?;
         self.run(&["onboard", "status", "--state", STATE])?;
+        let case = cprlink_onboard::Case::load(&d.join("onboarding.toml"))?;
+        if !case.status_with(today, "cprlink onboard").complete {
+            return Err(CliError::new(
+                Code::No,
+                "the demo's onboarding case is not complete after its seven steps",
+            ));
+        }
+        self.say("Onboarding is complete: every step is done, with its evidence in the case file.");
 
         // 5. The go-live config from the case, and lookups with it.
         self.heading(
@@ -331,17 +348,26 @@ impl Demo {
         ])?;
         self.say(
             "The sandbox stands in for Datafordeler's Test04: the commands below get its URLs \
-             and CA from the environment, as any key of cprlink.toml can (the whole values are \
-             in $D/sandbox/sandbox.json):",
+             and CA from the environment, as any key of cprlink.toml can:",
         );
         for (var, value) in &self.config_env {
-            let value = value.replace(&self.dir.display().to_string(), "$D");
-            self.print(&fit_middle(
-                &format!("  {var}={value}"),
-                crate::output::WIDTH,
-            ))?;
+            let value = self
+                .story_ui
+                .story
+                .as_ref()
+                .map_or_else(|| value.clone(), |story| story.shorten(value).into_owned());
+            let line = format!("  {var}={value}");
+            if line.chars().count() <= WIDTH {
+                self.print(&line)?;
+            } else {
+                // A long URL goes whole on a line of its own, never cut.
+                self.print(&format!("  {var}=\n    {value}"))?;
+            }
         }
         let config = self.dir.join("cprlink.toml");
+        let cfg = self.rel(&config);
+        self.say("\nBefore the first lookup, every link of the chain, checked in order:");
+        self.run(&["--config", &cfg, "doctor"])?;
         let pop = sandbox.population();
         let cases = [
             (
@@ -358,7 +384,6 @@ impl Demo {
             ),
             (HardCase::Emigrated, "An emigrated person:"),
         ];
-        let cfg = self.rel(&config);
         let mut first = None;
         for (case, what) in cases {
             let Some(i) = pop.example(case) else { continue };
@@ -436,11 +461,23 @@ impl Demo {
     /// Prints and runs one cprlink command through the real parser and command code.
     fn run_code(&self, argv: &[&str]) -> Result<Code, CliError> {
         let shown: Vec<String> = argv.iter().map(|a| shell_word(a)).collect();
-        self.print(&format!(
-            "\n{} {}",
-            self.ui.style_stdout(Style::new().dim(), "$ cprlink"),
-            self.ui.style_stdout(Style::new().bold(), &shown.join(" "))
-        ))?;
+        let lines = command_lines("$ cprlink", 4, &shown);
+        let last = lines.len() - 1;
+        let mut text = String::from("\n");
+        for (i, line) in lines.iter().enumerate() {
+            let (head, rest) = match line.strip_prefix("$ cprlink") {
+                Some(rest) if i == 0 => (
+                    self.ui.style_stdout(Style::new().dim(), "$ cprlink"),
+                    rest.trim_start(),
+                ),
+                _ => (line[..CONTINUATION].to_owned(), &line[CONTINUATION..]),
+            };
+            let sep = if i == 0 { " " } else { "" };
+            let rest = self.ui.style_stdout(Style::new().bold(), rest);
+            let cont = if i == last { "" } else { " \\\n" };
+            let _ = write!(text, "{head}{sep}{rest}{cont}");
+        }
+        self.print(&text)?;
         let d = self.dir.display().to_string();
         let real: Vec<String> = std::iter::once("cprlink".to_owned())
             .chain(argv.iter().map(|a| a.replace("$D", &d)))
@@ -448,7 +485,7 @@ impl Demo {
         let cli = Cli::try_parse_from(&real)
             .map_err(|e| CliError::internal(format!("a demo command does not parse: {e}")))?;
         let mut ctx = Context::new(
-            self.ui.clone(),
+            self.story_ui.clone(),
             Box::new(NoInputPrompter),
             cli.global.config.clone(),
         )
@@ -484,26 +521,37 @@ impl Demo {
     }
 
     fn next_steps(&self, kept: bool) {
-        let mut t = String::from(
-            "\nTry next (from a checkout, `cprlink` is target/release/cprlink; \
-             `cargo install --path crates/cprlink` puts it on your PATH):\n",
+        self.say(
+            "\nTry next (from a checkout, `cargo install --locked --path crates/cprlink` puts \
+             `cprlink` on your PATH; or use target/release/cprlink):",
         );
+        let mut t = String::new();
         t.push_str(
             "  cprlink sandbox --dir ./sbx          # the sandbox on its own, until Ctrl-C\n",
         );
-        t.push_str("  cprlink --config ./sbx/cprlink.toml lookup --input ./sbx/persons.csv --format table\n");
+        t.push_str(
+            "  cprlink --config ./sbx/cprlink.toml lookup --input ./sbx/persons.csv --format table\n",
+        );
         t.push_str("  cprlink --config ./sbx/cprlink.toml doctor\n");
-        t.push_str("  cprlink cert inspect testdata/oces3/example-prod-system-cert.pem   # in the repository\n");
+        t.push_str(
+            "  cprlink cert inspect testdata/oces3/example-prod-system-cert.pem   # in the repository\n",
+        );
         t.push_str(
             "  cprlink onboard init --authority \"Your Kommune\" --cvr CVR   # your real case\n",
         );
         if kept {
-            let _ = writeln!(
-                t,
-                "  cprlink cert verify {}/dpg-handover.p12 --password-file {0}/dpg-handover.p12.password \
-                 --trust {0}/sandbox/ca.pem",
-                self.dir.display()
-            );
+            let d = self.dir.display();
+            let words = [
+                "cert verify".to_owned(),
+                shell_word(&format!("{d}/dpg-handover.p12")),
+                format!(
+                    "--password-file {}",
+                    shell_word(&format!("{d}/dpg-handover.p12.password"))
+                ),
+                format!("--trust {}", shell_word(&format!("{d}/sandbox/ca.pem"))),
+            ];
+            let lines = command_lines("  cprlink", 6, &words);
+            let _ = writeln!(t, "{}", lines.join(" \\\n"));
         } else {
             t.push_str("  cprlink demo --dir ./demo            # keep the files of this story\n");
         }
@@ -512,20 +560,47 @@ impl Demo {
     }
 }
 
-fn cert_err(e: cprlink_cert::openssl::error::ErrorStack) -> CliError {
-    CliError::from(cprlink_cert::Error::from(e))
+/// How far the continuation lines of a `$ cprlink` line are indented.
+const CONTINUATION: usize = 4;
+
+/// `head` and `words` as the lines of one shell command of at most [`WIDTH`] columns:
+/// a flag stays with its value, continuation lines are indented by `indent`, and room is
+/// left on each for the ` \` the caller ends all but the last with. A word too long for
+/// any line gets one of its own.
+fn command_lines(head: &str, indent: usize, words: &[String]) -> Vec<String> {
+    let mut units: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let w = &words[i];
+        match words.get(i + 1) {
+            Some(value) if w.starts_with('-') && !value.starts_with('-') => {
+                units.push(format!("{w} {value}"));
+                i += 2;
+            }
+            _ => {
+                units.push(w.clone());
+                i += 1;
+            }
+        }
+    }
+    let mut lines = vec![head.to_owned()];
+    for unit in units {
+        let Some(line) = lines.last_mut() else { break };
+        let fresh = line.trim().is_empty();
+        if fresh || line.chars().count() + 1 + unit.chars().count() + 2 <= WIDTH {
+            if !fresh {
+                line.push(' ');
+            }
+            line.push_str(&unit);
+        } else {
+            lines.push(format!("{:indent$}{unit}", ""));
+        }
+    }
+    lines
 }
 
-/// Shortens a line to `width` columns by eliding its middle (`...`).
-fn fit_middle(line: &str, width: usize) -> String {
-    let n = line.chars().count();
-    if n <= width {
-        return line.to_owned();
-    }
-    let keep = width.saturating_sub(3);
-    let head: String = line.chars().take(keep / 2).collect();
-    let tail: String = line.chars().skip(n - (keep - keep / 2)).collect();
-    format!("{head}...{tail}")
+fn cert_err(e: cprlink_cert::openssl::error::ErrorStack) -> CliError {
+    CliError::from(cprlink_cert::Error::from(e))
 }
 
 /// Quotes a word for display when it holds spaces.

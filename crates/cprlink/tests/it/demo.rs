@@ -11,6 +11,7 @@ fn demo_tells_the_whole_story_and_keeps_its_files() {
     let out = cprlink()
         .args(["demo", "--dir"])
         .arg(&d)
+        .env("COLUMNS", "100")
         .timeout(std::time::Duration::from_secs(300))
         .output()
         .unwrap();
@@ -40,6 +41,16 @@ fn demo_tells_the_whole_story_and_keeps_its_files() {
     ] {
         assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
     }
+    reads_as_a_story(&stdout, &stderr, &d);
+    // The --dir kept the files, so the last hint verifies them where they are.
+    assert!(
+        stdout.contains(&format!(
+            "cprlink cert verify {}/dpg-handover.p12",
+            d.display()
+        )),
+        "{stdout}"
+    );
+
     // A protected person is shown as such, with the name (authorities get it).
     assert!(
         stdout
@@ -89,4 +100,108 @@ fn demo_tells_the_whole_story_and_keeps_its_files() {
 
     // A second run into the same directory refuses instead of mixing two stories.
     cprlink().args(["demo", "--dir"]).arg(&d).assert().code(2);
+}
+
+/// What makes the demo's output a story on a 100-column terminal (run with
+/// `COLUMNS=100`): every line of stdout and stderr fits, no command's own "Next:" hint
+/// shows (the demo runs the next step itself), "Onboarding is complete" is said once,
+/// and every command shown, its `\` continuations joined, is one cprlink parses.
+pub fn reads_as_a_story(stdout: &str, stderr: &str, dir: &std::path::Path) {
+    for (name, text) in [("stdout", stdout), ("stderr", stderr)] {
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= 100,
+                "{name} line of {} columns: {line:?}",
+                line.chars().count()
+            );
+            assert!(
+                !line.trim_start().starts_with("Next:"),
+                "a Next: hint on {name}: {line:?}"
+            );
+        }
+    }
+    assert_eq!(
+        stdout.matches("Onboarding is complete").count(),
+        1,
+        "{stdout}"
+    );
+    assert!(!stderr.contains("Onboarding is complete"), "{stderr}");
+
+    let commands = shown_commands(stdout);
+    // The story's steps and the commands it suggests at the end.
+    assert!(
+        commands.iter().filter(|c| c.starts_with("$ ")).count() >= 15,
+        "{commands:#?}"
+    );
+    assert!(commands.iter().any(|c| c.starts_with("cprlink sandbox ")));
+    for command in &commands {
+        let line = command.trim_start_matches("$ ");
+        let words: Vec<String> = shell_words(line)
+            .into_iter()
+            .map(|w| w.replace("$D", &dir.display().to_string()))
+            .collect();
+        assert_eq!(words[0], "cprlink", "{command}");
+        if let Err(e) = cprlink::command().try_get_matches_from(&words) {
+            panic!("`{command}` does not parse: {e}");
+        }
+    }
+}
+
+/// Every `$ cprlink ...` line and every suggested `  cprlink ...` line, with its
+/// ` \` continuation lines joined and any trailing `# comment` dropped.
+fn shown_commands(stdout: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut lines = stdout.lines();
+    while let Some(line) = lines.next() {
+        let t = line.trim_start();
+        if !(t.starts_with("$ cprlink ") || t.starts_with("cprlink ")) {
+            continue;
+        }
+        let mut command = t.to_owned();
+        while let Some(head) = command.strip_suffix(" \\") {
+            let next = lines.next().expect("a continuation line after ` \\`");
+            assert!(
+                next.starts_with("    "),
+                "continuation not indented: {next:?}"
+            );
+            command = format!("{head} {}", next.trim());
+        }
+        if let Some(i) = command.find("  #") {
+            command.truncate(i);
+        }
+        out.push(command.trim_end().to_owned());
+    }
+    out
+}
+
+/// Splits a command line into words as a shell does for the demo's lines: spaces apart,
+/// double quotes kept together.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            ' ' if !quoted => {
+                if any {
+                    words.push(std::mem::take(&mut word));
+                    any = false;
+                }
+            }
+            _ => {
+                word.push(c);
+                any = true;
+            }
+        }
+    }
+    assert!(!quoted, "an unclosed quote in {line:?}");
+    if any {
+        words.push(word);
+    }
+    words
 }

@@ -345,17 +345,19 @@ fn write_p12(p: Packed<'_>, ctx: &mut Context) -> Result<Code, CliError> {
         ));
         ui.note("Give it to DPG separately from the .p12, never in the same e-mail.");
     }
-    ui.note(&format!(
-        "Next: cprlink cert verify {} --password-file {}",
-        p.out.display(),
-        if generated {
-            pw_path.display().to_string()
-        } else {
-            p.new_password_file
-                .map(|f| f.display().to_string())
-                .unwrap_or_default()
-        }
-    ));
+    if ui.shows_next() {
+        ui.note(&format!(
+            "Next: cprlink cert verify {} --password-file {}",
+            p.out.display(),
+            if generated {
+                pw_path.display().to_string()
+            } else {
+                p.new_password_file
+                    .map(|f| f.display().to_string())
+                    .unwrap_or_default()
+            }
+        ));
+    }
     Ok(Code::Success)
 }
 

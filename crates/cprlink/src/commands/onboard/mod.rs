@@ -151,7 +151,9 @@ fn init(
                 path.display()
             ),
         );
-        say(&ctx.ui, &format!("Next: {}", st.next_action));
+        if ctx.ui.shows_next() {
+            say(&ctx.ui, &format!("Next: {}", st.next_action));
+        }
         say(&ctx.ui, &format!("Guidance for each step: `{prefix}`"));
     }
     Ok(Code::Success)
@@ -479,7 +481,9 @@ fn report_recorded(
             say(ui, &format!("note: {n}"));
         }
     }
-    say(ui, &format!("Next: {}", st.next_action));
+    if ui.shows_next() {
+        say(ui, &format!("Next: {}", st.next_action));
+    }
     Ok(())
 }
 
@@ -795,7 +799,9 @@ fn renew(
     for n in &r.notes {
         say(&ctx.ui, &format!("note: {n}"));
     }
-    say(&ctx.ui, &format!("Next: {}", st.next_action));
+    if ctx.ui.shows_next() {
+        say(&ctx.ui, &format!("Next: {}", st.next_action));
+    }
     Ok(Code::Success)
 }
 
@@ -949,13 +955,15 @@ fn config(path: &Path, a: &OnboardConfigArgs, ctx: &mut Context) -> Result<Code,
         }
     }
     if placeholders.is_empty() {
-        say(
-            &ctx.ui,
-            &format!(
-                "Check it with `cprlink --config {} doctor`.",
-                a.out.display()
-            ),
-        );
+        if ctx.ui.shows_next() {
+            say(
+                &ctx.ui,
+                &format!(
+                    "Check it with `cprlink --config {} doctor`.",
+                    a.out.display()
+                ),
+            );
+        }
     } else {
         say(
             &ctx.ui,
