@@ -7,7 +7,12 @@
 //!   lookup benchmarks of `shared/reference/performance.md` (`bench --help` lists the
 //!   groups).
 
-#![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::exit,
+    reason = "a developer tool: it prints its tables and exits with their verdict"
+)]
 
 mod bench;
 mod docs;

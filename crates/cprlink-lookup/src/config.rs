@@ -69,11 +69,11 @@ mod api_choice {
 
     use super::Api;
 
-    pub fn serialize<S: Serializer>(v: &Option<Api>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(v: &Option<Api>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(v.map_or("", Api::as_str))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Api>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Api>, D::Error> {
         let text = String::deserialize(d)?;
         match text.trim() {
             "" => Ok(None),

@@ -64,8 +64,10 @@ pub enum ColorChoice {
     Never,
 }
 
-// Parsed once per run: boxing variants would buy nothing.
-#[allow(clippy::large_enum_variant)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once per run: boxing variants would buy nothing"
+)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Inspect, export, pack, repack and verify the OCES3 certificate.
@@ -313,8 +315,10 @@ pub enum RouteArg {
     Selfservice,
 }
 
-// Parsed once per run: boxing variants would buy nothing.
-#[allow(clippy::large_enum_variant)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once per run: boxing variants would buy nothing"
+)]
 #[derive(Debug, Subcommand)]
 pub enum OnboardCommand {
     /// Start a new onboarding case.

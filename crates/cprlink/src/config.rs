@@ -16,7 +16,7 @@ use crate::exit::CliError;
 
 /// A configuration and where it came from.
 #[derive(Debug, Clone)]
-pub struct LoadedConfig {
+pub(crate) struct LoadedConfig {
     pub config: Config,
     /// The file read, or `None` when only defaults (and the environment) apply.
     pub source: Option<PathBuf>,
@@ -35,12 +35,12 @@ const SANDBOX_MARK: &str = "# Written by `cprlink sandbox`";
 
 impl LoadedConfig {
     /// A path from the config, resolved against the file's directory.
-    pub fn path(&self, value: &str) -> Option<PathBuf> {
+    pub(crate) fn path(&self, value: &str) -> Option<PathBuf> {
         cprlink_lookup::config::resolve_path(&self.base_dir, value)
     }
 
     /// The `[certificate]` password sources as a fallback for the password flags.
-    pub fn certificate_password(&self) -> crate::secrets::ConfigPassword {
+    pub(crate) fn certificate_password(&self) -> crate::secrets::ConfigPassword {
         let c = &self.config.certificate;
         crate::secrets::ConfigPassword {
             file: self.path(&c.password_file),
@@ -51,7 +51,7 @@ impl LoadedConfig {
     /// The onboarding route this config belongs to, for hints that name its steps: an
     /// OAuth `client_id` means an IT-system of Datafordeler Administration (the
     /// administration route); none, a service user of the Self-Service route.
-    pub fn route(&self) -> Route {
+    pub(crate) fn route(&self) -> Route {
         if self.config.datafordeler.client_id.trim().is_empty() {
             Route::Selfservice
         } else {
@@ -62,7 +62,7 @@ impl LoadedConfig {
     /// The error of a run that needs a certificate when no config was found and the
     /// built-in default `p12` names a file that is not there: what was searched, and
     /// the two ways to get a config.
-    pub fn not_found(&self, p12: &Path) -> CliError {
+    pub(crate) fn not_found(&self, p12: &Path) -> CliError {
         let places: Vec<String> = self
             .searched
             .iter()
@@ -84,7 +84,7 @@ impl LoadedConfig {
     /// With no config file found and no `p12` from the environment, the built-in
     /// default certificate when it is not there: the defaults alone cannot work, and
     /// [`LoadedConfig::not_found`] says why.
-    pub fn missing_default_certificate(&self) -> Option<PathBuf> {
+    pub(crate) fn missing_default_certificate(&self) -> Option<PathBuf> {
         let p12 = &self.config.certificate.p12;
         if self.source.is_some() || *p12 != Config::default().certificate.p12 {
             return None;
@@ -94,7 +94,7 @@ impl LoadedConfig {
 
     /// The hint for a service that refuses connections when this config is a
     /// sandbox's: start that sandbox again.
-    pub fn sandbox_not_running(&self) -> Option<String> {
+    pub(crate) fn sandbox_not_running(&self) -> Option<String> {
         let source = self.source.as_ref().filter(|_| self.from_sandbox)?;
         Some(format!(
             "{} was written by `cprlink sandbox`, which is not running: start it again with `cprlink sandbox --dir {}` (it writes the new ports into the file), then run this again",
@@ -104,7 +104,7 @@ impl LoadedConfig {
     }
 
     /// Where the config was found, for messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.source {
             Some(p) => p.display().to_string(),
             None => "built-in defaults (no cprlink.toml found)".to_owned(),
@@ -113,13 +113,13 @@ impl LoadedConfig {
 }
 
 /// Finds and reads the configuration.
-pub fn load(explicit: Option<&Path>) -> Result<LoadedConfig, CliError> {
+pub(crate) fn load(explicit: Option<&Path>) -> Result<LoadedConfig, CliError> {
     let env = |k: &str| std::env::var(k).ok();
     load_with(explicit, &env, Path::new("."))
 }
 
 /// [`load`] with the environment and working directory given, for tests.
-pub fn load_with(
+pub(crate) fn load_with(
     explicit: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
     cwd: &Path,

@@ -36,7 +36,7 @@ impl Code {
 
 /// An error for the user: a message, hints, the causes behind it, and the exit code.
 #[derive(Debug)]
-pub struct CliError {
+pub(crate) struct CliError {
     pub code: Code,
     pub message: String,
     pub hints: Vec<String>,
@@ -45,7 +45,7 @@ pub struct CliError {
 }
 
 impl CliError {
-    pub fn new(code: Code, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: Code, message: impl Into<String>) -> Self {
         CliError {
             code,
             message: message.into(),
@@ -56,38 +56,38 @@ impl CliError {
 
     /// Exit 5: a bug in cprlink (an invariant broke, or a library failed where the
     /// user's input cannot be the reason). Never for bad input.
-    pub fn internal(message: impl Into<String>) -> Self {
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(Code::Internal, format!("internal error: {}", message.into())).with_hint(
             "this is a bug in cprlink, not a problem with your input: please report it with the command you ran (run it again with -v for the details)",
         )
     }
 
     /// Exit 2: bad flag, invalid input, unreadable file, bad config.
-    pub fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Self::new(Code::Usage, message)
     }
 
     /// Exit 3.
-    pub fn auth(message: impl Into<String>) -> Self {
+    pub(crate) fn auth(message: impl Into<String>) -> Self {
         Self::new(Code::Auth, message)
     }
 
     /// Exit 4.
-    pub fn unavailable(message: impl Into<String>) -> Self {
+    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
         Self::new(Code::Unavailable, message)
     }
 
-    pub fn interrupted() -> Self {
+    pub(crate) fn interrupted() -> Self {
         Self::new(Code::Interrupted, "interrupted")
     }
 
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hints.push(hint.into());
         self
     }
 
     /// Keeps the sources of `error` (not its own message, which is ours already).
-    pub fn with_causes(mut self, error: &(dyn std::error::Error + 'static)) -> Self {
+    pub(crate) fn with_causes(mut self, error: &(dyn std::error::Error + 'static)) -> Self {
         let mut cur = error.source();
         while let Some(e) = cur {
             let text = e.to_string();
@@ -317,13 +317,13 @@ fn onboard_error(e: cprlink_onboard::Error) -> CliError {
 // on, with the step numbers and ids of the SPEC.
 
 /// A lookup error for the user, its hints naming the steps of `route`.
-pub fn lookup(e: cprlink_lookup::Error, route: Route) -> CliError {
+pub(crate) fn lookup(e: cprlink_lookup::Error, route: Route) -> CliError {
     mapped(e, |e| lookup_error(e, route))
 }
 
 /// `?` for the lookup library: `.for_route(cfg.route())?` says which route's steps
 /// the hints name.
-pub trait ForRoute<T> {
+pub(crate) trait ForRoute<T> {
     fn for_route(self, route: Route) -> Result<T, CliError>;
 }
 
@@ -335,7 +335,7 @@ impl<T> ForRoute<T> for Result<T, cprlink_lookup::Error> {
 
 /// `serve` on a non-loopback address without a Bearer token. It names no onboarding
 /// step, so `serve` can refuse before it reads the config.
-pub fn token_required(addr: std::net::SocketAddr) -> CliError {
+pub(crate) fn token_required(addr: std::net::SocketAddr) -> CliError {
     CliError::usage(cprlink_lookup::Error::TokenRequired { addr }.to_string()).with_hint(
         "pass --token-file FILE (a file holding the Bearer token clients must send), or listen on 127.0.0.1",
     )
@@ -459,7 +459,7 @@ fn data_access(route: Route) -> &'static str {
 
 /// The hint for a lookup error, worded for `route`; `None` when there is nothing to
 /// add to the message. The steps it names are those of `Error::revisit`.
-pub fn lookup_hint(e: &cprlink_lookup::Error, route: Route) -> Option<String> {
+pub(crate) fn lookup_hint(e: &cprlink_lookup::Error, route: Route) -> Option<String> {
     use cprlink_lookup::Error as E;
     use cprlink_lookup::error::TlsAlert;
     let at = |r: Revisit| step(route, r);
@@ -598,7 +598,7 @@ pub fn lookup_hint(e: &cprlink_lookup::Error, route: Route) -> Option<String> {
 }
 
 /// What to do about a doctor finding, worded for `route`.
-pub fn doctor_fix(finding: &Finding, route: Route) -> Option<String> {
+pub(crate) fn doctor_fix(finding: &Finding, route: Route) -> Option<String> {
     let at = |r: Revisit| step(route, r);
     Some(match finding {
         Finding::Failed(e) => return lookup_hint(e, route),
@@ -698,7 +698,7 @@ fn sandbox_error(e: cprlink_sandbox::Error) -> CliError {
 }
 
 /// Whether an error chain ends in a closed pipe (e.g. `cprlink ... | head`): success.
-pub fn is_broken_pipe(e: &std::io::Error) -> bool {
+pub(crate) fn is_broken_pipe(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::BrokenPipe
 }
 

@@ -2,6 +2,9 @@
 
 fn main() {
     let code = cprlink::run();
-    #[allow(clippy::exit)]
+    #[allow(
+        clippy::exit,
+        reason = "the one place the exit code leaves the process"
+    )]
     std::process::exit(code);
 }

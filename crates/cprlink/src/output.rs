@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::args::{ColorChoice, GlobalArgs};
 
 /// Human output fits this many columns.
-pub const WIDTH: usize = 100;
+pub(crate) const WIDTH: usize = 100;
 
 /// The terminal as the commands see it.
 #[derive(Debug, Clone)]
@@ -220,7 +220,7 @@ fn story_line(text: &str) {
 }
 
 /// Prints an error, its causes (with `-v`) and its hints on stderr.
-pub fn print_error(ui: &Ui, err: &crate::exit::CliError) {
+pub(crate) fn print_error(ui: &Ui, err: &crate::exit::CliError) {
     let mut e = io::stderr().lock();
     let label = ui.style_stderr(Style::new().red().bold(), "error:");
     let _ = writeln!(e, "{label} {}", err.message);
@@ -237,7 +237,7 @@ pub fn print_error(ui: &Ui, err: &crate::exit::CliError) {
 
 /// `head` followed by `text` wrapped into the column that starts at `indent` (the head's
 /// width on screen, which colour codes do not change); continuation lines are indented.
-pub fn hanging(head: &str, indent: usize, text: &str) -> Vec<String> {
+pub(crate) fn hanging(head: &str, indent: usize, text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for (i, (at, line)) in wrap_indented(text, indent).into_iter().enumerate() {
         if i == 0 && at == indent {

@@ -14,17 +14,18 @@ use crate::exit::CliError;
 use crate::output::Ui;
 use crate::prompt::Prompter;
 
-pub use secrecy::ExposeSecret;
+pub(crate) use secrecy::ExposeSecret;
 
 /// A password or token: zeroized when dropped, `[REDACTED]` in `Debug`; read it with
 /// [`ExposeSecret::expose_secret`] where it is used, never into a message.
-pub type Secret = secrecy::SecretString;
+pub(crate) type Secret = secrecy::SecretString;
 
 /// The flags that answer a password prompt, for messages.
-pub const PASSWORD_FLAGS: &str = "--password-file FILE, --password-env VAR or --password-stdin";
+pub(crate) const PASSWORD_FLAGS: &str =
+    "--password-file FILE, --password-env VAR or --password-stdin";
 
 /// The first line of `path`, without its line ending.
-pub fn read_secret_file(path: &Path) -> Result<Secret, CliError> {
+pub(crate) fn read_secret_file(path: &Path) -> Result<Secret, CliError> {
     let bytes = std::fs::read(path).map_err(|e| {
         CliError::usage(format!(
             "cannot read the password file {}: {e}",
@@ -42,7 +43,7 @@ pub fn read_secret_file(path: &Path) -> Result<Secret, CliError> {
 }
 
 /// The value of the environment variable `var`.
-pub fn read_secret_env(var: &str) -> Result<Secret, CliError> {
+pub(crate) fn read_secret_env(var: &str) -> Result<Secret, CliError> {
     match std::env::var(var) {
         Ok(v) => Ok(Secret::from(v)),
         Err(std::env::VarError::NotPresent) => Err(CliError::usage(format!(
@@ -55,7 +56,7 @@ pub fn read_secret_env(var: &str) -> Result<Secret, CliError> {
 }
 
 /// The first line of stdin.
-pub fn read_secret_stdin() -> Result<Secret, CliError> {
+pub(crate) fn read_secret_stdin() -> Result<Secret, CliError> {
     let mut line = String::new();
     std::io::stdin()
         .lock()
@@ -66,7 +67,7 @@ pub fn read_secret_stdin() -> Result<Secret, CliError> {
 }
 
 /// A password from FILE: its first line, which must not be empty.
-pub fn read_password_file(path: &Path) -> Result<Secret, CliError> {
+pub(crate) fn read_password_file(path: &Path) -> Result<Secret, CliError> {
     non_empty(read_secret_file(path)?, || {
         CliError::usage(format!("the password file {} is empty", path.display()))
             .with_hint("put the password on its first line (and nothing before it)")
@@ -94,7 +95,7 @@ fn empty_env(var: &str) -> CliError {
 }
 
 /// The password given by flags, if any.
-pub fn from_flags(args: &PasswordArgs) -> Result<Option<Secret>, CliError> {
+pub(crate) fn from_flags(args: &PasswordArgs) -> Result<Option<Secret>, CliError> {
     if let Some(path) = &args.password_file {
         return read_password_file(path).map(Some);
     }
@@ -113,7 +114,7 @@ pub fn from_flags(args: &PasswordArgs) -> Result<Option<Secret>, CliError> {
 
 /// The config's `[certificate] password_file` / `password_env`, as a fallback.
 #[derive(Debug, Clone, Default)]
-pub struct ConfigPassword {
+pub(crate) struct ConfigPassword {
     pub file: Option<PathBuf>,
     pub env: Option<String>,
 }
@@ -122,7 +123,7 @@ impl ConfigPassword {
     /// The password from the config, if it names a source that exists.
     /// A named file that cannot be read is an error; an unset variable is not
     /// (the default `password_env` is only a suggestion).
-    pub fn resolve(&self) -> Result<Option<Secret>, CliError> {
+    pub(crate) fn resolve(&self) -> Result<Option<Secret>, CliError> {
         if let Some(file) = &self.file {
             return read_password_file(file).map(Some);
         }
@@ -138,7 +139,7 @@ impl ConfigPassword {
 /// Opens a certificate-bearing file. Uses the password from the flags (or `fallback`)
 /// when given; otherwise asks for one, hidden, only if the file needs it, and asks
 /// again after a wrong one (three tries). Returns the password that opened it.
-pub fn open_certificate_file(
+pub(crate) fn open_certificate_file(
     path: &Path,
     args: &PasswordArgs,
     fallback: Option<&ConfigPassword>,
@@ -151,7 +152,7 @@ pub fn open_certificate_file(
 /// Why [`try_open_certificate_file`] failed: the file itself (the library's error, kept
 /// so that `cert verify` can report it as a check), or the password sources.
 #[derive(Debug)]
-pub enum OpenError {
+pub(crate) enum OpenError {
     File(cprlink_cert::Error),
     Password(CliError),
 }
@@ -166,7 +167,7 @@ impl From<OpenError> for CliError {
 }
 
 /// [`open_certificate_file`], keeping the library's error.
-pub fn try_open_certificate_file(
+pub(crate) fn try_open_certificate_file(
     path: &Path,
     args: &PasswordArgs,
     fallback: Option<&ConfigPassword>,

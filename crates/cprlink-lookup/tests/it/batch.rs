@@ -10,7 +10,7 @@ use crate::support::{APIS, client, expected, shared};
 
 /// Keeps what was written, for the test to read.
 #[derive(Clone, Default)]
-pub struct Memory(pub Arc<Mutex<Vec<Record>>>);
+pub(crate) struct Memory(pub Arc<Mutex<Vec<Record>>>);
 
 impl RecordSink for Memory {
     fn write(&mut self, records: &[Record]) -> std::io::Result<()> {

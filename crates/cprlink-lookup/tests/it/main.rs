@@ -6,7 +6,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::print_stdout,
-    clippy::print_stderr
+    clippy::print_stderr,
+    reason = "tests: a failed unwrap is a failed test, and skip notices go to the test log"
 )]
 
 mod access;

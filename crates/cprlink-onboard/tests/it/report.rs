@@ -25,7 +25,7 @@ fn by(who: &str, date: &str) -> Stamp {
 
 /// The case of the issue: an administration case done in five weeks (23 days waiting
 /// for CPR), then a renewal of its certificate; today is 2026-12-01.
-pub fn completed_with_renewal(dir: &Path) -> Case {
+pub(crate) fn completed_with_renewal(dir: &Path) -> Case {
     let (mut case, _) = new_case(dir, Route::Administration, "2026-09-01");
     let ida = |d| by("Ida Hansen", d);
     let mads = |d| by("Mads Holm", d);

@@ -9,14 +9,14 @@ use cprlink_onboard::{
     VerifyVerdict,
 };
 
-pub const CVR: &str = "29189846";
+pub(crate) const CVR: &str = "29189846";
 
-pub fn day(s: &str) -> NaiveDate {
+pub(crate) fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
 
 /// A stamp at noon UTC of `date`, by "tester".
-pub fn at(date: &str) -> Stamp {
+pub(crate) fn at(date: &str) -> Stamp {
     let today = day(date);
     Stamp {
         who: "tester".to_owned(),
@@ -25,12 +25,12 @@ pub fn at(date: &str) -> Stamp {
     }
 }
 
-pub fn utc(date: &str) -> DateTime<Utc> {
+pub(crate) fn utc(date: &str) -> DateTime<Utc> {
     Utc.from_utc_datetime(&day(date).and_hms_opt(23, 59, 59).unwrap())
 }
 
 /// A production OCES3 system certificate of the test authority, expiring on `not_after`.
-pub fn cert(thumb: &str, not_after: &str) -> CertificateEvidence {
+pub(crate) fn cert(thumb: &str, not_after: &str) -> CertificateEvidence {
     CertificateEvidence {
         file: "dpg.cer".to_owned(),
         subject: format!("C=DK, organizationIdentifier=NTRDK-{CVR}, O=Aarhus Kommune, CN=DPG CPR"),
@@ -45,7 +45,7 @@ pub fn cert(thumb: &str, not_after: &str) -> CertificateEvidence {
     }
 }
 
-pub fn handover(
+pub(crate) fn handover(
     cert: CertificateEvidence,
     verdict: VerifyVerdict,
     failed: &[&str],
@@ -61,7 +61,7 @@ pub fn handover(
     }
 }
 
-pub fn new_case(dir: &Path, route: Route, date: &str) -> (Case, PathBuf) {
+pub(crate) fn new_case(dir: &Path, route: Route, date: &str) -> (Case, PathBuf) {
     let path = dir.join("onboarding.toml");
     let case = Case::init(
         &path,
@@ -81,7 +81,10 @@ pub fn new_case(dir: &Path, route: Route, date: &str) -> (Case, PathBuf) {
 
 /// Runs `f`, which must fail, and checks the file is byte for byte the same and no
 /// temporary file was left beside it. Returns the error.
-pub fn refused<T: std::fmt::Debug>(path: &Path, f: impl FnOnce() -> Result<T, Error>) -> Error {
+pub(crate) fn refused<T: std::fmt::Debug>(
+    path: &Path,
+    f: impl FnOnce() -> Result<T, Error>,
+) -> Error {
     let before = std::fs::read(path).unwrap();
     let err = f().expect_err("the change should be refused");
     assert_eq!(
@@ -93,7 +96,7 @@ pub fn refused<T: std::fmt::Debug>(path: &Path, f: impl FnOnce() -> Result<T, Er
     err
 }
 
-pub fn no_temp_files(dir: &Path) {
+pub(crate) fn no_temp_files(dir: &Path) {
     for e in std::fs::read_dir(dir).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
         assert!(!name.ends_with(".tmp"), "left behind: {name}");
@@ -101,11 +104,11 @@ pub fn no_temp_files(dir: &Path) {
 }
 
 /// The project's test data (`testdata/` at the root: the real public OCES3 certificates).
-pub fn testdata_dir() -> PathBuf {
+pub(crate) fn testdata_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
 /// A letter's text with its line breaks as spaces (phrases may wrap).
-pub fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

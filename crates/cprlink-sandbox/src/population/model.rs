@@ -254,7 +254,7 @@ pub struct Expected {
 
 /// `Efternavn,Fornavne` as a display name: first names, then surname, single spaces.
 /// Without a comma it is taken as it is.
-pub fn addressing_as_name(addressing: &str) -> String {
+pub(super) fn addressing_as_name(addressing: &str) -> String {
     let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     match addressing.split_once(',') {
         Some((last, first)) => [words(first), words(last)]

@@ -25,7 +25,7 @@ use crate::commands::connect;
 use crate::exit::{CliError, Code, ForRoute};
 use crate::output::hanging;
 
-pub fn run(cmd: &AuditCommand, ctx: &mut Context) -> Result<Code, CliError> {
+pub(crate) fn run(cmd: &AuditCommand, ctx: &mut Context) -> Result<Code, CliError> {
     match cmd {
         AuditCommand::Find(a) => find(a, ctx),
         AuditCommand::Verify => verify(ctx),

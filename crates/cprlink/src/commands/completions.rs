@@ -5,7 +5,7 @@ use crate::args::{CompletionsArgs, Shell};
 use crate::commands::Context;
 use crate::exit::{CliError, Code};
 
-pub fn run(args: &CompletionsArgs, ctx: &mut Context) -> Result<Code, CliError> {
+pub(crate) fn run(args: &CompletionsArgs, ctx: &mut Context) -> Result<Code, CliError> {
     use clap_complete::Shell as S;
     let shell = match args.shell {
         Shell::Bash => S::Bash,

@@ -46,7 +46,7 @@ const BULK: usize = 1000;
 /// The demo's onboarding case file.
 const STATE: &str = "$D/onboarding.toml";
 
-pub fn run(args: &DemoArgs, ctx: &mut Context) -> Result<Code, CliError> {
+pub(crate) fn run(args: &DemoArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let started = Instant::now();
     let ui = ctx.ui.clone();
     // Without --dir, everything lives in a temporary directory removed at the end.

@@ -32,7 +32,7 @@ struct Row {
     fix: Option<String>,
 }
 
-pub fn run(args: &DoctorArgs, ctx: &mut Context) -> Result<Code, CliError> {
+pub(crate) fn run(args: &DoctorArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let probe = match &args.probe_cpr {
         Some(raw) => Some(Cpr::parse(raw).map_err(|e| {
             CliError::usage(format!(

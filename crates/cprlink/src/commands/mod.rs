@@ -1,15 +1,15 @@
 //! One module per command: thin (parse -> call the library -> render).
 
-pub mod audit;
-pub mod cert;
-pub mod completions;
+pub(crate) mod audit;
+pub(crate) mod cert;
+pub(crate) mod completions;
 mod connect;
-pub mod demo;
-pub mod doctor;
-pub mod lookup;
-pub mod onboard;
-pub mod sandbox;
-pub mod serve;
+pub(crate) mod demo;
+pub(crate) mod doctor;
+pub(crate) mod lookup;
+pub(crate) mod onboard;
+pub(crate) mod sandbox;
+pub(crate) mod serve;
 
 use crate::args::{Cli, Command};
 use crate::config::LoadedConfig;
@@ -18,7 +18,7 @@ use crate::output::Ui;
 use crate::prompt::Prompter;
 
 /// What every command gets: the terminal, a prompter, and the config on demand.
-pub struct Context {
+pub(crate) struct Context {
     pub ui: Ui,
     pub prompter: Box<dyn Prompter>,
     config_path: Option<std::path::PathBuf>,
@@ -30,7 +30,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(
+    pub(crate) fn new(
         ui: Ui,
         prompter: Box<dyn Prompter>,
         config_path: Option<std::path::PathBuf>,
@@ -45,13 +45,13 @@ impl Context {
     }
 
     /// Config overrides as if they were set in the environment.
-    pub fn with_config_env(mut self, vars: Vec<(String, String)>) -> Self {
+    pub(crate) fn with_config_env(mut self, vars: Vec<(String, String)>) -> Self {
         self.config_env = vars;
         self
     }
 
     /// The configuration, read on first use (commands that need none never fail on a bad one).
-    pub fn config(&mut self) -> Result<&LoadedConfig, CliError> {
+    pub(crate) fn config(&mut self) -> Result<&LoadedConfig, CliError> {
         if self.config.is_none() {
             let vars = &self.config_env;
             let env = |k: &str| {
@@ -77,7 +77,7 @@ impl Context {
     }
 
     /// A multi-threaded tokio runtime for the network commands.
-    pub fn runtime(&self) -> Result<tokio::runtime::Runtime, CliError> {
+    pub(crate) fn runtime(&self) -> Result<tokio::runtime::Runtime, CliError> {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -86,7 +86,7 @@ impl Context {
 }
 
 /// Runs the chosen command.
-pub fn dispatch(cli: &Cli, ctx: &mut Context) -> Result<Code, CliError> {
+pub(crate) fn dispatch(cli: &Cli, ctx: &mut Context) -> Result<Code, CliError> {
     match &cli.command {
         Command::Cert(c) => cert::run(c, ctx),
         Command::Onboard(a) => onboard::run(a, ctx),

@@ -18,7 +18,7 @@ use crate::args::{NoAccessAnswerArg, SandboxArgs};
 use crate::commands::Context;
 use crate::exit::{CliError, Code};
 
-pub fn run(args: &SandboxArgs, ctx: &mut Context) -> Result<Code, CliError> {
+pub(crate) fn run(args: &SandboxArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let faults = Faults {
         rate_503: args.fault_rate,
         rate_429: args.fault_429_rate,

@@ -27,7 +27,7 @@ use crate::output::Ui;
 use crate::prompt::NoInputPrompter;
 use crate::secrets::ExposeSecret;
 
-pub fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
+pub(crate) fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let token = match &args.token_file {
         Some(path) => {
             let secret = crate::secrets::read_secret_file(path)?;

@@ -9,12 +9,12 @@ use cprlink_cert::openssl;
 use crate::lookup::{Running, shared};
 
 /// A log in `dir/logs/` and its key in `dir/keys/`, as an operator would keep them.
-pub struct Trail {
+pub(crate) struct Trail {
     pub log: PathBuf,
     pub key: PathBuf,
 }
 
-pub fn trail(dir: &Path) -> Trail {
+pub(crate) fn trail(dir: &Path) -> Trail {
     std::fs::create_dir_all(dir.join("logs")).unwrap();
     Trail {
         log: dir.join("logs").join("audit.jsonl"),
@@ -24,14 +24,14 @@ pub fn trail(dir: &Path) -> Trail {
 
 impl Trail {
     /// `cprlink ... ` with this trail configured through the environment.
-    pub fn cprlink(&self, run: &Running) -> assert_cmd::Command {
+    pub(crate) fn cprlink(&self, run: &Running) -> assert_cmd::Command {
         let mut c = run.cprlink();
         c.env("CPRLINK_LOOKUP_AUDIT_LOG", &self.log)
             .env("CPRLINK_LOOKUP_AUDIT_KEY_FILE", &self.key);
         c
     }
 
-    pub fn entries(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn entries(&self) -> Vec<serde_json::Value> {
         std::fs::read_to_string(&self.log)
             .unwrap()
             .lines()

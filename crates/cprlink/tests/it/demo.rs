@@ -106,7 +106,7 @@ fn demo_tells_the_whole_story_and_keeps_its_files() {
 /// `COLUMNS=100`): every line of stdout and stderr fits, no command's own "Next:" hint
 /// shows (the demo runs the next step itself), "Onboarding is complete" is said once,
 /// and every command shown, its `\` continuations joined, is one cprlink parses.
-pub fn reads_as_a_story(stdout: &str, stderr: &str, dir: &std::path::Path) {
+pub(crate) fn reads_as_a_story(stdout: &str, stderr: &str, dir: &std::path::Path) {
     for (name, text) in [("stdout", stdout), ("stderr", stderr)] {
         for line in text.lines() {
             assert!(

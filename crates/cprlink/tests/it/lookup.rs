@@ -12,14 +12,14 @@ use cprlink_sandbox::{Sandbox, SandboxOptions};
 use crate::support::cprlink;
 
 /// A running sandbox with its runtime and directory.
-pub struct Running {
+pub(crate) struct Running {
     /// Keeps the sandbox's server tasks running.
     _rt: tokio::runtime::Runtime,
     pub sb: Sandbox,
     _dir: tempfile::TempDir,
 }
 
-pub fn start(persons: u32, tweak: impl FnOnce(&mut SandboxOptions)) -> Running {
+pub(crate) fn start(persons: u32, tweak: impl FnOnce(&mut SandboxOptions)) -> Running {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -38,25 +38,25 @@ pub fn start(persons: u32, tweak: impl FnOnce(&mut SandboxOptions)) -> Running {
 }
 
 /// The sandbox shared by tests that do not change it.
-pub fn shared() -> &'static Running {
+pub(crate) fn shared() -> &'static Running {
     static SHARED: OnceLock<Running> = OnceLock::new();
     SHARED.get_or_init(|| start(300, |_| {}))
 }
 
 impl Running {
-    pub fn config(&self) -> PathBuf {
+    pub(crate) fn config(&self) -> PathBuf {
         self.sb.files().config_toml.clone()
     }
 
     /// `cprlink --config <sandbox>/cprlink.toml ARGS`.
-    pub fn cprlink(&self) -> assert_cmd::Command {
+    pub(crate) fn cprlink(&self) -> assert_cmd::Command {
         let mut c = cprlink();
         c.arg("--config").arg(self.config());
         c
     }
 
     /// (cpr, name, name_protected, person_status) of every person.
-    pub fn expected(&self) -> Vec<(String, String, bool, String)> {
+    pub(crate) fn expected(&self) -> Vec<(String, String, bool, String)> {
         let pop = self.sb.population();
         (0..pop.len())
             .map(|i| {
@@ -67,7 +67,7 @@ impl Running {
     }
 }
 
-pub fn jsonl(bytes: &[u8]) -> Vec<serde_json::Value> {
+pub(crate) fn jsonl(bytes: &[u8]) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(bytes)
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
@@ -75,7 +75,7 @@ pub fn jsonl(bytes: &[u8]) -> Vec<serde_json::Value> {
 }
 
 /// Every ten-digit run in `text` (CPR-shaped numbers).
-pub fn cpr_like(text: &str) -> Vec<String> {
+pub(crate) fn cpr_like(text: &str) -> Vec<String> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -247,7 +247,7 @@ fn an_existing_output_is_kept_unless_resume_or_force() {
 
 /// A .p12 for a certificate the sandbox's CA issued but nobody registered, and a config
 /// that uses it.
-pub fn unregistered_config(run: &Running, dir: &Path) -> PathBuf {
+pub(crate) fn unregistered_config(run: &Running, dir: &Path) -> PathBuf {
     use cprlink_cert::testpki::LeafSpec;
     let issued = run
         .sb
@@ -337,7 +337,7 @@ fn an_unregistered_certificate_exits_3_and_names_the_step() {
 
 /// The sandbox's config without `client_id`: a service user of the Self-Service
 /// route, over REST.
-pub fn selfservice_config(run: &Running, dir: &Path) -> PathBuf {
+pub(crate) fn selfservice_config(run: &Running, dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(run.config()).unwrap();
     let mut cfg: toml::Table = text.parse().unwrap();
     let d = cfg.get_mut("datafordeler").unwrap().as_table_mut().unwrap();
@@ -641,7 +641,7 @@ fn on_a_terminal_the_output_is_a_table_with_a_progress_bar() {
 // ---- the output file: nothing lost (issue 9) ----------------------------------------
 
 /// The sandbox's config with `edit` applied, written to `dir/name`.
-pub fn variant_config(
+pub(crate) fn variant_config(
     run: &Running,
     dir: &Path,
     name: &str,
@@ -656,7 +656,7 @@ pub fn variant_config(
 }
 
 /// `section.key = value` in a config table.
-pub fn set_key(cfg: &mut toml::Table, section: &str, key: &str, value: toml::Value) {
+pub(crate) fn set_key(cfg: &mut toml::Table, section: &str, key: &str, value: toml::Value) {
     cfg.entry(section)
         .or_insert_with(|| toml::Value::Table(toml::Table::new()))
         .as_table_mut()

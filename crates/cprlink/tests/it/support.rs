@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 
 /// The project's test data (`testdata/` at the root: the real public OCES3 certificates).
-pub fn testdata_dir() -> PathBuf {
+pub(crate) fn testdata_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
 /// The `cprlink` binary under test, with a clean environment for config discovery.
-pub fn cprlink() -> assert_cmd::Command {
+pub(crate) fn cprlink() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("cprlink").expect("binary built");
     cmd.env_remove("CPRLINK_CONFIG")
         .env_remove("CPRLINK_NO_INPUT")

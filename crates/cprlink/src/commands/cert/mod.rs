@@ -36,7 +36,7 @@ use crate::exit::{CliError, Code};
 use crate::output::{Ui, hanging};
 use crate::secrets::{self, OpenError, Secret};
 
-pub fn run(args: &CertCommand, ctx: &mut Context) -> Result<Code, CliError> {
+pub(crate) fn run(args: &CertCommand, ctx: &mut Context) -> Result<Code, CliError> {
     match args {
         CertCommand::Inspect(a) => inspect::run(a, ctx),
         CertCommand::ExportCer(a) => export_cer::run(a, ctx),

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use crate::exit::CliError;
 
 /// The output file, resolved and locked for this run.
-pub struct Target {
+pub(super) struct Target {
     /// The real file: symlinks followed.
     pub path: PathBuf,
     /// What is there now.
@@ -39,7 +39,7 @@ pub struct Target {
 
 /// What the output path holds before the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Existing {
+pub(super) enum Existing {
     Nothing,
     /// A regular file of this many bytes.
     File(u64),
@@ -48,14 +48,14 @@ pub enum Existing {
 }
 
 /// The lock file beside an output (`names.jsonl` -> `names.jsonl.lock`).
-pub fn lock_path(path: &Path) -> PathBuf {
+pub(super) fn lock_path(path: &Path) -> PathBuf {
     with_name(path, |n| format!("{n}.lock"))
 }
 
 /// The temporary file a run writes before it is renamed into place
 /// (`names.jsonl` -> `.names.jsonl.cprlink.tmp`). One per output: only the lock holder
 /// writes it, so one left by a killed run is removed by the next.
-pub fn temp_path(path: &Path) -> PathBuf {
+pub(super) fn temp_path(path: &Path) -> PathBuf {
     with_name(path, |n| format!(".{n}.cprlink.tmp"))
 }
 
@@ -101,7 +101,10 @@ fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
 
 /// Resolves and locks `--output`. `input` is where the rows come from: a file, stdin
 /// (`None`), or the command line (no check).
-pub fn open_target(output: &Path, input: Option<InputSource<'_>>) -> Result<Target, CliError> {
+pub(super) fn open_target(
+    output: &Path,
+    input: Option<InputSource<'_>>,
+) -> Result<Target, CliError> {
     let path = resolve(output)?;
     let meta = std::fs::metadata(&path).ok();
     if let (Some(meta), Some(source)) = (&meta, input) {
@@ -176,14 +179,14 @@ pub fn open_target(output: &Path, input: Option<InputSource<'_>>) -> Result<Targ
 
 /// Where the input rows come from, for the same-file check.
 #[derive(Debug, Clone, Copy)]
-pub enum InputSource<'a> {
+pub(super) enum InputSource<'a> {
     File(&'a Path),
     Stdin,
 }
 
 /// How records reach the output file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Writing {
+pub(super) enum Writing {
     /// A new file (or `--force`): staged, in place at the first answer.
     Replace,
     /// `--resume`: appended, after cutting `cut_to` bytes' worth of whole lines.
@@ -211,13 +214,13 @@ enum State {
 /// The output being written, shared by the sink (the writer thread) and the command,
 /// which commits or discards it when the run ends.
 #[derive(Clone)]
-pub struct Output {
+pub(super) struct Output {
     state: Arc<Mutex<State>>,
 }
 
 impl Output {
     /// Opens `target` for `writing`. Nothing existing is changed yet.
-    pub fn open(target: &Target, writing: Writing) -> Result<Output, CliError> {
+    pub(super) fn open(target: &Target, writing: Writing) -> Result<Output, CliError> {
         let wrap = |p: &Path, e: io::Error| {
             CliError::usage(format!("cannot write {}: {e}", p.display()))
                 .with_hint("check that the directory is writable and the disk is not full")
@@ -267,7 +270,7 @@ impl Output {
     }
 
     /// Writes whole lines; `answered` says that Datafordeler answered one of them.
-    pub fn write(&self, bytes: &[u8], answered: bool) -> io::Result<()> {
+    pub(super) fn write(&self, bytes: &[u8], answered: bool) -> io::Result<()> {
         let mut state = self
             .state
             .lock()
@@ -303,7 +306,7 @@ impl Output {
 
     /// The run completed (or stopped after answers were written): puts a staged file
     /// in place.
-    pub fn commit(&self) -> io::Result<()> {
+    pub(super) fn commit(&self) -> io::Result<()> {
         let mut state = self
             .state
             .lock()
@@ -316,7 +319,7 @@ impl Output {
 
     /// The run failed: a staged file is removed, the old file stays as it was. Returns
     /// whether the old file was left untouched.
-    pub fn discard(&self) -> bool {
+    pub(super) fn discard(&self) -> bool {
         let Ok(mut state) = self.state.lock() else {
             return false;
         };

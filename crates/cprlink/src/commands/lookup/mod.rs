@@ -27,12 +27,12 @@ use file::{Existing, InputSource, Output, Writing};
 use output::{EarlierLines, FileSink, Renderer, WriterSink};
 
 /// The longest `--purpose` kept in the audit trail.
-pub const MAX_PURPOSE_CHARS: usize = 200;
+pub(crate) const MAX_PURPOSE_CHARS: usize = 200;
 
 /// `--purpose` goes into every audit-trail entry: one short line, and never a CPR
 /// number (the trail keeps numbers only masked and keyed). A refused value is not
 /// echoed whole.
-pub fn check_purpose(purpose: &str) -> Result<(), CliError> {
+pub(crate) fn check_purpose(purpose: &str) -> Result<(), CliError> {
     let chars = purpose.chars().count();
     if chars > MAX_PURPOSE_CHARS {
         return Err(CliError::usage(format!(
@@ -364,7 +364,7 @@ fn prepare_output(
     })
 }
 
-pub fn run(args: &LookupArgs, ctx: &mut Context) -> Result<Code, CliError> {
+pub(crate) fn run(args: &LookupArgs, ctx: &mut Context) -> Result<Code, CliError> {
     if let Some(p) = &args.purpose {
         check_purpose(p)?;
     }

@@ -20,7 +20,7 @@ use crate::args::OutputFormat;
 use crate::exit::CliError;
 
 /// Renders records of one format into bytes.
-pub struct Renderer {
+pub(super) struct Renderer {
     format: OutputFormat,
     /// The CSV/table header is still to be written.
     header_pending: bool,
@@ -36,7 +36,7 @@ const W_PERSON_STATUS: usize = 31;
 const W_PROT: usize = 9;
 
 impl Renderer {
-    pub fn new(format: OutputFormat, with_header: bool) -> Self {
+    pub(super) fn new(format: OutputFormat, with_header: bool) -> Self {
         Renderer {
             format,
             header_pending: with_header,
@@ -44,7 +44,7 @@ impl Renderer {
     }
 
     /// Appends the rendering of `records` (and the header, the first time) to `out`.
-    pub fn render(&mut self, records: &[Record], out: &mut Vec<u8>) {
+    pub(super) fn render(&mut self, records: &[Record], out: &mut Vec<u8>) {
         match self.format {
             OutputFormat::Jsonl => {
                 for r in records {
@@ -165,14 +165,14 @@ fn table_row(r: &Record, out: &mut Vec<u8>) {
 }
 
 /// A sink writing each unit of records with one `write` call.
-pub struct WriterSink<W: Write + Send> {
+pub(super) struct WriterSink<W: Write + Send> {
     writer: W,
     renderer: Renderer,
     buf: Vec<u8>,
 }
 
 impl<W: Write + Send> WriterSink<W> {
-    pub fn new(writer: W, renderer: Renderer) -> Self {
+    pub(super) fn new(writer: W, renderer: Renderer) -> Self {
         WriterSink {
             writer,
             renderer,
@@ -196,14 +196,14 @@ impl<W: Write + Send> RecordSink for WriterSink<W> {
 
 /// A sink writing each unit of records to the `--output` file with one write, telling
 /// it when Datafordeler answered one of them (the moment a staged file goes in place).
-pub struct FileSink {
+pub(super) struct FileSink {
     output: Output,
     renderer: Renderer,
     buf: Vec<u8>,
 }
 
 impl FileSink {
-    pub fn new(output: Output, renderer: Renderer) -> Self {
+    pub(super) fn new(output: Output, renderer: Renderer) -> Self {
         FileSink {
             output,
             renderer,
@@ -224,7 +224,7 @@ impl RecordSink for FileSink {
 
 /// What an output file written before holds, read once before a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Scan {
+pub(super) struct Scan {
     /// Whole records.
     pub records: u64,
     /// Of those, `error` rows.
@@ -237,14 +237,14 @@ pub struct Scan {
 
 impl Scan {
     /// Bytes of a half-written last line (cut before appending).
-    pub fn cut_bytes(&self, file_len: u64) -> u64 {
+    pub(super) fn cut_bytes(&self, file_len: u64) -> u64 {
         file_len.saturating_sub(self.whole_len)
     }
 }
 
 /// The records of an output file written before, line by line. `label` names the flag
 /// and the file in messages.
-pub struct EarlierLines {
+pub(super) struct EarlierLines {
     reader: BufReader<File>,
     format: OutputFormat,
     label: String,
@@ -254,7 +254,11 @@ pub struct EarlierLines {
 }
 
 impl EarlierLines {
-    pub fn open(path: &Path, format: OutputFormat, label: &str) -> Result<EarlierLines, CliError> {
+    pub(super) fn open(
+        path: &Path,
+        format: OutputFormat,
+        label: &str,
+    ) -> Result<EarlierLines, CliError> {
         if format == OutputFormat::Table {
             return Err(CliError::usage(format!(
                 "{label}: a table is for people and cannot be carried on"
@@ -324,7 +328,7 @@ impl EarlierLines {
     }
 
     /// Reads the whole file: counts and checks every line.
-    pub fn scan(mut self) -> Result<Scan, CliError> {
+    pub(super) fn scan(mut self) -> Result<Scan, CliError> {
         let mut scan = Scan {
             records: 0,
             errors: 0,
@@ -350,7 +354,7 @@ impl EarlierLines {
 
     /// The records as the batch runner takes them up: `retry` asks the `error` rows
     /// again and keeps the rest; otherwise every record is already written.
-    pub fn earlier(
+    pub(super) fn earlier(
         mut self,
         retry: bool,
     ) -> impl Iterator<Item = Result<Earlier, cprlink_lookup::Error>> + Send + 'static {

@@ -56,7 +56,10 @@ pub(super) fn exit_on_ctrl_c(ui: &Ui) {
             restore_terminal(&ui);
             eprintln!();
             ui.note("interrupted");
-            #[allow(clippy::exit)]
+            #[allow(
+                clippy::exit,
+                reason = "Ctrl-C at a prompt: the answers so far are saved, the terminal restored; nothing is left to unwind"
+            )]
             std::process::exit(Code::Interrupted.as_i32());
         });
     if spawned.is_err() {

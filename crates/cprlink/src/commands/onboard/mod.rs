@@ -44,7 +44,7 @@ use render::{StatusJson, guidance_only, print_json, render_status, say};
 /// The default state file; other paths are spelled out in suggested commands.
 const DEFAULT_STATE: &str = "onboarding.toml";
 
-pub fn run(args: &OnboardArgs, ctx: &mut Context) -> Result<Code, CliError> {
+pub(crate) fn run(args: &OnboardArgs, ctx: &mut Context) -> Result<Code, CliError> {
     let prefix = command_prefix(&args.state);
     let by = args.by.as_deref();
     match &args.command {
