@@ -163,11 +163,16 @@ pub(crate) fn load_with(
                 CliError::usage(format!("cannot read config {}: {e}", path.display()))
             })?;
             let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+                let line = e
+                    .span()
+                    .map(|s| text.get(..s.start).unwrap_or(&text).matches('\n').count() + 1);
                 CliError::usage(format!(
-                    "config {} is not valid TOML: {}",
+                    "config {}{} is not valid TOML: {}",
                     path.display(),
+                    line.map(|l| format!(", line {l},")).unwrap_or_default(),
                     e.message()
                 ))
+                .with_hint("fix that line (docs/config.md shows every key with its default), or write a new file with `cprlink onboard config`")
             })?;
             let dir = path
                 .parent()

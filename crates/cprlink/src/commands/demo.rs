@@ -53,8 +53,11 @@ pub(crate) fn run(args: &DemoArgs, ctx: &mut Context) -> Result<Code, CliError> 
     let tmp;
     let dir: PathBuf = match &args.dir {
         Some(d) => {
-            std::fs::create_dir_all(d)
-                .map_err(|e| CliError::usage(format!("cannot create {}: {e}", d.display())))?;
+            std::fs::create_dir_all(d).map_err(|e| {
+                CliError::usage(format!("cannot create {}: {e}", d.display())).with_hint(
+                    "give --dir a directory you may write to, or leave it out for a temporary one",
+                )
+            })?;
             std::path::absolute(d).map_err(|e| CliError::usage(format!("{}: {e}", d.display())))?
         }
         None => {

@@ -39,6 +39,7 @@ pub(crate) fn run(args: &DoctorArgs, ctx: &mut Context) -> Result<Code, CliError
                 "--probe-cpr {} is not a CPR number ({e})",
                 cprlink_lookup::cpr::mask_input(raw)
             ))
+            .with_hint("give a CPR number that exists in the environment: 10 digits, DDMMYYSSSS or DDMMYY-SSSS")
         })?),
         None => None,
     };

@@ -138,6 +138,66 @@ fn without_a_config_lookup_and_doctor_say_where_they_looked_and_how_to_get_one()
 }
 
 #[test]
+fn every_error_starts_in_lower_case_and_has_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("bad.p12"), "x").unwrap();
+    std::fs::write(d.join("unknown.toml"), "[nope]\n").unwrap();
+    std::fs::write(d.join("broken.toml"), "[lookup]\nconcurrency = \n").unwrap();
+    std::fs::write(d.join("empty.pw"), "").unwrap();
+    let cases: &[&[&str]] = &[
+        &["cert", "inspect", "missing.p12"],
+        &["cert", "inspect", "bad.p12"],
+        &["cert", "verify", "bad.p12", "--password-file", "empty.pw"],
+        &[
+            "cert", "pack", "--cert", "a", "--key", "b", "--out", "c.p12",
+        ],
+        &["lookup", "123"],
+        &["lookup", "--input", "missing.txt"],
+        &["lookup", "0101011234"],
+        &["--config", "nope.toml", "lookup", "0101011234"],
+        &["--config", "unknown.toml", "lookup", "0101011234"],
+        &["--config", "broken.toml", "lookup", "0101011234"],
+        &["onboard", "status"],
+        &["onboard", "init", "--authority", "X", "--cvr", "12345678"],
+        &["audit", "verify"],
+        &["serve", "--listen", "0.0.0.0:9999"],
+        &["doctor", "--probe-cpr", "12"],
+        &["sandbox", "--persons", "0"],
+        &["demo", "--dir", "/proc/cprlink-cannot"],
+    ];
+    for args in cases {
+        let out = cprlink()
+            .current_dir(d)
+            .args(*args)
+            .assert()
+            .failure()
+            .get_output()
+            .clone();
+        let err = String::from_utf8_lossy(&out.stderr);
+        let shown = args.join(" ");
+        let message = err
+            .lines()
+            .find_map(|l| l.strip_prefix("error: "))
+            .unwrap_or_else(|| panic!("`{shown}`: no error line in\n{err}"));
+        assert!(
+            !message.starts_with(|c: char| c.is_uppercase()),
+            "`{shown}`: {message}"
+        );
+        assert!(err.contains("\nHint: "), "`{shown}`: no hint in\n{err}");
+    }
+    // The broken TOML names its line.
+    let out = cprlink()
+        .current_dir(d)
+        .args(["--config", "broken.toml", "lookup", "0101011234"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
+}
+
+#[test]
 fn unknown_flag_is_a_usage_error() {
     cprlink()
         .args(["cert", "inspect", "--bogus"])

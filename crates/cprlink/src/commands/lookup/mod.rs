@@ -114,8 +114,7 @@ fn input(args: &LookupArgs, ctx: &Context) -> Result<(Rows, Option<u64>), CliErr
         return Ok((Box::new(InputReader::new(reader)), None));
     }
     let path = args.input.clone().unwrap_or_default();
-    let file = std::fs::File::open(&path)
-        .map_err(|e| CliError::usage(format!("cannot read the input {}: {e}", path.display())))?;
+    let file = std::fs::File::open(&path).map_err(|e| input_unreadable(&path, &e))?;
     let total = if ctx.ui.stderr_is_terminal && !ctx.ui.quiet {
         count_rows(&path)
     } else {
@@ -190,6 +189,13 @@ fn rate(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
     );
 }
 
+/// The input file cannot be opened.
+fn input_unreadable(path: &Path, e: &std::io::Error) -> CliError {
+    CliError::usage(format!("cannot read the input {}: {e}", path.display())).with_hint(
+        "check the file name and the directory you run in; `--input -` reads the numbers from stdin",
+    )
+}
+
 /// The `--output` file, settled before anything is asked.
 struct Prepared {
     /// Holds the lock until the run ends.
@@ -251,9 +257,7 @@ fn prepare_output(
     // and the connection: a mismatch is refused at once.
     let precheck = |cont: Continue| -> Result<(), CliError> {
         if let Some(InputSource::File(p)) = source {
-            let f = std::fs::File::open(p).map_err(|e| {
-                CliError::usage(format!("cannot read the input {}: {e}", p.display()))
-            })?;
+            let f = std::fs::File::open(p).map_err(|e| input_unreadable(p, &e))?;
             let rows = InputReader::new(BufReader::with_capacity(64 * 1024, f));
             batch::check_earlier(rows, cont)
                 .map_err(|e| CliError::usage(e.to_string()).with_hint(mismatch_hint(args)))?;
