@@ -124,8 +124,13 @@ fn the_re_asks_of_concurrent_batches_share_requests() {
             reask_requests <= unknown / 4,
             "{api:?}: {reask_requests} requests to re-ask {unknown} numbers: not pooled"
         );
-        // 22 batches, the re-asks, and (GraphQL) a token.
-        assert!(sent <= 22 + reask_requests + 1, "{api:?}: {sent} requests");
+        // 22 batches, the re-asks, and (GraphQL) a token; on a loaded machine also the
+        // retries of attempts that timed out or broke (each one counted by the client).
+        let retries = c.stats().retries.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            sent <= 22 + reask_requests + 1 + retries,
+            "{api:?}: {sent} requests ({reask_requests} re-asks, {retries} retries)"
+        );
     }
 }
 
