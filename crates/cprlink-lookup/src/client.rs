@@ -18,7 +18,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use openssl::x509::X509;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{Api, Config, Endpoints};
@@ -44,7 +43,8 @@ pub struct Settings {
     pub client_secret: Option<SecretString>,
     /// The GraphQL query: built-in, or `graphql_query_file` (checked).
     pub query: Query,
-    /// Extra trust anchors (PEM), from `ca_file`.
+    /// The trust anchors (PEM) from `ca_file`: with it set, the only ones (the
+    /// system store is not read); `None` = the system's roots.
     pub ca_pem: Option<Vec<u8>>,
     pub concurrency: usize,
     pub batch_size: usize,
@@ -106,20 +106,12 @@ impl Settings {
                     path: path.clone(),
                     source,
                 })?;
-                let unusable = |reason: String| Error::CaFileUnusable {
+                // The transport reads it again: refuse here, naming the file, what
+                // it would refuse there.
+                crate::tls::roots_from_pem(&pem).map_err(|reason| Error::CaFileUnusable {
                     path: path.clone(),
                     reason,
-                };
-                if X509::stack_from_pem(&pem)
-                    .map(|v| v.is_empty())
-                    .unwrap_or(true)
-                {
-                    return Err(unusable("no PEM certificate in it".to_owned()));
-                }
-                // The transport reads it again with reqwest: refuse here, naming the
-                // file, what it would refuse there.
-                reqwest::Certificate::from_pem_bundle(&pem)
-                    .map_err(|e| unusable(e.without_url().to_string()))?;
+                })?;
                 Some(pem)
             }
             None => None,

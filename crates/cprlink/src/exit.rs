@@ -381,6 +381,7 @@ fn lookup_error(e: cprlink_lookup::Error, route: Route) -> CliError {
         E::IdentityEncoding { .. }
         | E::HttpClient { .. }
         | E::BuildRequest { .. }
+        | E::TlsConfig { .. }
         | E::TlsSetup { .. }
         | E::TaskFailed { .. }
         | E::TaskLost { .. } => return CliError::internal(message),
@@ -579,6 +580,7 @@ pub fn lookup_hint(e: &cprlink_lookup::Error, route: Route) -> Option<String> {
         | E::Interrupted
         | E::HttpClient { .. }
         | E::BuildRequest { .. }
+        | E::TlsConfig { .. }
         | E::TlsSetup { .. }
         | E::TaskFailed { .. }
         | E::TaskLost { .. }

@@ -16,3 +16,4 @@ mod faults;
 mod habits;
 mod lookups;
 mod support;
+mod tls;
