@@ -3,7 +3,8 @@
 //! numbers asked.
 //!
 //! Layers, lowest first: `identity` (our certificate, none with a shared secret),
-//! `transport` (the connection pool, bounds, retries, what failures mean), the
+//! `tls` (the trust anchors and the TLS configuration), `transport` (the connection
+//! pool, bounds, retries, what failures mean), the
 //! back-ends `rest`, `graphql` and `token` (requests and answers), then this module,
 //! which picks the back-end, asks each number once in requests of at most `batch_size`,
 //! retries 401 `DAF-AUTH-0005` for `auth_grace_secs` (new credentials are inert at
