@@ -3,7 +3,8 @@
 //! numbers asked.
 //!
 //! Layers, lowest first: `identity` (our certificate, none with a shared secret),
-//! `transport` (the connection pool, bounds, retries, what failures mean), the
+//! `tls` (the trust anchors and the TLS configuration), `transport` (the connection
+//! pool, bounds, retries, what failures mean), the
 //! back-ends `rest`, `graphql` and `token` (requests and answers), then this module,
 //! which picks the back-end, asks each number once in requests of at most `batch_size`,
 //! retries 401 `DAF-AUTH-0005` for `auth_grace_secs` (new credentials are inert at
@@ -18,7 +19,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use openssl::x509::X509;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{Api, Config, Endpoints};
@@ -44,7 +44,8 @@ pub struct Settings {
     pub client_secret: Option<SecretString>,
     /// The GraphQL query: built-in, or `graphql_query_file` (checked).
     pub query: Query,
-    /// Extra trust anchors (PEM), from `ca_file`.
+    /// The trust anchors (PEM) from `ca_file`: with it set, the only ones (the
+    /// system store is not read); `None` = the system's roots.
     pub ca_pem: Option<Vec<u8>>,
     pub concurrency: usize,
     pub batch_size: usize,
@@ -106,20 +107,12 @@ impl Settings {
                     path: path.clone(),
                     source,
                 })?;
-                let unusable = |reason: String| Error::CaFileUnusable {
+                // The transport reads it again: refuse here, naming the file, what
+                // it would refuse there.
+                crate::tls::roots_from_pem(&pem).map_err(|reason| Error::CaFileUnusable {
                     path: path.clone(),
                     reason,
-                };
-                if X509::stack_from_pem(&pem)
-                    .map(|v| v.is_empty())
-                    .unwrap_or(true)
-                {
-                    return Err(unusable("no PEM certificate in it".to_owned()));
-                }
-                // The transport reads it again with reqwest: refuse here, naming the
-                // file, what it would refuse there.
-                reqwest::Certificate::from_pem_bundle(&pem)
-                    .map_err(|e| unusable(e.without_url().to_string()))?;
+                })?;
                 Some(pem)
             }
             None => None,

@@ -775,9 +775,12 @@ fn tls_probe(
         b.set_private_key(&key).map_err(fail)?;
     }
     if let Some(pem) = ca_pem {
+        // As the transport (`tls`): with `ca_file` set, its CAs are the only anchors.
+        let mut store = openssl::x509::store::X509StoreBuilder::new().map_err(fail)?;
         for c in openssl::x509::X509::stack_from_pem(pem).map_err(fail)? {
-            b.cert_store_mut().add_cert(c).map_err(fail)?;
+            store.add_cert(c).map_err(fail)?;
         }
+        b.set_cert_store(store.build());
     }
     b.set_verify(SslVerifyMode::PEER);
     let connector = b.build();

@@ -392,6 +392,13 @@ pub enum Error {
         source: std::sync::Arc<reqwest::Error>,
     },
 
+    /// A bug: the HTTP client's TLS configuration did not build from checked settings.
+    #[error("cannot set up TLS for the HTTP client: {source}")]
+    TlsConfig {
+        #[source]
+        source: rustls::Error,
+    },
+
     /// A bug: the doctor's own TLS handshake could not be set up from our identity.
     #[error("cannot set up the TLS check: {source}")]
     TlsSetup {
@@ -483,6 +490,7 @@ impl Error {
             Error::IdentityEncoding { .. }
             | Error::HttpClient { .. }
             | Error::BuildRequest { .. }
+            | Error::TlsConfig { .. }
             | Error::TlsSetup { .. }
             | Error::TaskFailed { .. }
             | Error::TaskLost { .. } => ErrorKind::Internal,
@@ -540,6 +548,7 @@ impl Error {
             | Error::Interrupted
             | Error::HttpClient { .. }
             | Error::BuildRequest { .. }
+            | Error::TlsConfig { .. }
             | Error::TlsSetup { .. }
             | Error::TaskFailed { .. }
             | Error::TaskLost { .. }
@@ -705,6 +714,9 @@ impl Error {
                 source: source.clone(),
             },
             Error::BuildRequest { source } => Error::BuildRequest {
+                source: source.clone(),
+            },
+            Error::TlsConfig { source } => Error::TlsConfig {
                 source: source.clone(),
             },
             Error::TlsSetup { source } => Error::TlsSetup {

@@ -1,6 +1,6 @@
 //! The TLS client identity: our certificate and key, read once per process from the
-//! opened .p12 and kept as PEM for reqwest (native-tls' own PKCS#12 reader fails on
-//! legacy RC2 files; `cprlink_cert::load` does not).
+//! opened .p12 (`cprlink_cert::load` reads legacy RC2 files too) and kept as DER for
+//! the transport's rustls and as PEM for the doctor's own OpenSSL handshake.
 //!
 //! Owns what of the .p12 goes on the wire (the leaf, its key, and the CA certificates
 //! that are not self-signed roots) and the facts messages need (thumbprint, subject,
@@ -17,6 +17,9 @@ use crate::error::Error;
 pub struct ClientIdentity {
     chain_pem: Vec<u8>,
     key_pem: Vec<u8>,
+    /// The same chain and key as DER (the key as PKCS#8), for rustls.
+    chain_der: Vec<Vec<u8>>,
+    key_der: Vec<u8>,
     /// SHA-1 thumbprint (upper-case hex): what Datafordeler registers.
     pub thumbprint: String,
     pub subject: String,
@@ -56,13 +59,17 @@ impl ClientIdentity {
         let encoding = |source| Error::IdentityEncoding { source };
         let mut chain_pem = leaf.to_pem().map_err(encoding)?;
         let leaf_der = leaf.to_der().map_err(encoding)?;
+        let mut chain_der = vec![leaf_der.clone()];
         for cert in &loaded.certificates {
-            if cert.to_der().ok().as_deref() == Some(leaf_der.as_slice()) || is_self_signed(cert) {
+            let der = cert.to_der().map_err(encoding)?;
+            if der == leaf_der || is_self_signed(cert) {
                 continue;
             }
             chain_pem.extend(cert.to_pem().map_err(encoding)?);
+            chain_der.push(der);
         }
         let key_pem = key.private_key_to_pem_pkcs8().map_err(encoding)?;
+        let key_der = key.private_key_to_pkcs8().map_err(encoding)?;
         let thumbprint =
             cprlink_cert::facts::sha1_thumbprint(leaf).map_err(|e| bad(e.to_string()))?;
         let not_after =
@@ -70,20 +77,22 @@ impl ClientIdentity {
         Ok(ClientIdentity {
             chain_pem,
             key_pem,
+            chain_der,
+            key_der,
             thumbprint,
             subject: short_subject(leaf),
             not_after,
         })
     }
 
-    /// The identity in reqwest's form, for the transport. It reads back the PEM we
-    /// wrote, so a failure is a bug.
-    pub(crate) fn reqwest_identity(&self) -> Result<reqwest::Identity, Error> {
-        reqwest::Identity::from_pkcs8_pem(&self.chain_pem, &self.key_pem).map_err(|e| {
-            Error::HttpClient {
-                source: e.without_url().into(),
-            }
-        })
+    /// The certificate chain as DER (leaf first), for the transport's TLS.
+    pub(crate) fn chain_der(&self) -> &[Vec<u8>] {
+        &self.chain_der
+    }
+
+    /// The private key as PKCS#8 DER, for the transport's TLS.
+    pub(crate) fn key_der(&self) -> &[u8] {
+        &self.key_der
     }
 
     /// The certificate chain as PEM (leaf first), for the doctor's own handshake.

@@ -27,6 +27,7 @@ pub mod record;
 pub mod rest;
 pub mod retry;
 pub mod serve;
+mod tls;
 pub mod token;
 pub mod transport;
 

@@ -7,7 +7,8 @@
 //! `graphql` and `token` build the requests and read the answers, and the facade in
 //! `client` sits on top of them. It must never log or put into an error a CPR number or
 //! a URL holding one (`reqwest::Error::without_url` before anything is turned into
-//! text), and never weaken TLS verification: extra trust comes only from `ca_file`.
+//! text), and never weaken TLS verification: the TLS configuration (trust anchors,
+//! our identity) comes from `tls`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -28,7 +29,7 @@ pub(crate) struct TransportOptions<'a> {
     /// Requests per second; 0 = unlimited.
     pub rate_limit_per_sec: u32,
     pub backoff: Backoff,
-    /// Extra trust anchors (PEM), from `ca_file`.
+    /// The only trust anchors (PEM), from `ca_file`; `None` = the system's.
     pub ca_pem: Option<&'a [u8]>,
 }
 
@@ -131,11 +132,9 @@ impl Transport {
         identity: Option<&ClientIdentity>,
         o: TransportOptions<'_>,
     ) -> Result<Transport, Error> {
-        let mut builder = reqwest::Client::builder();
-        if let Some(identity) = identity {
-            builder = builder.identity(identity.reqwest_identity()?);
-        }
-        let mut builder = builder
+        let tls = crate::tls::client_config(identity, o.ca_pem)?;
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .timeout(o.timeout)
             .connect_timeout(o.timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(o.concurrency.max(1) * 2)
@@ -143,19 +142,11 @@ impl Transport {
             .tcp_nodelay(true)
             // CPR answers are never redirected; a redirect would be a misconfiguration.
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("cprlink/", env!("CARGO_PKG_VERSION")));
-        if let Some(pem) = o.ca_pem {
-            // Checked by `Settings::from_config`, which names the file.
-            let certs =
-                reqwest::Certificate::from_pem_bundle(pem).map_err(|e| Error::HttpClient {
-                    source: e.without_url().into(),
-                })?;
-            // SPEC: extra trust anchors, next to the system's roots.
-            builder = builder.tls_certs_merge(certs);
-        }
-        let http = builder.build().map_err(|e| Error::HttpClient {
-            source: e.without_url().into(),
-        })?;
+            .user_agent(concat!("cprlink/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::HttpClient {
+                source: e.without_url().into(),
+            })?;
         let limiter = (o.rate_limit_per_sec > 0).then(|| RateLimiter {
             interval: Duration::from_secs_f64(1.0 / f64::from(o.rate_limit_per_sec)),
             next: std::sync::Mutex::new(Instant::now()),
@@ -263,9 +254,10 @@ enum Failure {
     Transient(Transient),
 }
 
-/// The text of `first` and every cause after it, joined with `: `, for recognising
-/// TLS alerts and failed verification in OpenSSL's words. A reqwest error is stripped
-/// of its URL (it may hold CPR numbers) before it gets here.
+/// The text of `first` and every cause after it, joined with `: `, for messages and
+/// (the doctor's OpenSSL handshake) recognising TLS alerts and failed verification in
+/// OpenSSL's words. A reqwest error is stripped of its URL (it may hold CPR numbers)
+/// before it gets here.
 pub(crate) fn chain_text(first: Option<&(dyn std::error::Error + 'static)>) -> String {
     let mut parts = Vec::new();
     let mut cur = first;
@@ -330,21 +322,24 @@ pub(crate) fn server_not_trusted_in(text: &str) -> Option<String> {
 
 fn classify(host: &str, e: reqwest::Error, thumbprint: Option<&str>) -> Failure {
     let e = e.without_url();
+    match crate::tls::failure_in(&e) {
+        Some(crate::tls::Failure::NotTrusted(detail)) => {
+            return Failure::Fatal(Error::ServerNotTrusted {
+                host: host.to_owned(),
+                detail,
+            });
+        }
+        Some(crate::tls::Failure::Alert(alert)) => {
+            return Failure::Fatal(Error::TlsRefused {
+                host: host.to_owned(),
+                alert,
+                thumbprint: thumbprint.map(str::to_owned),
+            });
+        }
+        None => {}
+    }
     // The causes only: reqwest's own message says no more than "error sending request".
     let text = chain_text(std::error::Error::source(&e));
-    if let Some(detail) = server_not_trusted_in(&text) {
-        return Failure::Fatal(Error::ServerNotTrusted {
-            host: host.to_owned(),
-            detail,
-        });
-    }
-    if let Some(alert) = tls_alert_in(&text) {
-        return Failure::Fatal(Error::TlsRefused {
-            host: host.to_owned(),
-            alert,
-            thumbprint: thumbprint.map(str::to_owned),
-        });
-    }
     let short = shorten(&text);
     if e.is_timeout() {
         Failure::Transient(Transient::Timeout)

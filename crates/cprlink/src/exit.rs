@@ -384,6 +384,7 @@ fn lookup_error(e: cprlink_lookup::Error, route: Route) -> CliError {
         E::IdentityEncoding { .. }
         | E::HttpClient { .. }
         | E::BuildRequest { .. }
+        | E::TlsConfig { .. }
         | E::TlsSetup { .. }
         | E::TaskFailed { .. }
         | E::TaskLost { .. } => return CliError::internal(message),
@@ -590,6 +591,7 @@ pub(crate) fn lookup_hint(e: &cprlink_lookup::Error, route: Route) -> Option<Str
         E::IdentityEncoding { .. }
         | E::HttpClient { .. }
         | E::BuildRequest { .. }
+        | E::TlsConfig { .. }
         | E::TlsSetup { .. }
         | E::TaskFailed { .. }
         | E::TaskLost { .. }

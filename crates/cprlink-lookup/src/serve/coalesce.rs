@@ -3,12 +3,15 @@
 //!
 //! Owns the wait (a few milliseconds, or until a batch is full) and the hand-back of
 //! each record, or the shared error, to the request that asked. The bound on requests
-//! in flight is the client's; this only decides what goes out together.
+//! in flight is the client's; this decides what goes out together. A batch goes out
+//! only when one of the client's `concurrency` slots is free: while every slot is busy
+//! it keeps filling, so a cold cache under load sends full batches instead of queueing
+//! part-full ones for a slot (issue 12's P2: 81% -> 95% of the upstream bound).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::AppState;
 use crate::cpr::Cpr;
@@ -25,6 +28,7 @@ pub(super) async fn run(
     mut rx: mpsc::Receiver<(Cpr, Waiter)>,
     wait: Duration,
 ) {
+    let slots = Arc::new(Semaphore::new(state.client().settings().concurrency.max(1)));
     while let Some(first) = rx.recv().await {
         // The client of now: a reload (SIGHUP) may have replaced it.
         let client = state.client();
@@ -37,8 +41,24 @@ pub(super) async fn run(
                 _ => break,
             }
         }
+        // Wait for a free slot, adding what arrives meanwhile until the batch is full.
+        let permit = loop {
+            if batch.len() >= batch_size {
+                break slots.clone().acquire_owned().await;
+            }
+            tokio::select! {
+                biased;
+                permit = slots.clone().acquire_owned() => break permit,
+                item = rx.recv() => match item {
+                    Some(item) => batch.push(item),
+                    None => break slots.clone().acquire_owned().await,
+                },
+            }
+        };
         let state = state.clone();
         tokio::spawn(async move {
+            // Held until the answer is in: the slot is this batch's.
+            let _permit = permit;
             let cprs: Vec<Cpr> = batch.iter().map(|(c, _)| *c).collect();
             let api = client.settings().api.as_str();
             let result = client.lookup_records(&cprs).await;

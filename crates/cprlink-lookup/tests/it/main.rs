@@ -18,3 +18,4 @@ mod faults;
 mod habits;
 mod lookups;
 mod support;
+mod tls;
