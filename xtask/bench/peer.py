@@ -29,7 +29,7 @@ def unwrap(items, singular):
 
 def display_name(person):
     """Datafordeler 1.2: the current name's non-empty parts joined by one space, else the
-    addressing name."""
+    addressing name read as first names, then surname."""
     names = unwrap(person.get("Navne"), "Navn")
     current = [n for n in names if n.get("status") == "aktuel"]
     if not current:
@@ -39,7 +39,13 @@ def display_name(person):
     parts = [p for p in parts if p]
     if parts:
         return " ".join(parts)
-    return (n.get("adresseringsnavn") or "").strip()
+    # The addressing name is "Efternavn,Fornavne" (datafordeler.md 1.2): shown as first
+    # names, then surname, as cprlink and persons.csv show it.
+    addressing = (n.get("adresseringsnavn") or "").strip()
+    last, comma, first = addressing.partition(",")
+    if not comma:
+        return " ".join(addressing.split())
+    return " ".join(p for p in (" ".join(first.split()), " ".join(last.split())) if p)
 
 
 def names_in(body):
