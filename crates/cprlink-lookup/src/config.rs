@@ -197,7 +197,7 @@ pub struct Serve {
     pub cache_max_entries: u64,
     /// How long an answer is reused; 0 turns the cache off.
     pub cache_ttl_secs: u64,
-    /// `Host` names accepted on loopback besides localhost, 127.0.0.1 and [::1].
+    /// `Host` names accepted on loopback besides localhost, 127.0.0.1 and `[::1]`.
     pub allowed_hosts: Vec<String>,
     /// A client must send its request head (and a body) within this.
     pub header_timeout_secs: u64,

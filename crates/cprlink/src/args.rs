@@ -656,23 +656,23 @@ pub struct LookupArgs {
     /// The API (default: the config's `api`; graphql with a `client_id`, else rest).
     #[arg(long, value_enum)]
     pub api: Option<ApiArg>,
-    /// Requests in flight (default 8; the config's [lookup] concurrency can change it).
+    /// Requests in flight (default 8; the config's `[lookup] concurrency` can change it).
     #[arg(short = 'j', long = "concurrency", value_name = "N")]
     pub concurrency: Option<u32>,
     /// CPR numbers per request (default 20, at most 100 over GraphQL; the config's
-    /// [lookup] batch_size can change it).
+    /// `[lookup] batch_size` can change it).
     #[arg(long, value_name = "N")]
     pub batch_size: Option<u32>,
-    /// Requests per second, 0 = unlimited (default 0; the config's [lookup]
-    /// rate_limit_per_sec can change it).
+    /// Requests per second, 0 = unlimited (default 0; the config's
+    /// `[lookup] rate_limit_per_sec` can change it).
     #[arg(long, value_name = "N")]
     pub rate: Option<u32>,
-    /// Retries for transient failures (default 4; the config's [lookup] retries can
+    /// Retries for transient failures (default 4; the config's `[lookup] retries` can
     /// change it).
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
-    /// Per-request timeout in seconds (default 30; the config's [lookup] timeout_secs
-    /// can change it).
+    /// Per-request timeout in seconds (default 30; the config's
+    /// `[lookup] timeout_secs` can change it).
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
     /// Purpose recorded in the audit trail (at most 200 characters, no CPR number).
@@ -688,7 +688,7 @@ pub struct ServeArgs {
     /// File holding the Bearer token clients must send.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
-    /// Cache answers for this many seconds (0 = no cache; default [serve] cache_ttl_secs, 3600).
+    /// Cache answers for this many seconds (0 = no cache; default 3600 or the config's `[serve] cache_ttl_secs`).
     #[arg(long, value_name = "SECS")]
     pub cache_ttl: Option<u64>,
     /// The API (default: the config's `api`; graphql with a `client_id`, else rest).

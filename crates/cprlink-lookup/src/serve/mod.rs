@@ -51,7 +51,7 @@ pub struct ServeOptions {
     pub cache_ttl: Duration,
     /// The cache never holds more answers than this.
     pub cache_max_entries: usize,
-    /// `Host` names accepted on loopback besides localhost, 127.0.0.1 and [::1].
+    /// `Host` names accepted on loopback besides localhost, 127.0.0.1 and `[::1]`.
     pub allowed_hosts: Vec<String>,
     /// A client must send its request head within this; a request body too.
     pub header_timeout: Duration,
