@@ -144,7 +144,9 @@ pub fn display_name(
 
 /// An addressing name (`Efternavn,Fornavne`, maybe abbreviated) as a display name:
 /// first names, then surname, single spaces (`Holm,Karen Margrethe` reads `Karen
-/// Margrethe Holm`). Without a comma it is taken as it is.
+/// Margrethe Holm`). Without a comma it is taken as it is. The sandbox keeps its own
+/// copy of this rule on purpose (`cprlink_sandbox::population::model`), so its
+/// `persons.csv` checks the client instead of repeating it.
 pub fn addressing_as_name(addressing: &str) -> Option<String> {
     let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     let shown = match addressing.split_once(',') {

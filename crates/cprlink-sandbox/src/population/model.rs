@@ -253,7 +253,9 @@ pub struct Expected {
 }
 
 /// `Efternavn,Fornavne` as a display name: first names, then surname, single spaces.
-/// Without a comma it is taken as it is.
+/// Without a comma it is taken as it is. Kept apart from cprlink-lookup's
+/// `addressing_as_name` on purpose: the expected names the sandbox writes check the
+/// client's rule rather than share it.
 pub(super) fn addressing_as_name(addressing: &str) -> String {
     let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     match addressing.split_once(',') {
