@@ -62,7 +62,7 @@ impl LoadedConfig {
     /// The error of a run that needs a certificate when no config was found and the
     /// built-in default `p12` names a file that is not there: what was searched, and
     /// the two ways to get a config.
-    pub(crate) fn not_found(&self, p12: &Path) -> CliError {
+    fn not_found(&self, p12: &Path) -> CliError {
         let places: Vec<String> = self
             .searched
             .iter()
@@ -81,15 +81,20 @@ impl LoadedConfig {
         )
     }
 
-    /// With no config file found and no `p12` from the environment, the built-in
-    /// default certificate when it is not there: the defaults alone cannot work, and
-    /// [`LoadedConfig::not_found`] says why.
-    pub(crate) fn missing_default_certificate(&self) -> Option<PathBuf> {
+    /// With no config file found, a certificate needed and no `p12` from the
+    /// environment, the built-in default certificate is not there: the defaults alone
+    /// cannot work. The error says what was searched ([`LoadedConfig::not_found`]).
+    pub(crate) fn defaults_cannot_work(&self) -> Option<CliError> {
         let p12 = &self.config.certificate.p12;
-        if self.source.is_some() || *p12 != Config::default().certificate.p12 {
+        if self.source.is_some()
+            || !self.config.datafordeler.needs_certificate()
+            || *p12 != Config::default().certificate.p12
+        {
             return None;
         }
-        self.path(p12).filter(|p| !p.exists())
+        self.path(p12)
+            .filter(|p| !p.exists())
+            .map(|p| self.not_found(&p))
     }
 
     /// The hint for a service that refuses connections when this config is a

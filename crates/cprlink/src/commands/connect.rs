@@ -98,8 +98,8 @@ pub(crate) fn identity(
         CliError::usage("no client certificate: [certificate] p12 is empty")
             .with_hint("set p12 in cprlink.toml")
     })?;
-    if let Some(missing) = cfg.missing_default_certificate() {
-        return Err(cfg.not_found(&missing));
+    if let Some(e) = cfg.defaults_cannot_work() {
+        return Err(e);
     }
     let password = p12_password(prompter, cfg, &p12)?;
     let loaded = cprlink_cert::load(&p12, password.as_ref().map(|p| p.expose_secret()))?;

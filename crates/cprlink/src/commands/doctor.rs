@@ -43,16 +43,10 @@ pub(crate) fn run(args: &DoctorArgs, ctx: &mut Context) -> Result<Code, CliError
         })?),
         None => None,
     };
-    let shown = match ctx.config() {
-        Err(e) => config_failure(&e),
-        Ok(cfg)
-            if cfg.config.datafordeler.needs_certificate()
-                && cfg.missing_default_certificate().is_some() =>
-        {
-            let p12 = cfg.missing_default_certificate().unwrap_or_default();
-            config_failure(&cfg.not_found(&p12))
-        }
-        Ok(cfg) => {
+    let unusable = ctx.config().ok().and_then(|c| c.defaults_cannot_work());
+    let shown = match (ctx.config(), unusable) {
+        (Err(e), _) | (Ok(_), Some(e)) => config_failure(&e),
+        (Ok(cfg), None) => {
             let cfg = cfg.clone();
             let mut config = cfg.config.clone();
             if let Some(api) = args.api {
