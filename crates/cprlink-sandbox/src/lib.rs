@@ -19,6 +19,7 @@
 
 mod access;
 mod admin;
+mod clock;
 pub mod cpr;
 mod error;
 mod fault_body;
@@ -196,6 +197,7 @@ impl Sandbox {
             tokens: token::Tokens::default(),
             faults: faults::FaultControl::new(opts.seed, opts.faults),
             latency_ms: AtomicU64::new(opts.latency_ms),
+            clock: clock::Clock::start(),
             requests: AtomicU64::new(0),
             behaviour: std::sync::RwLock::new(opts.behaviour),
             schema,

@@ -35,6 +35,7 @@ use tokio::task::JoinSet;
 use tokio_openssl::SslStream;
 
 use crate::access::{Access, Verdict};
+use crate::clock::Clock;
 use crate::error::Error;
 use crate::fault_body::Body;
 use crate::faults::{Decision, FaultControl};
@@ -77,6 +78,8 @@ pub(crate) struct Shared {
     pub tokens: Tokens,
     pub faults: FaultControl,
     pub latency_ms: AtomicU64,
+    /// What `latency_ms` is waited with.
+    pub clock: Clock,
     pub requests: AtomicU64,
     pub behaviour: RwLock<Behaviour>,
     pub schema: Schema,
@@ -294,14 +297,18 @@ fn method_not_allowed(allowed: &'static str) -> Resp {
 /// What every API answer gets: counted, delayed, maybe faulted. `--latency-ms` is the
 /// time from the request's arrival to its answer, as a client sees a remote service:
 /// the sandbox's own work happens within it rather than on top (at 50 ms its work
-/// added about 2%, which a benchmark against Little's law would blame on the client).
+/// added about 2%, which a benchmark against Little's law would blame on the client),
+/// and it is waited on [`Clock`], which is not late by tokio's millisecond.
 async fn api(shared: &Shared, conn: &Conn, endpoint: Endpoint, req: Request<Incoming>) -> Resp {
     shared.requests.fetch_add(1, Ordering::Relaxed);
-    let arrived = tokio::time::Instant::now();
+    let arrived = std::time::Instant::now();
     let latency = shared.latency_ms.load(Ordering::Relaxed);
     let answer = answer(shared, conn, endpoint, req).await;
     if latency > 0 {
-        tokio::time::sleep_until(arrived + Duration::from_millis(latency)).await;
+        shared
+            .clock
+            .until(arrived + Duration::from_millis(latency))
+            .await;
     }
     answer
 }
