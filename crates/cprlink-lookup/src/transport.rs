@@ -206,6 +206,10 @@ impl Transport {
                 self.stats.requests.fetch_add(1, Ordering::Relaxed);
                 attempt(make()).await
             };
+            // The permit just freed wakes the next request onto this worker's slot, where
+            // it would wait until our caller is done with the answer (parsing 20 persons
+            // took about 0.9 ms: 2% of every 50 ms round trip). Let it go out first.
+            tokio::task::yield_now().await;
             let (transient, retry_after) = match outcome {
                 Ok(answer) if retry::status_is_transient(answer.status) => {
                     let after = answer
