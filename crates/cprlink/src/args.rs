@@ -756,7 +756,7 @@ pub struct SandboxArgs {
     /// Seed of the population and of injected faults.
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
-    /// Added latency per request.
+    /// How long every API answer takes, counted from the request's arrival.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
     /// Share of requests answered with a fault (0.0-1.0): 503 Service Unavailable.
