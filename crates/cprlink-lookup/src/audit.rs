@@ -555,7 +555,13 @@ impl AuditLog {
         let time = now();
         let (mut seq, mut prev) = (w.seq, w.prev.clone());
         for (cpr, outcome) in entries {
-            seq += 1;
+            // The number comes from the file, which anyone with write access can edit.
+            seq = seq.checked_add(1).ok_or_else(|| Error::AuditFormat {
+                path: self.path.clone(),
+                line: 0,
+                problem: "its last entry number is the largest there is: no entry can follow it"
+                    .to_owned(),
+            })?;
             let masked = cpr.masked();
             let cpr_hash = self.key.cpr_hash(cpr);
             let unsealed = serde_json::to_vec(&NewEntry {
@@ -847,7 +853,9 @@ pub fn verify(path: &Path, key: &AuditKey) -> Result<Verified, Error> {
 
 fn verify_snapshot(path: &Path, snap: &Snapshot, key: &AuditKey) -> Result<Verified, Error> {
     // First pass: the line each entry first stands on, to tell a gap from a reorder.
-    let mut at: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    // Ordered, so that a gap is counted over the entries that exist rather than every
+    // number in it: a forged `seq` near u64::MAX must not make this walk for ages.
+    let mut at: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
     for line in snap.lines(path)? {
         let (n, text, _) = line?;
         if let Some(e) = parse_entry(&text).filter(|e| !e.is_marker()) {
@@ -958,9 +966,7 @@ fn verify_snapshot(path: &Path, snap: &Snapshot, key: &AuditKey) -> Result<Verif
         }
         if seq > top_seq + 1 {
             let (from, to) = (top_seq + 1, seq - 1);
-            let later = (from..=to)
-                .filter(|s| at.get(s).is_some_and(|&l| l > n))
-                .count() as u64;
+            let later = at.range(from..=to).filter(|&(_, &l)| l > n).count() as u64;
             let gone = to - from + 1 - later;
             if entries == 1 && cut.is_none() && gone > 0 {
                 problem(
@@ -1112,7 +1118,7 @@ fn prune_locked(
         time: &time,
         event: "pruned",
         before: &before_text,
-        dropped: dropped + earlier_drops,
+        dropped: dropped.saturating_add(earlier_drops),
         prev: &prev,
     })
     .map_err(|e| io(e.into()))?;

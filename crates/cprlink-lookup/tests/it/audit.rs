@@ -412,3 +412,40 @@ fn prune_while_writers_append_loses_no_entry() {
     assert_eq!(dropped, after);
     assert_eq!(dropped + v.entries, total);
 }
+
+#[test]
+fn a_forged_entry_number_near_the_end_of_the_range_neither_hangs_verify_nor_breaks_the_writer() {
+    let t = trail();
+    let good = twelve(&t);
+    let huge = u64::MAX - 615;
+    let mut forged = good.clone();
+    forged.insert(
+        1,
+        good[1].replace("\"seq\":2,", &format!("\"seq\":{huge},")),
+    );
+    let copy = t.log.with_file_name("forged-seq");
+    std::fs::write(&copy, format!("{}\n", forged.join("\n"))).unwrap();
+    // The gap before it spans almost every number there is: it is counted over the
+    // entries that exist, not walked number by number (that took practically forever).
+    let key = t.key();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(audit::verify(&copy, &key).map(|v| v.problems));
+    });
+    let problems = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("verify finished")
+        .unwrap();
+    assert!(
+        problems.iter().any(|p| p.line == 2),
+        "the forged line is reported: {problems:?}"
+    );
+    // A writer taking up such an end refuses to wrap around to entry 0.
+    let mut last = good.clone();
+    last.push(good[11].replace("\"seq\":12,", &format!("\"seq\":{},", u64::MAX)));
+    std::fs::write(&t.log, format!("{}\n", last.join("\n"))).unwrap();
+    let w = t.writer("mailing");
+    let err = w.record(&nth_cpr(99), Status::Found, "rest").unwrap_err();
+    assert!(err.to_string().contains("largest there is"), "{err}");
+    assert_eq!(t.lines().len(), 13, "nothing was appended");
+}
