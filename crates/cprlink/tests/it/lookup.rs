@@ -907,10 +907,25 @@ fn resume_refuses_an_output_that_does_not_match_its_input() {
     let mut broken: Vec<String> = lines[..10].iter().map(|l| (*l).to_owned()).collect();
     broken[4] = "{\"cpr\": \"0101".to_owned();
     let broken: String = broken.iter().map(|l| format!("{l}\n")).collect();
+    // Lines serde rejects by quoting the value: a number where text belongs, and a
+    // CPR number where true or false belongs. Neither may reach the message.
+    let quoted = |from: String, to: String| -> String {
+        let mut l: Vec<String> = lines[..10].iter().map(|l| (*l).to_owned()).collect();
+        assert!(l[3].contains(&from), "{}", l[3]);
+        l[3] = l[3].replace(&from, &to);
+        l.iter().map(|l| format!("{l}\n")).collect()
+    };
+    let number_cpr = quoted(format!("\"{}\"", rows[3]), rows[3].clone());
+    let cpr_flag = quoted(
+        "\"name_protected\":false".to_owned(),
+        format!("\"name_protected\":\"{}\"", rows[3]),
+    );
     for (what, text) in [
         ("more records than input lines", &doubled),
         ("another first number", &other_first),
         ("a broken line", &broken),
+        ("a CPR number as a JSON number", &number_cpr),
+        ("a CPR number where a flag belongs", &cpr_flag),
     ] {
         std::fs::write(&out, text).unwrap();
         let o = run

@@ -303,13 +303,9 @@ impl EarlierLines {
                     Err("not the CSV header cprlink writes".to_owned())
                 }
                 OutputFormat::Csv => csv_record(text),
-                OutputFormat::Jsonl | OutputFormat::Table => serde_json::from_str::<Record>(text)
-                    .map_err(|e| {
-                        format!(
-                            "not a whole record ({})",
-                            e.to_string().split(" at line").next().unwrap_or("")
-                        )
-                    }),
+                OutputFormat::Jsonl | OutputFormat::Table => {
+                    serde_json::from_str::<Record>(text).map_err(|e| not_a_record(&e))
+                }
             };
             return match parsed {
                 Ok(r) => Ok(Some((r, self.pos))),
@@ -370,6 +366,17 @@ impl EarlierLines {
             })
         })
     }
+}
+
+/// Why a JSON line is not a record, without serde's own words: they quote the value
+/// they choked on, which may be a CPR number or a name.
+fn not_a_record(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Eof => "a record cut short",
+        serde_json::error::Category::Data => "JSON, but not a record cprlink writes",
+        serde_json::error::Category::Syntax | serde_json::error::Category::Io => "not JSON",
+    };
+    format!("not a whole record ({what}, at column {})", e.column())
 }
 
 /// A CSV line of cprlink's own output, back as a record.
