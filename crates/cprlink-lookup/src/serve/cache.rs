@@ -79,7 +79,8 @@ impl Cache {
         if e.expires > Instant::now() {
             return Some(e);
         }
-        inner.remove(cpr);
+        // Only if still stale: another request may have stored a fresh answer meanwhile.
+        inner.remove_if(cpr, |e| e.expires <= Instant::now());
         None
     }
 
@@ -88,7 +89,10 @@ impl Cache {
         let entry = Arc::new(Entry {
             record: record.clone(),
             json: Bytes::from(serde_json::to_vec(record).unwrap_or_default()),
-            expires: Instant::now() + self.ttl,
+            // A TTL past the clock's range (a library caller's) keeps nothing.
+            expires: Instant::now()
+                .checked_add(self.ttl)
+                .unwrap_or_else(Instant::now),
         });
         if let Some(inner) = &self.inner
             && matches!(record.status, Status::Found | Status::NotFound)

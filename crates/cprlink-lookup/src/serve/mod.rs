@@ -155,7 +155,6 @@ pub struct Bound {
     router: Router,
     addr: SocketAddr,
     state: Arc<AppState>,
-    header_timeout: Duration,
     max_connections: usize,
     shutdown_grace: Duration,
 }
@@ -183,6 +182,11 @@ pub async fn bind(client: Client, opts: ServeOptions) -> Result<Bound, Error> {
         addr: opts.listen,
         source,
     })?;
+    // One value for the head and the body: at least 1 ms, and at most a day (hyper adds
+    // it to the clock, which a huge value would overflow).
+    let header_timeout = opts
+        .header_timeout
+        .clamp(Duration::from_millis(1), Duration::from_secs(24 * 3600));
     let (tx, rx) = mpsc::channel(4096);
     let state = Arc::new(AppState {
         cache: Cache::new(opts.cache_ttl, opts.cache_max_entries),
@@ -198,7 +202,7 @@ pub async fn bind(client: Client, opts: ServeOptions) -> Result<Bound, Error> {
             .iter()
             .map(|h| routes::host_name(h).to_ascii_lowercase())
             .collect(),
-        header_timeout: opts.header_timeout,
+        header_timeout,
         upstream_failed_at: Mutex::new(None),
         client: RwLock::new(client),
     });
@@ -209,7 +213,6 @@ pub async fn bind(client: Client, opts: ServeOptions) -> Result<Bound, Error> {
         router,
         addr,
         state,
-        header_timeout: opts.header_timeout.max(Duration::from_millis(1)),
         max_connections: opts.max_connections.max(1),
         shutdown_grace: opts.shutdown_grace,
     })
@@ -290,7 +293,7 @@ impl Bound {
             };
             while conns.try_join_next().is_some() {}
             let service = TowerToHyperService::new(self.router.clone());
-            let header_timeout = self.header_timeout;
+            let header_timeout = self.state.header_timeout;
             let mut stop = stop_rx.clone();
             conns.spawn(async move {
                 let _slot = permit;

@@ -106,7 +106,8 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
     let started = Instant::now();
     let route = route_label(req.uri().path());
     let method = req.method().clone();
-    let path = masked_path(req.uri().path());
+    // A refcount copy: the masked path is built only when a line is logged.
+    let uri = req.uri().clone();
     let needs_token = !matches!(route, "/healthz" | "/readyz");
     let resp = if !host_allowed(&state, req.headers()) {
         error_response(
@@ -132,12 +133,14 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
     let failed = (status.is_client_error() || status.is_server_error())
         && !(route == "/v1/persons/{cpr}/name" && status == StatusCode::NOT_FOUND);
     if failed {
+        let path = masked_path(uri.path());
         tracing::warn!(
             "{method} {path} {} {:.1}ms",
             status.as_u16(),
             elapsed.as_secs_f64() * 1000.0
         );
     } else if tracing::enabled!(tracing::Level::INFO) {
+        let path = masked_path(uri.path());
         tracing::info!(
             "{method} {path} {} {:.1}ms",
             status.as_u16(),

@@ -90,6 +90,11 @@ pub(crate) fn run(args: &ServeArgs, ctx: &mut Context) -> Result<Code, CliError>
     Ok(Code::Success)
 }
 
+/// The longest `cache_ttl_secs` / `--cache-ttl`: a week.
+const MAX_CACHE_TTL_SECS: u64 = 7 * 24 * 3600;
+/// The longest `header_timeout_secs`: an hour.
+const MAX_HEADER_TIMEOUT_SECS: u64 = 3600;
+
 /// The service's options: the flags over `[serve]`, checked.
 fn options(
     args: &ServeArgs,
@@ -107,13 +112,37 @@ fn options(
             Ok(v)
         }
     };
+    // Beyond these a value is a slip (a clock adding it would overflow, too).
+    let at_most = |key: &str, v: u64, max: u64, what: &str| {
+        if v > max {
+            Err(
+                CliError::usage(format!("{key} = {v}: it can be at most {max} ({what})"))
+                    .with_hint("see docs/config.md for the [serve] keys and their defaults"),
+            )
+        } else {
+            Ok(v)
+        }
+    };
     let mut opts = ServeOptions::new(args.listen);
     opts.token = token;
     opts.audit = audit;
-    opts.cache_ttl = Duration::from_secs(args.cache_ttl.unwrap_or(serve.cache_ttl_secs));
+    opts.cache_ttl = Duration::from_secs(at_most(
+        if args.cache_ttl.is_some() {
+            "--cache-ttl"
+        } else {
+            "[serve] cache_ttl_secs"
+        },
+        args.cache_ttl.unwrap_or(serve.cache_ttl_secs),
+        MAX_CACHE_TTL_SECS,
+        "a week: names change, and the cache holds personal data",
+    )?);
     opts.cache_max_entries = usize::try_from(serve.cache_max_entries).unwrap_or(usize::MAX);
-    opts.header_timeout =
-        Duration::from_secs(positive("header_timeout_secs", serve.header_timeout_secs)?);
+    opts.header_timeout = Duration::from_secs(at_most(
+        "[serve] header_timeout_secs",
+        positive("header_timeout_secs", serve.header_timeout_secs)?,
+        MAX_HEADER_TIMEOUT_SECS,
+        "an hour",
+    )?);
     opts.max_connections =
         usize::try_from(positive("max_connections", serve.max_connections)?).unwrap_or(usize::MAX);
     for host in &serve.allowed_hosts {

@@ -973,3 +973,42 @@ fn the_systemd_unit_verifies() {
         "systemd-analyze verify: {stderr}"
     );
 }
+
+#[test]
+fn a_ttl_or_header_timeout_past_the_clock_is_refused_at_start() {
+    let run = shared();
+    // Each of these used to start, then panic on every cache miss or connection
+    // (Instant + Duration overflowed), with the clients seeing only dropped connections.
+    for (args, envs, names) in [
+        (
+            vec!["serve", "--cache-ttl", "9223372036854775808"],
+            vec![],
+            "--cache-ttl",
+        ),
+        (
+            vec!["serve"],
+            vec![("CPRLINK_SERVE_CACHE_TTL_SECS", "604801")],
+            "cache_ttl_secs",
+        ),
+        (
+            vec!["serve"],
+            vec![("CPRLINK_SERVE_HEADER_TIMEOUT_SECS", "9223372036854775807")],
+            "header_timeout_secs",
+        ),
+    ] {
+        let out = run
+            .cprlink()
+            .args(&args)
+            .envs(envs.iter().copied())
+            .timeout(Duration::from_secs(30))
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(names) && stderr.contains("at most"),
+            "{args:?} {envs:?}: {stderr}"
+        );
+    }
+}
