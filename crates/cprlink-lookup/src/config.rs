@@ -109,7 +109,8 @@ pub struct Datafordeler {
     /// How long 401 `DAF-AUTH-0005` is retried: new credentials are inert at first
     /// (datafordeler.md 5.2).
     pub auth_grace_secs: u64,
-    /// Extra trust anchors (PEM) for the server certificate; empty = system roots.
+    /// The trust anchors (PEM) for the server certificate, and the only ones when set;
+    /// empty = the system roots.
     pub ca_file: String,
 }
 

@@ -257,7 +257,8 @@ pub enum Error {
         match (status, code.as_deref()) {
             (403, Some(c)) => format!("HTTP 403 {c}"),
             (403, None) => "HTTP 403".to_owned(),
-            (s, Some(c)) => format!("{c} in a GraphQL error (HTTP {s})"),
+            (s @ 200..=299, Some(c)) => format!("{c} in a GraphQL error (HTTP {s})"),
+            (s, Some(c)) => format!("HTTP {s} {c}"),
             (s, None) => format!("HTTP {s}"),
         },
         excerpt_suffix(excerpt)

@@ -198,7 +198,14 @@ pub fn missing_in_sdl(selected: &[String], sdl: &str) -> Result<Vec<MissingField
                 Some(t) => ty = t,
                 None => {
                     // A missing field's own subfields are not reported again.
-                    if !missing.iter().any(|m| so_far.starts_with(&m.path)) {
+                    // (`a.status` missing does not hide a missing `a.statusdato`.)
+                    let within = |m: &MissingField| {
+                        so_far == m.path
+                            || so_far
+                                .strip_prefix(m.path.as_str())
+                                .is_some_and(|rest| rest.starts_with('.'))
+                    };
+                    if !missing.iter().any(within) {
                         missing.push(MissingField {
                             path: so_far.clone(),
                             on_type: ty.clone(),
@@ -524,5 +531,23 @@ mod tests {
         );
         assert!(missing_in_sdl(&q.selected_fields(), "type {").is_err());
         assert!(missing_in_sdl(&q.selected_fields(), "type Other { a: String }").is_err());
+    }
+
+    #[test]
+    fn a_missing_field_hides_its_subfields_but_not_a_field_it_is_a_prefix_of() {
+        let sdl = "schema { query: Query }
+            type Query { p: P }
+            type P { id: String navne: [Navn!] }
+            type Navn { fornavne: String }";
+        let selected: Vec<String> = ["p.status", "p.statusdato", "p.navne.x", "p.navne.x.y"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let got: Vec<String> = missing_in_sdl(&selected, sdl)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.path)
+            .collect();
+        assert_eq!(got, ["p.status", "p.statusdato", "p.navne.x"]);
     }
 }

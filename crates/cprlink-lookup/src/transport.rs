@@ -173,7 +173,7 @@ impl Transport {
 
     /// Our certificate, as the credential a refusal names. Only asked where the
     /// certificate was presented (REST, the certificate token endpoint), which
-    /// `Settings::validate` makes sure has one.
+    /// `Client::new` makes sure has one.
     pub(crate) fn certificate(&self) -> Credential {
         Credential::Certificate {
             thumbprint: self.thumbprint.clone().unwrap_or_default(),
