@@ -467,11 +467,10 @@ impl Client {
 
     /// One request of distinct numbers, then the confirmation of those it lacks.
     async fn lookup_chunk(&self, chunk: &[Cpr]) -> Result<Vec<Option<Person>>, Error> {
-        let persons = {
-            // While it is in flight its answer may add numbers to the pool.
-            let _producer = Producer::start(self);
-            self.ask(chunk).await?
-        };
+        // While it is in flight, and until its missing numbers are in the pool, its
+        // answer may add numbers there.
+        let producer = Producer::start(self);
+        let persons = self.ask(chunk).await?;
         // No persons at all is conclusive (a cap of zero is not a cap), and so is the
         // answer to a number asked alone.
         let conclusive = persons.is_empty() || chunk.len() == 1;
@@ -491,7 +490,8 @@ impl Client {
         self.stats()
             .reasked
             .fetch_add(missing.len() as u64, Ordering::Relaxed);
-        let outcomes = confirm::confirm(self, &missing, self.inner.settings.batch_size).await;
+        let outcomes =
+            confirm::confirm(self, &missing, self.inner.settings.batch_size, producer).await;
         let mut outcomes = outcomes.into_iter();
         for slot in found.iter_mut().filter(|p| p.is_none()) {
             match outcomes.next() {

@@ -95,8 +95,15 @@ impl Drop for Producer {
 }
 
 /// Confirms `cprs` (missing from a batch answer), starting with requests of up to
-/// `level` numbers. One outcome per number, in order.
-pub(crate) async fn confirm(client: &Client, cprs: &[Cpr], level: usize) -> Vec<Outcome> {
+/// `level` numbers. One outcome per number, in order. `from` is the batch they came
+/// from: it counts as in flight until they are in the pool, so the numbers other
+/// batches left waiting are not sent alone a moment before these could join them.
+pub(crate) async fn confirm(
+    client: &Client,
+    cprs: &[Cpr],
+    level: usize,
+    from: Producer,
+) -> Vec<Outcome> {
     let level = level.max(1);
     let mut receivers = Vec::with_capacity(cprs.len());
     {
@@ -109,6 +116,8 @@ pub(crate) async fn confirm(client: &Client, cprs: &[Cpr], level: usize) -> Vec<
         }
         schedule(client, &mut state, level);
     }
+    // Not in flight any more: if nothing else is, what waits goes out now.
+    drop(from);
     let mut out = Vec::with_capacity(receivers.len());
     for rx in receivers {
         out.push(rx.await.unwrap_or_else(|_| {
