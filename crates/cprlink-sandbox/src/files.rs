@@ -320,12 +320,16 @@ fn toml_path(p: &Path) -> String {
     toml_str(&p.to_string_lossy())
 }
 
+/// How every config the sandbox writes starts: cprlink tells a stopped sandbox's
+/// config by it.
+pub const CONFIG_MARK: &str = "# Written by `cprlink sandbox`";
+
 /// `cprlink.toml` for this sandbox with the certificate (the schema of
 /// `cprlink_lookup::config::Config`). Every URL explicit: `token_url` is the
 /// certificate endpoint, which is also the default when `client_secret_file` is unset.
 fn config_toml(files: &SandboxFiles, info: &SandboxInfo) -> String {
     format!(
-        "# Written by `cprlink sandbox` for this run: the ports change every run.\n\
+        "{mark} for this run: the ports change every run.\n\
          # Use: cprlink --config {config} lookup [--api rest|graphql] CPR...\n\
          # With the OAuth shared secret instead of the certificate: {other}\n\
          [datafordeler]\n\
@@ -342,6 +346,7 @@ fn config_toml(files: &SandboxFiles, info: &SandboxInfo) -> String {
          [certificate]\n\
          p12 = {p12}\n\
          password_file = {password}\n",
+        mark = CONFIG_MARK,
         config = files.config_toml.display(),
         other = files.config_shared_secret_toml.display(),
         rest = toml_str(&info.rest_base_url),
@@ -360,7 +365,7 @@ fn config_toml(files: &SandboxFiles, info: &SandboxInfo) -> String {
 /// own listener.
 fn shared_secret_toml(files: &SandboxFiles, info: &SandboxInfo) -> String {
     format!(
-        "# Written by `cprlink sandbox` for this run: the ports and the secret change every run.\n\
+        "{mark} for this run: the ports and the secret change every run.\n\
          # GraphQL with the OAuth shared secret of IT-system {client}, no client certificate.\n\
          # Use: cprlink --config {config} lookup CPR...\n\
          [datafordeler]\n\
@@ -372,6 +377,7 @@ fn shared_secret_toml(files: &SandboxFiles, info: &SandboxInfo) -> String {
          client_id = {client_id}\n\
          client_secret_file = {secret}\n\
          ca_file = {ca}\n",
+        mark = CONFIG_MARK,
         client = CLIENT_ID,
         config = files.config_shared_secret_toml.display(),
         graphql = toml_str(&info.graphql_url),

@@ -51,7 +51,7 @@ use tokio::task::JoinHandle;
 pub use access::{ClientView, normalize_thumbprint};
 pub use error::Error;
 pub use faults::MAX_FAULTY_ATTEMPTS;
-pub use files::{CLIENT_ID, SANDBOX_CVR, SandboxFiles, SandboxInfo};
+pub use files::{CLIENT_ID, CONFIG_MARK, SANDBOX_CVR, SandboxFiles, SandboxInfo};
 pub use options::{
     Behaviour, DEFAULT_MAX_IN_LIST, Faults, MAX_IN_LIST_LIMIT, NoAccessAnswer, SandboxOptions,
     SchemaChange,

@@ -30,9 +30,6 @@ pub(crate) struct LoadedConfig {
     pub from_sandbox: bool,
 }
 
-/// How `cprlink sandbox` starts the config it writes (cprlink-sandbox `files.rs`).
-const SANDBOX_MARK: &str = "# Written by `cprlink sandbox`";
-
 impl LoadedConfig {
     /// A path from the config, resolved against the file's directory.
     pub(crate) fn path(&self, value: &str) -> Option<PathBuf> {
@@ -184,7 +181,7 @@ pub(crate) fn load_with(
                 .filter(|p| !p.as_os_str().is_empty())
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| PathBuf::from("."));
-            (table, dir, text.starts_with(SANDBOX_MARK))
+            (table, dir, text.starts_with(cprlink_sandbox::CONFIG_MARK))
         }
         None => (toml::Table::new(), cwd.to_path_buf(), false),
     };

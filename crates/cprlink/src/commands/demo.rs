@@ -464,7 +464,7 @@ impl Demo {
     /// Prints and runs one cprlink command through the real parser and command code.
     fn run_code(&self, argv: &[&str]) -> Result<Code, CliError> {
         let shown: Vec<String> = argv.iter().map(|a| shell_word(a)).collect();
-        let lines = command_lines("$ cprlink", 4, &shown);
+        let lines = command_lines("$ cprlink", CONTINUATION, &shown);
         let last = lines.len() - 1;
         let mut text = String::from("\n");
         for (i, line) in lines.iter().enumerate() {
