@@ -171,7 +171,7 @@ impl Matcher {
         let Some(earlier) = earlier else {
             if !self.earlier_done && !self.cont.then_answer {
                 self.earlier_done = true;
-                return Err(Error::Input(format!(
+                return Err(Error::Earlier(format!(
                     "{}: the output ends after {} records, but the input goes on (row {n})",
                     self.cont.label,
                     n - 1
@@ -182,7 +182,7 @@ impl Matcher {
         };
         let key = row.answer_key();
         if earlier.cpr() != key {
-            return Err(Error::Input(format!(
+            return Err(Error::Earlier(format!(
                 "{}: record {n} is for {}, but row {n} of the input is {}: the output belongs to another input (or the input changed)",
                 self.cont.label,
                 mask_input(earlier.cpr()),
@@ -206,7 +206,7 @@ impl Matcher {
             None => Ok(()),
             Some(_) => {
                 let more = 1 + self.cont.records.by_ref().count() as u64;
-                Err(Error::Input(format!(
+                Err(Error::Earlier(format!(
                     "{}: the output holds {} records, more than the {} rows of the input",
                     self.cont.label,
                     self.rows + more,

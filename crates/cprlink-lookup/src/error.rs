@@ -373,6 +373,11 @@ pub enum Error {
     #[error("{0}")]
     Input(String),
 
+    /// The earlier output taken up (`--resume`, `--retry-errors`) is not cprlink's
+    /// output of this input: found before anything was written.
+    #[error("{0}")]
+    Earlier(String),
+
     #[error("interrupted")]
     Interrupted,
 
@@ -475,6 +480,7 @@ impl Error {
             | Error::AuditFormat { .. }
             | Error::Io { .. }
             | Error::Input(_)
+            | Error::Earlier(_)
             | Error::TokenRequired { .. }
             | Error::Listen { .. } => ErrorKind::Usage,
             Error::TlsRefused { .. }
@@ -546,6 +552,7 @@ impl Error {
             | Error::AuditFormat { .. }
             | Error::Io { .. }
             | Error::Input(_)
+            | Error::Earlier(_)
             | Error::Interrupted
             | Error::HttpClient { .. }
             | Error::BuildRequest { .. }
@@ -710,6 +717,7 @@ impl Error {
                 source: io(source),
             },
             Error::Input(text) => Error::Input(text.clone()),
+            Error::Earlier(text) => Error::Earlier(text.clone()),
             Error::Interrupted => Error::Interrupted,
             Error::HttpClient { source } => Error::HttpClient {
                 source: source.clone(),

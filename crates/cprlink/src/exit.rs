@@ -316,6 +316,10 @@ fn onboard_error(e: cprlink_onboard::Error) -> CliError {
 // look at again). The hints are worded here, for the onboarding route the config is
 // on, with the step numbers and ids of the SPEC.
 
+/// What to do when an earlier output (`--resume`, `--retry-errors`) does not belong
+/// to the input: it is found before anything is written.
+pub(crate) const EARLIER_HINT: &str = "nothing was changed: give the --input this output was written from, or write to a new --output";
+
 /// A lookup error for the user, its hints naming the steps of `route`.
 pub(crate) fn lookup(e: cprlink_lookup::Error, route: Route) -> CliError {
     mapped(e, |e| lookup_error(e, route))
@@ -367,6 +371,7 @@ fn lookup_error(e: cprlink_lookup::Error, route: Route) -> CliError {
         | E::AuditFormat { .. }
         | E::Io { .. }
         | E::Input(_)
+        | E::Earlier(_)
         | E::Listen { .. } => CliError::usage(message),
         E::TlsRefused { .. }
         | E::ServerNotTrusted { .. }
@@ -585,6 +590,7 @@ pub(crate) fn lookup_hint(e: &cprlink_lookup::Error, route: Route) -> Option<Str
         E::Audit { .. } => "`audit_log` in [lookup] must name a file in a directory that exists and that this user may write to".to_owned(),
         E::Io { .. } => "check the file named and that its directory exists and is writable".to_owned(),
         E::Input(_) => "fix the line named in the input (one CPR number per line, or CSV with a `cpr` column) and run again; lines already written stay".to_owned(),
+        E::Earlier(_) => EARLIER_HINT.to_owned(),
         E::Listen { .. } => "another process may hold the port, or the address is not this machine's: choose another with --listen".to_owned(),
         // Bugs: `CliError::internal` gives their hint (report it). An interrupted run
         // says only that.

@@ -1148,3 +1148,68 @@ fn a_purpose_holding_a_cpr_number_or_too_long_is_refused_unechoed() {
     assert!(stderr.contains("--purpose"), "{stderr}");
     assert!(stderr.len() < 1000, "the value was echoed whole: {stderr}");
 }
+
+#[test]
+fn an_input_error_while_taking_up_an_output_is_not_called_a_mismatch() {
+    let run = shared();
+    let want = run.expected();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = |n: usize, open_quote: bool| {
+        let mut text = String::from("cpr,note\n");
+        for (c, ..) in want.iter().take(n) {
+            text.push_str(&format!("{c},x\n"));
+        }
+        if open_quote {
+            text.push_str(&format!("{},\"left open\n", want[n].0));
+        }
+        text
+    };
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, csv(10, false)).unwrap();
+    let out = dir.path().join("out.jsonl");
+    run.cprlink()
+        .args(["lookup", "--input"])
+        .arg(&good)
+        .arg("--output")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let broken = csv(20, true);
+    let broken_file = dir.path().join("broken.csv");
+    std::fs::write(&broken_file, &broken).unwrap();
+    // A file is checked against the output first: the quote is the input's fault.
+    let o = run
+        .cprlink()
+        .args(["lookup", "--resume", "--input"])
+        .arg(&broken_file)
+        .arg("--output")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("quote left open on line 22"), "{stderr}");
+    assert!(
+        stderr.contains("fix the line named in the input"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("nothing was changed"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 10);
+    // Standard input is matched as it goes: the rows before the quote are answered
+    // and appended, and the message says so rather than "nothing was changed".
+    let o = run
+        .cprlink()
+        .args(["lookup", "--resume", "--output"])
+        .arg(&out)
+        .write_stdin(broken)
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("quote left open on line 22"), "{stderr}");
+    assert!(!stderr.contains("nothing was changed"), "{stderr}");
+    assert!(stderr.contains("--resume` carries on"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 20);
+}

@@ -222,7 +222,7 @@ fn input_source(args: &LookupArgs) -> Option<InputSource<'_>> {
 
 /// What to say when an earlier output does not match its input; nothing was changed.
 fn mismatch_hint(args: &LookupArgs) -> String {
-    let mut hint = "nothing was changed: give the --input this output was written from, or write to a new --output".to_owned();
+    let mut hint = crate::exit::EARLIER_HINT.to_owned();
     if args.retry_errors && !args.resume {
         hint.push_str("; add --resume to also answer the input rows after the output's end");
     }
@@ -259,8 +259,13 @@ fn prepare_output(
         if let Some(InputSource::File(p)) = source {
             let f = std::fs::File::open(p).map_err(|e| input_unreadable(p, &e))?;
             let rows = InputReader::new(BufReader::with_capacity(64 * 1024, f));
-            batch::check_earlier(rows, cont)
-                .map_err(|e| CliError::usage(e.to_string()).with_hint(mismatch_hint(args)))?;
+            batch::check_earlier(rows, cont).map_err(|e| match e {
+                cprlink_lookup::Error::Earlier(m) => {
+                    CliError::usage(m).with_hint(mismatch_hint(args))
+                }
+                // An input error: its own hint (no route names one).
+                other => crate::exit::lookup(other, cprlink_onboard::Route::Administration),
+            })?;
         }
         Ok(())
     };
@@ -413,8 +418,6 @@ pub(crate) fn run(args: &LookupArgs, ctx: &mut Context) -> Result<Code, CliError
         }
         Some(p) => (p.sink, p.earlier, Some(p.output), p.rewrite, Some(p.lock)),
     };
-    let taking_up = earlier.is_some();
-
     let outcome = (|| {
         let cfg = ctx.config()?.clone();
         let client = connect::client(ctx.prompter.as_mut(), &cfg, overrides)?;
@@ -501,7 +504,7 @@ pub(crate) fn run(args: &LookupArgs, ctx: &mut Context) -> Result<Code, CliError
         Err(stopped) => {
             let s = stopped.summary;
             let untouched = output.as_ref().is_some_and(Output::discard);
-            let input_error = matches!(stopped.error, cprlink_lookup::Error::Input(_));
+            let mismatch = matches!(stopped.error, cprlink_lookup::Error::Earlier(_));
             let refused = matches!(
                 stopped.error,
                 cprlink_lookup::Error::Unavailable {
@@ -516,9 +519,8 @@ pub(crate) fn run(args: &LookupArgs, ctx: &mut Context) -> Result<Code, CliError
             if let Some(hint) = cfg.sandbox_not_running().filter(|_| refused) {
                 err.hints = vec![hint];
             }
-            let mismatch = taking_up && input_error;
             if mismatch {
-                err = err.with_hint(mismatch_hint(args));
+                err.hints = vec![mismatch_hint(args)];
             }
             let note = match (&args.output, untouched) {
                 // The hint said that nothing was changed.

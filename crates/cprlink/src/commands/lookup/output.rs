@@ -362,7 +362,7 @@ impl EarlierLines {
                     (true, _) => Earlier::Keep(r),
                     (false, _) => Earlier::Written { cpr: r.cpr },
                 }),
-                Err(m) => Err(cprlink_lookup::Error::Input(m)),
+                Err(m) => Err(cprlink_lookup::Error::Earlier(m)),
             })
         })
     }
