@@ -231,18 +231,24 @@ fn network_target(settings: &Settings) -> Result<(String, u16, String), Error> {
         Api::Rest => &settings.endpoints.rest_base_url,
         Api::Graphql => &settings.endpoints.token_url,
     };
-    let parsed = reqwest::Url::parse(url).map_err(|e| Error::Config {
+    let (host, port) = host_port(url).map_err(|problem| Error::Config {
         key: "datafordeler",
-        problem: e.to_string(),
+        problem,
     })?;
+    Ok((host, port, url.clone()))
+}
+
+/// The host (an IPv6 address without its brackets) and port of a URL, as a TCP
+/// connection takes them; HTTPS's 443 where the URL names none.
+pub(crate) fn host_port(url: &str) -> Result<(String, u16), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
     let host = parsed
         .host_str()
         .unwrap_or_default()
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();
-    let port = parsed.port_or_known_default().unwrap_or(443);
-    Ok((host, port, url.clone()))
+    Ok((host, parsed.port_or_known_default().unwrap_or(443)))
 }
 
 /// Runs the checks.

@@ -30,6 +30,18 @@ impl Status {
         }
     }
 
+    /// The status [`Status::as_str`] names.
+    pub fn parse(s: &str) -> Option<Status> {
+        [
+            Status::Found,
+            Status::NotFound,
+            Status::Invalid,
+            Status::Error,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+
     /// `invalid` and `error` rows make a batch exit 1.
     pub fn is_failure(self) -> bool {
         matches!(self, Status::Invalid | Status::Error)

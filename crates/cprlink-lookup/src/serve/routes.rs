@@ -468,13 +468,7 @@ async fn upstream_reachable(client: &crate::Client) -> Result<(), String> {
         crate::config::Api::Rest => &s.endpoints.rest_base_url,
         crate::config::Api::Graphql => &s.endpoints.graphql_url,
     };
-    let url = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
-    let host = url.host_str().unwrap_or_default().to_owned();
-    let port = url.port_or_known_default().unwrap_or(443);
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
+    let (host, port) = crate::doctor::host_port(url)?;
     match tokio::time::timeout(
         Duration::from_secs(2),
         tokio::net::TcpStream::connect((host.as_str(), port)),

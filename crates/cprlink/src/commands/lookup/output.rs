@@ -390,13 +390,7 @@ fn csv_record(line: &str) -> Result<Record, String> {
         ));
     }
     let opt = |v: &str| (!v.is_empty()).then(|| v.to_owned());
-    let status = match f[1].as_str() {
-        "found" => Status::Found,
-        "not_found" => Status::NotFound,
-        "invalid" => Status::Invalid,
-        "error" => Status::Error,
-        _ => return Err("a row without a known status".to_owned()),
-    };
+    let status = Status::parse(&f[1]).ok_or("a row without a known status")?;
     let name_protected = match f[7].as_str() {
         "true" => true,
         "false" => false,
